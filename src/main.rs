@@ -1,0 +1,102 @@
+//! Entry point: `tend [OPTIONS] [--] [COMMAND...]` supervises; `tend ctl`
+//! (or the binary invoked as `tendctl`) is the client. Reads as a list of
+//! phases: parse arguments, set up logging, scan services, become a reaper,
+//! take over signals, run the loop, exit with its code.
+
+use std::path::Path;
+use tend::config::{self, Invocation, Options};
+use tend::{ctl, log as tlog, scan, supervisor, sys};
+
+fn main() {
+    // Lossy: a non-UTF-8 argument must not make PID 1 panic.
+    let mut argv = std::env::args_os().map(|a| a.to_string_lossy().into_owned());
+    let argv0 = argv.next().unwrap_or_default();
+    let args: Vec<String> = argv.collect();
+    if Path::new(&argv0)
+        .file_name()
+        .is_some_and(|n| n == "tendctl")
+    {
+        std::process::exit(ctl::run(&args));
+    }
+    let code = match config::parse_args(&args, &|k| std::env::var(k).ok()) {
+        Err(e) => {
+            eprintln!("tend: {e}\n{}", config::USAGE);
+            2
+        }
+        Ok(Invocation::Help) => {
+            println!("{}", config::USAGE);
+            0
+        }
+        Ok(Invocation::Version) => {
+            println!("tend {}", env!("CARGO_PKG_VERSION"));
+            0
+        }
+        Ok(Invocation::Ctl(a)) => ctl::run(&a),
+        Ok(Invocation::Supervise(o)) => supervise(*o),
+    };
+    std::process::exit(code);
+}
+
+fn supervise(opts: Options) -> i32 {
+    let base = opts.log_level.unwrap_or(log::LevelFilter::Info);
+    tlog::init(base);
+
+    let (specs, errors) = match scan::scan(&opts.services, opts.grace) {
+        Ok(found) => found,
+        Err(e) if !opts.services_explicit && !opts.services.exists() => {
+            log::debug!("{e}: no services");
+            (Vec::new(), Vec::new())
+        }
+        Err(e) => {
+            log::error!("{e}");
+            return 2;
+        }
+    };
+    for e in &errors {
+        log::error!("{e}");
+    }
+    if specs.is_empty() && errors.is_empty() && opts.command.is_empty() {
+        eprintln!(
+            "tend: no services in {} and no command to run\n{}",
+            opts.services.display(),
+            config::USAGE
+        );
+        return 2;
+    }
+    // tini mode (a main command and no services) is quiet: only errors.
+    let mut level = match opts.log_level {
+        Some(l) => l,
+        None if specs.is_empty() && errors.is_empty() => log::LevelFilter::Error,
+        None => log::LevelFilter::Info,
+    };
+    for _ in 0..opts.verbosity {
+        level = tlog::louder(level);
+    }
+    log::set_max_level(level);
+
+    if std::process::id() != 1 {
+        if let Err(e) = sys::set_child_subreaper() {
+            log::warn!("cannot become a child subreaper: {e}; orphans will not be reaped");
+        }
+    }
+    if let Some(sig) = opts.parent_death {
+        if let Err(e) = sys::set_parent_death_signal(sig) {
+            log::warn!("-p: {e}");
+        }
+    }
+    let mask = match sys::block_signals() {
+        Ok(m) => m,
+        Err(e) => {
+            log::error!("cannot block signals: {e}");
+            return 1;
+        }
+    };
+    let sigfd = match sys::signal_fd() {
+        Ok(fd) => fd,
+        Err(e) => {
+            log::error!("cannot create a signalfd: {e}");
+            return 1;
+        }
+    };
+    supervisor::Supervisor::new(opts, specs, mask, sigfd).run()
+}

@@ -1,0 +1,249 @@
+//! The only home of syscalls: signal masks and the signalfd, spawning
+//! children (mask handed back, new session or process group), reaping,
+//! killing, polling, PID-1 and subreaper setup. Each function does one
+//! thing and reports errors; policy lives in the supervisor.
+
+use crate::state::Exit;
+use nix::errno::Errno;
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// Blocks every catchable signal (they are read from a signalfd instead)
+/// and returns the mask tend inherited, to be handed back to children.
+pub fn block_signals() -> nix::Result<SigSet> {
+    let mut all = SigSet::all();
+    all.remove(Signal::SIGKILL);
+    all.remove(Signal::SIGSTOP);
+    let mut old = SigSet::empty();
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&all), Some(&mut old))?;
+    Ok(old)
+}
+
+/// A non-blocking signalfd for every signal that `block_signals` blocked.
+pub fn signal_fd() -> nix::Result<SignalFd> {
+    let mut all = SigSet::all();
+    all.remove(Signal::SIGKILL);
+    all.remove(Signal::SIGSTOP);
+    SignalFd::with_flags(&all, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+}
+
+/// Drains the signalfd: the signal numbers received, in order.
+pub fn read_signals(fd: &mut SignalFd) -> Vec<i32> {
+    let mut out = Vec::new();
+    while let Ok(Some(info)) = fd.read_signal() {
+        out.push(info.ssi_signo as i32);
+    }
+    out
+}
+
+/// How a child is set up between fork and exec.
+pub struct Spawn<'a> {
+    pub argv: &'a [String],
+    pub cwd: Option<&'a std::path::Path>,
+    pub env: &'a [(String, Option<String>)],
+    /// Services and scripts: a session of their own (setsid), stdin from
+    /// /dev/null. The main command: a process group of its own, tend's
+    /// stdin, and the terminal's foreground when stdin is one.
+    pub main: bool,
+    pub mask: &'a SigSet,
+}
+
+/// Exit status for a program that could not be executed: 127 when it was
+/// not found, 126 otherwise (as a shell and tini report it).
+pub fn exec_failure(err: &std::io::Error) -> Exit {
+    match err.raw_os_error() {
+        Some(libc::ENOENT) | Some(libc::ENOTDIR) => Exit::Code(127),
+        _ => Exit::Code(126),
+    }
+}
+
+/// Forks and execs; the pid on success.
+pub fn spawn(s: &Spawn) -> std::io::Result<i32> {
+    let (prog, args) = s
+        .argv
+        .split_first()
+        .ok_or_else(|| std::io::Error::from_raw_os_error(libc::ENOENT))?;
+    let mut cmd = Command::new(prog);
+    cmd.args(args);
+    if let Some(dir) = s.cwd {
+        cmd.current_dir(dir);
+    }
+    for (k, v) in s.env {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    let main = s.main;
+    if !main {
+        cmd.stdin(Stdio::null());
+    }
+    let mask = *s.mask;
+    // SAFETY: the closure runs in the forked child before exec and makes
+    // only async-signal-safe calls (sigprocmask, setsid, setpgid, isatty,
+    // tcsetpgrp, getpid); it allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            // std has emptied the mask; block everything while the process
+            // group and terminal are set up (tcsetpgrp from a background
+            // group would raise SIGTTOU), then restore what tend inherited.
+            let mut all: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut all);
+            libc::sigprocmask(libc::SIG_SETMASK, &all, std::ptr::null_mut());
+            if main {
+                if libc::setpgid(0, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if libc::isatty(0) == 1 {
+                    // Best effort: a terminal owned by another session refuses.
+                    libc::tcsetpgrp(0, libc::getpid());
+                }
+            } else if libc::setsid() < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            libc::sigprocmask(libc::SIG_SETMASK, mask.as_ref(), std::ptr::null_mut());
+            Ok(())
+        });
+    }
+    let child = cmd.spawn()?;
+    // Dropping `Child` neither waits nor kills; tend reaps with waitpid(-1).
+    Ok(child.id() as i32)
+}
+
+/// Reaps every child that has exited. The bool is false when tend has no
+/// child left at all (ECHILD).
+pub fn reap() -> (Vec<(i32, Exit)>, bool) {
+    let mut out = Vec::new();
+    loop {
+        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(pid, code)) => out.push((pid.as_raw(), Exit::Code(code))),
+            Ok(WaitStatus::Signaled(pid, sig, _)) => {
+                out.push((pid.as_raw(), Exit::Signal(sig as i32)))
+            }
+            Ok(WaitStatus::StillAlive) => return (out, true),
+            Ok(_) => continue,
+            Err(Errno::EINTR) => continue,
+            Err(Errno::ECHILD) => return (out, false),
+            Err(e) => {
+                log::error!("waitpid: {e}");
+                return (out, true);
+            }
+        }
+    }
+}
+
+/// Sends `sig` to a process (`pid` > 0) or a process group (`pid` < 0).
+/// A process already gone is not an error.
+pub fn kill(pid: i32, sig: i32) {
+    // SAFETY: kill(2) takes plain integers and has no memory effects.
+    let r = unsafe { libc::kill(pid, sig) };
+    if r != 0 {
+        let e = Errno::last();
+        if e != Errno::ESRCH {
+            log::warn!("kill({pid}, {sig}): {e}");
+        }
+    }
+}
+
+/// Sends `sig` to every process tend is the ancestor of. As PID 1 that is
+/// every other process of the namespace (kill(-1)); otherwise the
+/// descendants found in /proc, so that a subreaper tend never signals
+/// processes that are not its own.
+pub fn kill_descendants(sig: i32) {
+    let me = std::process::id() as i32;
+    if me == 1 {
+        kill(-1, sig);
+        return;
+    }
+    for pid in descendants(me) {
+        kill(pid, sig);
+    }
+}
+
+fn descendants(root: i32) -> Vec<i32> {
+    let mut parent_of: Vec<(i32, i32)> = Vec::new();
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for entry in dir.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            // "pid (comm) state ppid ...": comm may hold spaces and ')'.
+            let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+                continue;
+            };
+            if let Some(ppid) = rest.split_whitespace().nth(1).and_then(|s| s.parse().ok()) {
+                parent_of.push((pid, ppid));
+            }
+        }
+    }
+    let mut found = vec![root];
+    let mut i = 0;
+    while i < found.len() {
+        let p = found[i];
+        found.extend(
+            parent_of
+                .iter()
+                .filter(|&&(_, pp)| pp == p)
+                .map(|&(c, _)| c),
+        );
+        i += 1;
+    }
+    found.remove(0);
+    found
+}
+
+/// Makes tend the reaper of orphans below it when it is not PID 1.
+pub fn set_child_subreaper() -> nix::Result<()> {
+    // SAFETY: prctl with integer arguments only.
+    Errno::result(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) }).map(drop)
+}
+
+/// tini's `-p`: tend gets `sig` when its parent dies.
+pub fn set_parent_death_signal(sig: i32) -> nix::Result<()> {
+    // SAFETY: prctl with integer arguments only.
+    Errno::result(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong, 0, 0, 0) })
+        .map(drop)
+}
+
+/// Waits until one of `fds` is readable or `timeout` passes (None: no
+/// timeout). Returns the readable flags, one per fd.
+pub fn poll_readable(fds: &[RawFd], timeout: Option<Duration>) -> Vec<bool> {
+    let mut pfds: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|&fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    let ms = match timeout {
+        None => -1,
+        // Round up so that a deadline is not woken for 1 ms early, in a loop.
+        Some(d) => d.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32,
+    };
+    // SAFETY: pfds is a valid array of pfds.len() pollfd structs.
+    let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms) };
+    if n < 0 {
+        return vec![false; fds.len()];
+    }
+    pfds.iter()
+        .map(|p| p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0)
+        .collect()
+}
+
+pub fn raw(fd: &SignalFd) -> RawFd {
+    fd.as_raw_fd()
+}
