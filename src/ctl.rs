@@ -1,11 +1,90 @@
-//! The `tend ctl` / `tendctl` client. The control socket is not built yet:
-//! every verb answers that, with the client's exit code for "no supervisor".
+//! The `tend ctl` / `tendctl` client: turns its arguments into one request
+//! line (see `proto`), sends it on the control socket, prints the reply and
+//! exits with the code the supervisor chose. Exit codes: 0 ok, 1 negative
+//! answer, timeout or no supervisor, 2 usage.
+
+use crate::proto::{self, Request};
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::time::Duration;
+
+const USAGE: &str = "usage: tend ctl [--control PATH] VERB [ARGS...]
+verbs:
+  status [NAME...] [--json]
+  up NAME...   down NAME...   restart NAME...
+  signal SIG NAME...
+  wait up|ready|down NAME... [--timeout DUR]
+  check   reload   shutdown";
 
 pub fn run(args: &[String]) -> i32 {
-    if args.is_empty() {
-        eprintln!("usage: tend ctl VERB [ARGS...]");
-        return 2;
+    let mut socket = std::env::var_os("TEND_CONTROL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/run/tend/control.sock"));
+    let mut words: Vec<&str> = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "--control" {
+            match it.next() {
+                Some(p) => socket = p.into(),
+                None => return usage("--control needs a path"),
+            }
+        } else if let Some(p) = a.strip_prefix("--control=") {
+            socket = p.into();
+        } else if a == "-h" || a == "--help" {
+            println!("{USAGE}");
+            return 0;
+        } else {
+            words.push(a);
+        }
     }
-    eprintln!("tend: ctl: the control socket is not available in this version");
-    1
+    let req = match proto::parse_words(&words) {
+        Ok(r) => r,
+        Err(e) => return usage(&e),
+    };
+    // `wait` may legitimately take as long as its timeout.
+    let read_timeout = match &req {
+        Request::Wait { timeout: None, .. } => None,
+        Request::Wait {
+            timeout: Some(t), ..
+        } => Some(*t + Duration::from_secs(5)),
+        _ => Some(Duration::from_secs(10)),
+    };
+    let shown = socket.display();
+    let mut stream = match UnixStream::connect(&socket) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("tend ctl: no supervisor at {shown}: {e}");
+            return 1;
+        }
+    };
+    let _ = stream.set_read_timeout(read_timeout);
+    if let Err(e) = stream.write_all(proto::encode(&req).as_bytes()) {
+        eprintln!("tend ctl: {shown}: {e}");
+        return 1;
+    }
+    let mut reply = Vec::new();
+    if let Err(e) = stream.read_to_end(&mut reply) {
+        eprintln!("tend ctl: {shown}: no reply: {e}");
+        return 1;
+    }
+    match proto::parse_reply(&reply) {
+        Ok((code, body)) => {
+            if code == 0 {
+                print!("{body}");
+            } else {
+                eprint!("{body}");
+            }
+            code
+        }
+        Err(e) => {
+            eprintln!("tend ctl: {shown}: {e}");
+            1
+        }
+    }
+}
+
+fn usage(msg: &str) -> i32 {
+    eprintln!("tend ctl: {msg}\n{USAGE}");
+    2
 }

@@ -10,8 +10,10 @@
 //! - `log`: tend's own messages on stderr.
 
 pub mod config;
+pub mod control;
 pub mod ctl;
 pub mod log;
+pub mod proto;
 pub mod scan;
 pub mod state;
 pub mod supervisor;

@@ -21,9 +21,27 @@ pub struct ServiceSpec {
     /// A `down` file: not started automatically.
     pub down: bool,
     pub critical: bool,
+    pub readiness: Readiness,
+    /// `watchdog`: with `ready = "notify"`, restart when WATCHDOG=1 stops.
+    pub watchdog: Option<Duration>,
     /// Changes to tend's environment: `Some` sets, `None` unsets.
     pub env: Vec<(String, Option<String>)>,
     pub policy: PolicySpec,
+}
+
+/// How a service says it is ready.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Readiness {
+    /// No signal: ready once up.
+    None,
+    /// s6 `notification-fd`: a newline written on this fd.
+    Fd(i32),
+    /// systemd `sd_notify`: READY=1 on `$NOTIFY_SOCKET`.
+    Notify,
+    /// A TCP connect to this address succeeds.
+    Tcp(String),
+    /// This command, run in the service dir, exits 0.
+    Command(Vec<String>),
 }
 
 /// The `state::Policy` parts that come from files, kept comparable.
@@ -47,6 +65,7 @@ impl ServiceSpec {
             stop_signal: p.stop_signal,
             grace: p.grace,
             has_finish: self.finish.is_some(),
+            has_readiness: self.readiness != Readiness::None,
             finish_timeout: p.finish_timeout,
         }
     }
@@ -200,13 +219,43 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
         env.push((k.clone(), Some(v.clone())));
     }
 
+    let nfd_path = dir.join("notification-fd");
+    let notification_fd = match read_small(&nfd_path)? {
+        None => None,
+        Some(text) => match text.parse::<i32>() {
+            Ok(n) if (3..1024).contains(&n) => Some(n),
+            _ => {
+                return Err(format!(
+                    "{}: expected a file descriptor number from 3 to 1023, got {text:?}",
+                    nfd_path.display()
+                ))
+            }
+        },
+    };
+    let readiness = match (&toml.ready, notification_fd) {
+        (Some(_), Some(_)) => {
+            return Err(format!(
+                "{}: both notification-fd and ready are set; keep one",
+                dir.display()
+            ))
+        }
+        (None, Some(n)) => Readiness::Fd(n),
+        (None, None) => Readiness::None,
+        (Some(v), None) => parse_ready(v).map_err(|e| bad("ready", e))?,
+    };
+    let watchdog = match &toml.watchdog {
+        None => None,
+        Some(_) if readiness != Readiness::Notify => {
+            return Err(bad("watchdog", "needs ready = \"notify\"".into()))
+        }
+        Some(w) => Some(config::parse_duration(w).map_err(|e| bad("watchdog", e))?),
+    };
+
     // Keys whose features are not built yet: accepted so that a
     // service.toml written for a later tend still runs, but said.
     let unsupported = [
         ("after", toml.after.is_some()),
         ("user", toml.user.is_some()),
-        ("ready", toml.ready.is_some()),
-        ("watchdog", toml.watchdog.is_some()),
         ("listen", toml.listen.is_some()),
         ("on-demand", toml.on_demand.is_some()),
         ("instances", toml.instances.is_some()),
@@ -215,12 +264,6 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
         if set {
             log::warn!("{}: {key}: not supported yet, ignored", toml_path.display());
         }
-    }
-    if dir.join("notification-fd").exists() {
-        log::warn!(
-            "{}: not supported yet, ignored",
-            dir.join("notification-fd").display()
-        );
     }
     if dir.join("log").is_dir() {
         log::warn!(
@@ -236,9 +279,46 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
         finish,
         down: dir.join("down").exists(),
         critical: toml.critical.unwrap_or(false),
+        readiness,
+        watchdog,
         env,
         policy,
     })
+}
+
+/// `ready = "notify"`, `{ tcp = "host:port" }` or `{ command = ... }`
+/// (a string run as one program, or an argv array).
+fn parse_ready(v: &toml::Value) -> Result<Readiness, String> {
+    use toml::Value;
+    match v {
+        Value::String(s) if s == "notify" => Ok(Readiness::Notify),
+        Value::Table(t) if t.len() == 1 => match t.iter().next() {
+            Some((k, Value::String(a))) if k == "tcp" => {
+                if a.rsplit_once(':')
+                    .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+                {
+                    Ok(Readiness::Tcp(a.clone()))
+                } else {
+                    Err(format!("tcp: expected HOST:PORT, got {a:?}"))
+                }
+            }
+            Some((k, Value::String(c))) if k == "command" && !c.is_empty() => {
+                Ok(Readiness::Command(vec![c.clone()]))
+            }
+            Some((k, Value::Array(a))) if k == "command" && !a.is_empty() => a
+                .iter()
+                .map(|x| x.as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>()
+                .map(Readiness::Command)
+                .ok_or_else(|| "command: expected strings".to_string()),
+            _ => Err(
+                "expected \"notify\", { tcp = \"HOST:PORT\" } or { command = \"./check\" }".into(),
+            ),
+        },
+        _ => {
+            Err("expected \"notify\", { tcp = \"HOST:PORT\" } or { command = \"./check\" }".into())
+        }
+    }
 }
 
 /// An s6 envdir: each file NAME sets NAME to its first line, trailing

@@ -69,6 +69,9 @@ pub struct Policy {
     pub stop_signal: i32,
     pub grace: Duration,
     pub has_finish: bool,
+    /// The service says when it is ready (notification-fd, sd_notify, a
+    /// check); without that it counts as ready once up.
+    pub has_readiness: bool,
     /// `None`: no limit (`timeout-finish` 0).
     pub finish_timeout: Option<Duration>,
 }
@@ -82,6 +85,7 @@ impl Default for Policy {
             stop_signal: libc::SIGTERM,
             grace: Duration::from_secs(5),
             has_finish: false,
+            has_readiness: false,
             finish_timeout: Some(Duration::from_millis(5000)),
         }
     }
@@ -118,6 +122,8 @@ pub enum Event {
     RunExited(Exit),
     /// `finish` ended; a failed exec likewise.
     FinishExited(Exit),
+    /// The running `run` said it is ready.
+    Ready,
     /// The deadline returned by `deadline()` may have passed.
     Timer,
 }
@@ -147,6 +153,8 @@ pub struct Service {
     /// Times `run` was started again after it had exited.
     pub restarts: u32,
     pub last_exit: Option<Exit>,
+    /// Up and ready (see `Policy::has_readiness`).
+    pub ready: bool,
     /// The last stop needed SIGKILL (the service overran its grace).
     pub killed: bool,
     /// Restart as soon as `run` (and `finish`) exit, with no delay.
@@ -166,6 +174,7 @@ impl Service {
             want_up: false,
             restarts: 0,
             last_exit: None,
+            ready: false,
             killed: false,
             restart_now: false,
             delay,
@@ -176,7 +185,9 @@ impl Service {
     pub fn name_of_state(&self) -> &'static str {
         match self.state {
             State::Down => "down",
-            State::Up { .. } => "up",
+            State::Up { .. } if !self.policy.has_readiness => "up",
+            State::Up { .. } if self.ready => "ready",
+            State::Up { .. } => "starting",
             State::Stopping { .. } => "stopping",
             State::Finishing { .. } => "finishing",
             State::Backoff { .. } => "backoff",
@@ -265,6 +276,7 @@ impl Service {
             }
             (Up { since } | Stopping { since, .. }, RunExited(exit)) => {
                 self.last_exit = Some(exit);
+                self.ready = false;
                 self.ran_for = now.saturating_duration_since(since);
                 if self.policy.has_finish {
                     let mut limit = self.policy.finish_timeout;
@@ -310,6 +322,13 @@ impl Service {
                 self.restarts += 1;
                 self.spawn(now)
             }
+            (Up { .. }, Ready) => {
+                self.ready = true;
+                Vec::new()
+            }
+            (Down | Failed | Backoff { .. } | Stopping { .. } | Finishing { .. }, Ready) => {
+                Vec::new() // too late: readiness of a process that is going
+            }
             (Up { .. } | Stopping { .. } | Finishing { .. } | Backoff { .. }, Timer) => Vec::new(),
             (Down | Failed, Timer) => Vec::new(),
             (Down | Failed | Backoff { .. } | Finishing { .. }, RunExited(_))
@@ -325,6 +344,7 @@ impl Service {
 
     fn spawn(&mut self, now: Instant) -> Vec<Action> {
         self.state = State::Up { since: now };
+        self.ready = !self.policy.has_readiness;
         self.killed = false;
         vec![Action::SpawnRun]
     }
@@ -611,6 +631,26 @@ mod tests {
         let mut s = svc(|p| p.stop_signal = libc::SIGKILL);
         up(&mut s, t0);
         assert_eq!(s.step(Stop, t0), vec![Signal(libc::SIGKILL)]);
+    }
+
+    #[test]
+    fn readiness() {
+        let t0 = Instant::now();
+        let mut s = svc(|p| p.has_readiness = true);
+        up(&mut s, t0);
+        assert_eq!((s.name_of_state(), s.ready), ("starting", false));
+        assert_eq!(s.step(Event::Ready, t0), vec![]);
+        assert_eq!((s.name_of_state(), s.ready), ("ready", true));
+        s.step(RunExited(Exit::Code(1)), t0);
+        assert!(!s.ready);
+        assert_eq!(s.step(Event::Ready, t0), vec![]);
+        assert!(!s.ready, "readiness after exit is ignored");
+        s.step(Timer, t0 + 100 * MS);
+        assert_eq!((s.name_of_state(), s.ready), ("starting", false));
+
+        let mut plain = svc(|_| {});
+        up(&mut plain, t0);
+        assert_eq!((plain.name_of_state(), plain.ready), ("up", true));
     }
 
     #[test]

@@ -218,30 +218,40 @@ pub fn set_parent_death_signal(sig: i32) -> nix::Result<()> {
         .map(drop)
 }
 
-/// Waits until one of `fds` is readable or `timeout` passes (None: no
-/// timeout). Returns the readable flags, one per fd.
-pub fn poll_readable(fds: &[RawFd], timeout: Option<Duration>) -> Vec<bool> {
-    let mut pfds: Vec<libc::pollfd> = fds
-        .iter()
-        .map(|&fd| libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        })
-        .collect();
+/// Waits until one of `fds` has an event or `timeout` passes (None: no
+/// timeout); `revents` is filled in.
+pub fn poll(fds: &mut [libc::pollfd], timeout: Option<Duration>) {
     let ms = match timeout {
         None => -1,
         // Round up so that a deadline is not woken for 1 ms early, in a loop.
         Some(d) => d.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32,
     };
-    // SAFETY: pfds is a valid array of pfds.len() pollfd structs.
-    let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms) };
+    // SAFETY: fds is a valid, exclusively borrowed array of fds.len() pollfds.
+    let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
     if n < 0 {
-        return vec![false; fds.len()];
+        for p in fds.iter_mut() {
+            p.revents = 0;
+        }
     }
-    pfds.iter()
-        .map(|p| p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0)
-        .collect()
+}
+
+pub fn pollfd(fd: RawFd, events: libc::c_short) -> libc::pollfd {
+    libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    }
+}
+
+/// The uid of the process at the other end of a unix socket.
+pub fn peer_uid(fd: &impl std::os::fd::AsFd) -> Option<u32> {
+    nix::sys::socket::getsockopt(fd, nix::sys::socket::sockopt::PeerCredentials)
+        .ok()
+        .map(|c| c.uid())
+}
+
+pub fn my_uid() -> u32 {
+    nix::unistd::getuid().as_raw()
 }
 
 pub fn raw(fd: &SignalFd) -> RawFd {
