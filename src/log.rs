@@ -11,6 +11,33 @@ struct StderrLogger;
 
 static LOGGER: StderrLogger = StderrLogger;
 
+/// While the supervisor runs, messages are queued here and written by its
+/// loop when stderr is writable, so a stalled stderr never blocks PID 1.
+static QUEUE: std::sync::Mutex<Option<Vec<u8>>> = std::sync::Mutex::new(None);
+
+/// Turns queueing on or off (off: messages are written at once).
+pub fn queue(on: bool) {
+    if let Ok(mut q) = QUEUE.lock() {
+        match (on, q.is_some()) {
+            (true, false) => *q = Some(Vec::new()),
+            (false, true) => {
+                if let Some(rest) = q.take() {
+                    let _ = std::io::stderr().write_all(&rest);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The messages queued since the last call.
+pub fn take() -> Vec<u8> {
+    match QUEUE.lock() {
+        Ok(mut q) => q.as_mut().map(std::mem::take).unwrap_or_default(),
+        Err(_) => Vec::new(),
+    }
+}
+
 impl log::Log for StderrLogger {
     fn enabled(&self, meta: &log::Metadata) -> bool {
         meta.level() <= log::max_level()
@@ -29,6 +56,12 @@ impl log::Log for StderrLogger {
                 record.args()
             ),
         };
+        if let Ok(mut q) = QUEUE.lock() {
+            if let Some(q) = q.as_mut() {
+                q.extend_from_slice(line.as_bytes());
+                return;
+            }
+        }
         // A failed write to stderr has nowhere to be reported; ignore it.
         let _ = std::io::stderr().write_all(line.as_bytes());
     }

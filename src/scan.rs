@@ -22,11 +22,18 @@ pub struct ServiceSpec {
     pub down: bool,
     pub critical: bool,
     pub readiness: Readiness,
+    /// `after`: start once these are ready, stop before them.
+    pub after: Vec<String>,
+    /// For a `log/` service: the service whose stdout it reads.
+    pub logger_of: Option<String>,
     /// `watchdog`: with `ready = "notify"`, restart when WATCHDOG=1 stops.
     pub watchdog: Option<Duration>,
     /// Changes to tend's environment: `Some` sets, `None` unsets.
     pub env: Vec<(String, Option<String>)>,
     pub policy: PolicySpec,
+    /// A hash of the contents of the service's files (all but `down`), so
+    /// that a reload restarts a service whose `run` was edited.
+    pub fingerprint: u64,
 }
 
 /// How a service says it is ready.
@@ -56,6 +63,13 @@ pub struct PolicySpec {
 }
 
 impl ServiceSpec {
+    /// Equal apart from the `down` file.
+    pub fn same_but_down(&self, other: &ServiceSpec) -> bool {
+        let mut a = self.clone();
+        a.down = other.down;
+        a == *other
+    }
+
     pub fn policy(&self) -> Policy {
         let p = &self.policy;
         Policy {
@@ -119,11 +133,33 @@ pub fn scan(root: &Path, grace: Duration) -> Result<(Vec<ServiceSpec>, Vec<Strin
     names.sort();
     let mut specs = Vec::new();
     for name in names {
-        match load(&root.join(&name), &name, grace) {
-            Ok(spec) => specs.push(spec),
-            Err(e) => errors.push(e),
+        let dir = root.join(&name);
+        let mut spec = match load(&dir, &name, grace) {
+            Ok(spec) => spec,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        let log_dir = dir.join("log");
+        if log_dir.is_dir() {
+            // The logger runs before its service and stops after it.
+            let log_name = format!("{name}/log");
+            match load(&log_dir, &log_name, grace) {
+                Ok(mut logger) => {
+                    logger.logger_of = Some(name.clone());
+                    spec.after.push(log_name);
+                    specs.push(spec);
+                    specs.push(logger);
+                }
+                Err(e) => errors.push(format!("{e} (so {name} is not started either)")),
+            }
+        } else {
+            specs.push(spec);
         }
     }
+    let (specs, more) = check_order(specs);
+    errors.extend(more);
     Ok((specs, errors))
 }
 
@@ -254,7 +290,6 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
     // Keys whose features are not built yet: accepted so that a
     // service.toml written for a later tend still runs, but said.
     let unsupported = [
-        ("after", toml.after.is_some()),
         ("user", toml.user.is_some()),
         ("listen", toml.listen.is_some()),
         ("on-demand", toml.on_demand.is_some()),
@@ -265,12 +300,6 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
             log::warn!("{}: {key}: not supported yet, ignored", toml_path.display());
         }
     }
-    if dir.join("log").is_dir() {
-        log::warn!(
-            "{}: log services are not supported yet, ignored",
-            dir.join("log").display()
-        );
-    }
 
     Ok(ServiceSpec {
         name: name.to_string(),
@@ -280,10 +309,136 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
         down: dir.join("down").exists(),
         critical: toml.critical.unwrap_or(false),
         readiness,
+        after: toml.after.unwrap_or_default(),
+        logger_of: None,
         watchdog,
         env,
         policy,
+        fingerprint: fingerprint(dir),
     })
+}
+
+/// FNV-1a over the names and contents of the files in `dir` and `dir/env`
+/// (not `down`, not subdirectories such as `log/`), in name order.
+fn fingerprint(dir: &Path) -> u64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    let mut eat = |bytes: &[u8]| {
+        for &b in bytes {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x100000001b3);
+        }
+    };
+    for d in [dir.to_path_buf(), dir.join("env")] {
+        let Ok(entries) = fs::read_dir(&d) else {
+            continue;
+        };
+        let mut files: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_file() && !p.ends_with("down"))
+            .collect();
+        files.sort();
+        for f in files {
+            eat(f.as_os_str().as_encoded_bytes());
+            eat(&fs::read(&f).unwrap_or_default());
+        }
+    }
+    h
+}
+
+/// Drops the services whose `after` names an unknown service or lies on a
+/// cycle (and, in turn, those that depend on a dropped one), with one
+/// error line each naming the services involved.
+pub fn check_order(specs: Vec<ServiceSpec>) -> (Vec<ServiceSpec>, Vec<String>) {
+    let mut errors = Vec::new();
+    let index = |name: &str| specs.iter().position(|s| s.name == name);
+    let mut bad = vec![false; specs.len()];
+    for (i, s) in specs.iter().enumerate() {
+        for dep in &s.after {
+            if index(dep).is_none() {
+                errors.push(format!(
+                    "{}: after: no service named {dep:?}",
+                    s.dir.display()
+                ));
+                bad[i] = true;
+            }
+        }
+    }
+    // Depth-first search; a node met again while on the stack closes a cycle.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        OnStack,
+        Done,
+    }
+    let mut mark = vec![Mark::New; specs.len()];
+    let deps: Vec<Vec<usize>> = specs
+        .iter()
+        .map(|s| s.after.iter().filter_map(|d| index(d)).collect())
+        .collect();
+    for root in 0..specs.len() {
+        if mark[root] != Mark::New {
+            continue;
+        }
+        // Stack of (node, next dep to look at).
+        let mut stack = vec![(root, 0usize)];
+        mark[root] = Mark::OnStack;
+        while let Some(&mut (node, ref mut next)) = stack.last_mut() {
+            if let Some(&dep) = deps[node].get(*next) {
+                *next += 1;
+                match mark[dep] {
+                    Mark::New => {
+                        mark[dep] = Mark::OnStack;
+                        stack.push((dep, 0));
+                    }
+                    Mark::OnStack => {
+                        let from = stack.iter().position(|&(n, _)| n == dep).unwrap_or(0);
+                        let cycle: Vec<&str> = stack[from..]
+                            .iter()
+                            .map(|&(n, _)| specs[n].name.as_str())
+                            .chain([specs[dep].name.as_str()])
+                            .collect();
+                        errors.push(format!("after: dependency cycle {}", cycle.join(" -> ")));
+                        for &(n, _) in &stack[from..] {
+                            bad[n] = true;
+                        }
+                    }
+                    Mark::Done => {}
+                }
+            } else {
+                mark[node] = Mark::Done;
+                stack.pop();
+            }
+        }
+    }
+    // Whatever needs a dropped service cannot start either.
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for i in 0..specs.len() {
+            if !bad[i] && deps[i].iter().any(|&d| bad[d]) {
+                bad[i] = true;
+                changed = true;
+                let on: Vec<&str> = deps[i]
+                    .iter()
+                    .filter(|&&d| bad[d])
+                    .map(|&d| specs[d].name.as_str())
+                    .collect();
+                errors.push(format!(
+                    "{}: not started: it runs after {}, which cannot start",
+                    specs[i].dir.display(),
+                    on.join(", ")
+                ));
+            }
+        }
+    }
+    let kept = specs
+        .into_iter()
+        .zip(bad)
+        .filter(|(_, b)| !b)
+        .map(|(s, _)| s)
+        .collect();
+    (kept, errors)
 }
 
 /// `ready = "notify"`, `{ tcp = "host:port" }` or `{ command = ... }`
@@ -367,6 +522,65 @@ mod tests {
         }
         for bad in ["", ".hidden", "-x", "_x", "a b", "a/b", "é"] {
             assert!(!valid_name(bad), "{bad}");
+        }
+    }
+
+    fn spec(name: &str, after: &[&str]) -> ServiceSpec {
+        ServiceSpec {
+            name: name.into(),
+            dir: PathBuf::from("/s").join(name),
+            argv: vec!["run".into()],
+            finish: None,
+            down: false,
+            critical: false,
+            readiness: Readiness::None,
+            after: after.iter().map(|a| a.to_string()).collect(),
+            logger_of: None,
+            watchdog: None,
+            env: Vec::new(),
+            policy: PolicySpec {
+                restart: Restart::Always,
+                delay: Duration::ZERO,
+                delay_max: Duration::ZERO,
+                stop_signal: 15,
+                grace: Duration::ZERO,
+                finish_timeout: None,
+            },
+            fingerprint: 0,
+        }
+    }
+
+    #[test]
+    fn order_checks() {
+        // (services as name: after..., kept, error substrings)
+        type Case<'a> = (&'a [(&'a str, &'a [&'a str])], &'a [&'a str], &'a [&'a str]);
+        let cases: &[Case] = &[
+            (&[("db", &[]), ("web", &["db"])], &["db", "web"], &[]),
+            (&[("web", &["nope"])], &[], &["no service named \"nope\""]),
+            (
+                &[("a", &["b"]), ("b", &["c"]), ("c", &["a"]), ("d", &[])],
+                &["d"],
+                &["cycle a -> b -> c -> a"],
+            ),
+            (&[("a", &["a"])], &[], &["cycle a -> a"]),
+            (
+                &[("a", &["b"]), ("b", &["a"]), ("w", &["a"]), ("ok", &[])],
+                &["ok"],
+                &["cycle", "/s/w: not started: it runs after a"],
+            ),
+        ];
+        for (services, kept, errs) in cases {
+            let specs = services.iter().map(|(n, a)| spec(n, a)).collect();
+            let (got, errors) = check_order(specs);
+            let names: Vec<&str> = got.iter().map(|s| s.name.as_str()).collect();
+            assert_eq!(&names, kept, "{services:?}");
+            for e in *errs {
+                assert!(
+                    errors.iter().any(|x| x.contains(e)),
+                    "{e:?} not in {errors:?}"
+                );
+            }
+            assert_eq!(errors.is_empty(), errs.is_empty(), "{errors:?}");
         }
     }
 

@@ -356,7 +356,10 @@ impl Service {
             kill_at: Some(now + self.policy.grace),
         };
         let sig = self.policy.stop_signal;
-        if sig == libc::SIGKILL || sig == libc::SIGCONT {
+        if sig == 0 {
+            // A logger at shutdown: it stops at end of input (see supervisor).
+            Vec::new()
+        } else if sig == libc::SIGKILL || sig == libc::SIGCONT {
             vec![Action::Signal(sig)]
         } else {
             // A stopped process acts on its stop signal only once continued.

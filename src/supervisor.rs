@@ -5,20 +5,29 @@
 //!
 //! The life of each service is `state::Service`; this module maps pids to
 //! services, spawns and signals, and sequences the phases of tend's own
-//! life: init.d, services and main command, shutdown, finish.d, draining
-//! leftover processes, exit.
+//! life: init.d, services (each after the ones it names in `after` are
+//! ready) and main command (once services are ready), shutdown (main
+//! command, then services in reverse `after` order), finish.d, draining
+//! leftover processes, exit. Readiness mechanics are in `ready`, output
+//! pipes in `logs`, control verbs in `verbs`.
 
 use crate::config::{signal_name, Options};
 use crate::control::{Control, Incoming};
+use crate::logs::{Output, Pipe};
 use crate::proto::{self, Goal, Request};
+use crate::ready::{self, NotifySocket};
+use crate::scan::Readiness;
 use crate::scan::{self, ServiceSpec};
 use crate::state::{Action, Event, Exit, Service, State};
 use crate::sys;
 use nix::sys::signal::SigSet;
 use nix::sys::signalfd::SignalFd;
 use std::collections::HashMap;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+mod verbs;
 
 struct Svc {
     spec: ServiceSpec,
@@ -29,6 +38,32 @@ struct Svc {
     last_pid: i32,
     /// Gone from the services dir at a reload: dropped once down.
     removed: bool,
+    /// `NAME | `, or empty when output is not prefixed.
+    prefix: String,
+    /// stdout and stderr pipes, kept for the service's whole life: to
+    /// tend (prefixing) or, for stdout, to the `log/` service.
+    out: Option<Pipe>,
+    err: Option<Pipe>,
+    /// Indexes of the services named in `after` (and of its logger).
+    deps: Vec<usize>,
+    /// For a logger: the index of the service it reads.
+    feeds: Option<usize>,
+    /// Has a logger reading its stdout.
+    has_log: bool,
+    /// Should start, but waits for its `after` services to be ready.
+    held: bool,
+    /// Shutdown has sent it `Event::Stop`.
+    stop_sent: bool,
+    /// Readiness: the notification-fd pipe of the current run.
+    nfd: Option<OwnedFd>,
+    notify: Option<NotifySocket>,
+    /// Next tcp/command check, its interval, the connect in progress, and
+    /// the check command running.
+    probe_at: Option<Instant>,
+    probe_every: Duration,
+    tcp: Option<OwnedFd>,
+    check_pid: Option<i32>,
+    watchdog_at: Option<Instant>,
 }
 
 #[derive(Clone, Copy)]
@@ -37,6 +72,22 @@ enum Owner {
     Finish(usize),
     Main,
     Script,
+    /// A `ready = { command = ... }` check of service i.
+    Check(usize),
+}
+
+/// What a pollfd is for.
+#[derive(Clone, Copy)]
+enum Token {
+    Signals,
+    Control,
+    Out(usize),
+    Err(usize),
+    NotifyFd(usize),
+    Notify(usize),
+    Tcp(usize),
+    Stdout,
+    Stderr,
 }
 
 /// A one-shot script of init.d or finish.d.
@@ -88,6 +139,8 @@ enum Phase {
 
 struct MainCmd {
     argv: Vec<String>,
+    /// Not started yet: start when services are ready, or at this time.
+    start_by: Option<Instant>,
     pid: Option<i32>,
     exit: Option<Exit>,
     kill_at: Option<Instant>,
@@ -114,6 +167,9 @@ pub struct Supervisor {
     children_left: bool,
     control: Option<Control>,
     waiters: Vec<Waiter>,
+    stdout: Output,
+    stderr: Output,
+    prefixing: bool,
 }
 
 /// A `tend ctl wait` in progress.
@@ -128,11 +184,17 @@ impl Supervisor {
     pub fn new(opts: Options, specs: Vec<ServiceSpec>, mask: SigSet, sigfd: SignalFd) -> Self {
         let main = (!opts.command.is_empty()).then(|| MainCmd {
             argv: opts.command.clone(),
+            start_by: None,
             pid: None,
             exit: None,
             kill_at: None,
         });
-        let svcs = specs.into_iter().map(Svc::new).collect();
+        // Prefixes are on when more than one service (loggers not counted)
+        // writes to tend's output.
+        let producers = specs.iter().filter(|s| s.logger_of.is_none()).count();
+        let prefixing = opts.log_prefix.unwrap_or(producers > 1);
+        let mut svcs: Vec<Svc> = specs.into_iter().map(|s| Svc::new(s, prefixing)).collect();
+        link(&mut svcs);
         Supervisor {
             init: Scripts::load(&opts.init_dir),
             finish: Scripts::load(&opts.finish_dir),
@@ -152,6 +214,9 @@ impl Supervisor {
             children_left: true,
             control: None,
             waiters: Vec::new(),
+            stdout: Output::new(1),
+            stderr: Output::new(2),
+            prefixing,
         }
     }
 
@@ -161,38 +226,140 @@ impl Supervisor {
             Ok(c) => self.control = Some(c),
             Err(e) => log::warn!("control socket: {e}; tend ctl will not work"),
         }
+        crate::log::queue(true);
         let mut fds = Vec::new();
+        let mut tokens = Vec::new();
         loop {
             let now = Instant::now();
             self.advance(now);
             self.check_waiters(now);
             if self.phase == Phase::Done {
-                return self.exit_code();
+                break;
             }
+            self.stderr.push_own(crate::log::take());
             let timeout = self
                 .next_deadline()
                 .map(|d| d.saturating_duration_since(now));
-            fds.clear();
-            fds.push(sys::pollfd(sys::raw(&self.sigfd), libc::POLLIN));
-            if let Some(c) = &self.control {
-                c.pollfds(&mut fds);
-            }
+            self.pollfds(&mut fds, &mut tokens);
             sys::poll(&mut fds, timeout);
             let now = Instant::now();
             for sig in sys::read_signals(&mut self.sigfd) {
                 self.on_signal(sig, now);
             }
             self.reap(now);
-            if let Some(c) = &mut self.control {
-                let revents: Vec<libc::c_short> = fds[1..].iter().map(|p| p.revents).collect();
-                let (incoming, gone) = c.service(&revents, now);
-                self.waiters.retain(|w| !gone.contains(&w.conn));
-                for req in incoming {
-                    self.answer(req, now);
-                }
-            }
+            self.on_events(&fds, &tokens, now);
             self.fire_deadlines(Instant::now());
         }
+        let code = self.exit_code();
+        crate::log::queue(false);
+        self.flush_output();
+        code
+    }
+
+    /// The fds to wait on this turn, each with what it is for.
+    fn pollfds(&self, fds: &mut Vec<libc::pollfd>, tokens: &mut Vec<Token>) {
+        fds.clear();
+        tokens.clear();
+        let mut add = |fd: i32, events: libc::c_short, t: Token| {
+            fds.push(sys::pollfd(fd, events));
+            tokens.push(t);
+        };
+        add(sys::raw(&self.sigfd), libc::POLLIN, Token::Signals);
+        for (i, s) in self.svcs.iter().enumerate() {
+            // A logger reads `out` itself; tend reads only prefixed pipes,
+            // and only while their output queue has room (back-pressure).
+            if let Some(p) = s.out.as_ref().filter(|_| s.reads_out()) {
+                if !self.stdout.full() {
+                    add(p.r.as_raw_fd(), libc::POLLIN, Token::Out(i));
+                }
+            }
+            if let Some(p) = &s.err {
+                if !self.stderr.full() {
+                    add(p.r.as_raw_fd(), libc::POLLIN, Token::Err(i));
+                }
+            }
+            if let Some(fd) = &s.nfd {
+                add(fd.as_raw_fd(), libc::POLLIN, Token::NotifyFd(i));
+            }
+            if let Some(n) = &s.notify {
+                add(n.fd(), libc::POLLIN, Token::Notify(i));
+            }
+            if let Some(fd) = &s.tcp {
+                add(fd.as_raw_fd(), libc::POLLOUT, Token::Tcp(i));
+            }
+        }
+        if !self.stdout.queue.is_empty() {
+            add(1, libc::POLLOUT, Token::Stdout);
+        }
+        if !self.stderr.queue.is_empty() {
+            add(2, libc::POLLOUT, Token::Stderr);
+        }
+        if let Some(c) = &self.control {
+            let start = fds.len();
+            c.pollfds(fds);
+            tokens.resize(fds.len(), Token::Control);
+            debug_assert!(tokens[start..].iter().all(|t| matches!(t, Token::Control)));
+        }
+    }
+
+    fn on_events(&mut self, fds: &[libc::pollfd], tokens: &[Token], now: Instant) {
+        let mut control_revents = Vec::new();
+        for (p, &t) in fds.iter().zip(tokens) {
+            if let Token::Control = t {
+                control_revents.push(p.revents);
+                continue;
+            }
+            if p.revents == 0 {
+                continue;
+            }
+            match t {
+                Token::Signals | Token::Control => {}
+                Token::Out(i) => {
+                    let s = &mut self.svcs[i];
+                    if let Some(pipe) = &mut s.out {
+                        pipe.drain_into(&s.prefix, &mut self.stdout);
+                    }
+                }
+                Token::Err(i) => {
+                    let s = &mut self.svcs[i];
+                    if let Some(pipe) = &mut s.err {
+                        pipe.drain_into(&s.prefix, &mut self.stderr);
+                    }
+                }
+                Token::NotifyFd(i) => self.on_notification_fd(i, now),
+                Token::Notify(i) => self.on_notify(i, now),
+                Token::Tcp(i) => self.on_tcp(i, now),
+                Token::Stdout => self.stdout.write_some(),
+                Token::Stderr => self.stderr.write_some(),
+            }
+        }
+        if let Some(c) = &mut self.control {
+            let (incoming, gone) = c.service(&control_revents, now);
+            self.waiters.retain(|w| !gone.contains(&w.conn));
+            for req in incoming {
+                self.answer(req, now);
+            }
+        }
+    }
+
+    /// On the way out: read what services left in their pipes, then write
+    /// everything queued, blocking (nothing else is left to do).
+    fn flush_output(&mut self) {
+        for s in &mut self.svcs {
+            if s.reads_out() {
+                if let Some(p) = &mut s.out {
+                    while p.drain_into(&s.prefix, &mut self.stdout) && p.readable() {}
+                    p.flush_partial(&s.prefix, &mut self.stdout);
+                }
+            }
+            if let Some(p) = &mut s.err {
+                while p.drain_into(&s.prefix, &mut self.stderr) && p.readable() {}
+                p.flush_partial(&s.prefix, &mut self.stderr);
+            }
+        }
+        self.stderr.push_own(crate::log::take());
+        self.stdout.flush_blocking();
+        self.stderr.flush_blocking();
     }
 
     fn exit_code(&self) -> i32 {
@@ -219,16 +386,24 @@ impl Supervisor {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        let svcs = self.svcs.iter().filter_map(|s| s.sm.deadline());
+        let svcs = self.svcs.iter().flat_map(|s| {
+            let probe = s
+                .probe_at
+                .filter(|_| s.tcp.is_none() && s.check_pid.is_none());
+            [s.sm.deadline(), probe, s.watchdog_at]
+        });
         let others = [
             self.main.as_ref().and_then(|m| m.kill_at),
+            self.main
+                .as_ref()
+                .and_then(|m| m.start_by.filter(|_| m.pid.is_none())),
             self.init.kill_at,
             self.finish.kill_at,
             self.drain_kill_at,
             self.control.as_ref().and_then(Control::deadline),
             self.waiters.iter().filter_map(|w| w.deadline).min(),
         ];
-        svcs.chain(others.into_iter().flatten()).min()
+        svcs.chain(others).flatten().min()
     }
 
     // ---- phases -------------------------------------------------------
@@ -250,18 +425,20 @@ impl Supervisor {
                         self.phase = Phase::Running;
                     }
                 }
-                Phase::Running => return,
+                Phase::Running => {
+                    self.release_held(now);
+                    self.maybe_start_main(now);
+                    return;
+                }
                 Phase::StoppingMain => {
                     if self.main.as_ref().is_some_and(|m| m.pid.is_some()) {
                         return;
                     }
-                    for i in 0..self.svcs.len() {
-                        self.feed(i, Event::Stop, now);
-                    }
                     self.phase = Phase::StoppingServices;
                 }
                 Phase::StoppingServices => {
-                    if self.svcs.iter().any(|s| s.sm.has_process()) {
+                    self.stop_in_order(now);
+                    if self.svcs.iter().any(|s| !s.stop_sent || s.sm.has_process()) {
                         return;
                     }
                     self.phase = Phase::FinishD;
@@ -301,30 +478,103 @@ impl Supervisor {
     }
 
     fn start_all(&mut self, now: Instant) {
-        for i in 0..self.svcs.len() {
-            if !self.svcs[i].spec.down {
+        for s in &mut self.svcs {
+            s.held = !s.spec.down;
+        }
+        self.release_held(now);
+        if let Some(m) = &mut self.main {
+            m.start_by = Some(now + self.opts.ready_timeout);
+        }
+    }
+
+    /// Starts the services that wait only for services now ready.
+    fn release_held(&mut self, now: Instant) {
+        // A start can make a service ready at once (no readiness signal),
+        // which releases its dependents: repeat until nothing changes.
+        loop {
+            let ready: Vec<usize> = (0..self.svcs.len())
+                .filter(|&i| {
+                    let s = &self.svcs[i];
+                    s.held && s.deps.iter().all(|&d| self.svcs[d].is_ready())
+                })
+                .collect();
+            if ready.is_empty() {
+                return;
+            }
+            for i in ready {
+                self.svcs[i].held = false;
                 self.feed(i, Event::Start, now);
             }
         }
-        if let Some(m) = &mut self.main {
-            let spawn = sys::Spawn {
-                argv: &m.argv,
-                cwd: None,
-                env: &[],
-                main: true,
-                mask: &self.mask,
-            };
-            match sys::spawn(&spawn) {
-                Ok(pid) => {
-                    log::debug!("{}[{pid}]: started main command", m.argv[0]);
-                    m.pid = Some(pid);
-                    self.pids.insert(pid, Owner::Main);
+    }
+
+    /// Starts the main command once every service that should run is
+    /// ready, or at `--ready-timeout` with a warning naming the others.
+    fn maybe_start_main(&mut self, now: Instant) {
+        let Some(by) = self.main.as_ref().and_then(|m| m.start_by) else {
+            return;
+        };
+        let waiting: Vec<&str> = self
+            .svcs
+            .iter()
+            .filter(|s| (s.held || s.sm.want_up) && !s.removed && !s.is_ready())
+            .map(|s| s.spec.name.as_str())
+            .collect();
+        if !waiting.is_empty() {
+            if now < by {
+                return;
+            }
+            log::warn!(
+                "starting the main command although not ready after {}ms: {}",
+                self.opts.ready_timeout.as_millis(),
+                waiting.join(", ")
+            );
+        }
+        let Some(m) = &mut self.main else { return };
+        m.start_by = None;
+        let mut spawn = sys::Spawn::new(&m.argv, &self.mask);
+        spawn.main = true;
+        match sys::spawn(&spawn) {
+            Ok(pid) => {
+                log::debug!("{}[{pid}]: started main command", m.argv[0]);
+                m.pid = Some(pid);
+                self.pids.insert(pid, Owner::Main);
+            }
+            Err(e) => {
+                log::error!("cannot run {}: {e}", m.argv[0]);
+                m.exit = Some(sys::exec_failure(&e));
+                self.shutdown(now);
+            }
+        }
+    }
+
+    /// Shutdown order: a service is stopped once every service that runs
+    /// after it is down. A logger is stopped last, by closing its input: it
+    /// exits at end of input, so it writes every line its service wrote.
+    fn stop_in_order(&mut self, now: Instant) {
+        loop {
+            let stoppable: Vec<usize> = (0..self.svcs.len())
+                .filter(|&i| {
+                    !self.svcs[i].stop_sent
+                        && self
+                            .svcs
+                            .iter()
+                            .all(|o| !o.deps.contains(&i) || (o.stop_sent && !o.sm.has_process()))
+                })
+                .collect();
+            if stoppable.is_empty() {
+                return;
+            }
+            for i in stoppable {
+                self.svcs[i].stop_sent = true;
+                self.svcs[i].held = false;
+                if let Some(p) = self.svcs[i].feeds {
+                    if let Some(pipe) = &mut self.svcs[p].out {
+                        pipe.w = None;
+                    }
+                    self.svcs[i].sm.policy.stop_signal = 0;
                 }
-                Err(e) => {
-                    log::error!("cannot run {}: {e}", m.argv[0]);
-                    m.exit = Some(sys::exec_failure(&e));
-                    self.shutdown(now);
-                }
+                self.feed(i, Event::Stop, now);
             }
         }
     }
@@ -340,14 +590,7 @@ impl Supervisor {
         let path = scripts.list[scripts.next].clone();
         scripts.next += 1;
         let argv = [path.to_string_lossy().into_owned()];
-        let spawn = sys::Spawn {
-            argv: &argv,
-            cwd: None,
-            env: &[],
-            main: false,
-            mask: &self.mask,
-        };
-        match sys::spawn(&spawn) {
+        match sys::spawn(&sys::Spawn::new(&argv, &self.mask)) {
             Ok(pid) => {
                 log::debug!("{}[{pid}]: started", path.display());
                 scripts.pid = Some(pid);
@@ -435,6 +678,7 @@ impl Supervisor {
             match self.pids.remove(&pid) {
                 Some(Owner::Run(i)) => {
                     self.svcs[i].run_pid = None;
+                    self.svcs[i].end_probes();
                     self.feed(i, Event::RunExited(exit), now);
                     let s = &self.svcs[i];
                     match s.sm.state {
@@ -463,6 +707,19 @@ impl Supervisor {
                     self.shutdown(now);
                 }
                 Some(Owner::Script) => self.script_exited(pid, exit),
+                Some(Owner::Check(i)) => {
+                    let s = &mut self.svcs[i];
+                    s.check_pid = None;
+                    if s.run_pid.is_none() {
+                        continue;
+                    }
+                    if exit.success() {
+                        s.probe_at = None;
+                        self.became_ready(i, now);
+                    } else {
+                        s.retry_probe(now);
+                    }
+                }
                 None => {
                     if self.opts.warn_zombies {
                         log::warn!("reaped zombie process {pid}");
@@ -495,6 +752,25 @@ impl Supervisor {
         for i in 0..self.svcs.len() {
             if self.svcs[i].sm.deadline().is_some_and(|d| d <= now) {
                 self.feed(i, Event::Timer, now);
+            }
+            let s = &self.svcs[i];
+            let idle = s.tcp.is_none() && s.check_pid.is_none();
+            if idle && s.run_pid.is_some() && s.probe_at.is_some_and(|t| t <= now) {
+                self.probe(i, now);
+            }
+            if self.svcs[i].watchdog_at.is_some_and(|t| t <= now) {
+                self.svcs[i].watchdog_at = None;
+                log::warn!(
+                    "{}: no WATCHDOG=1 within {}ms, restarting",
+                    self.svcs[i].spec.name,
+                    self.svcs[i].spec.watchdog.unwrap_or_default().as_millis()
+                );
+                self.feed(i, Event::Restart, now);
+            }
+        }
+        if let Some(m) = &self.main {
+            if m.pid.is_none() && m.start_by.is_some_and(|t| t <= now) {
+                self.maybe_start_main(now);
             }
         }
         if let Some(m) = &mut self.main {
@@ -540,28 +816,17 @@ impl Supervisor {
     fn act(&mut self, i: usize, action: Action, now: Instant) -> Option<Event> {
         let s = &mut self.svcs[i];
         match action {
-            Action::SpawnRun => {
-                let spawn = sys::Spawn {
-                    argv: &s.spec.argv,
-                    cwd: Some(&s.spec.dir),
-                    env: &s.spec.env,
-                    main: false,
-                    mask: &self.mask,
-                };
-                match sys::spawn(&spawn) {
-                    Ok(pid) => {
-                        log::debug!("{}[{pid}]: started", s.spec.name);
-                        s.run_pid = Some(pid);
-                        s.last_pid = pid;
-                        self.pids.insert(pid, Owner::Run(i));
-                        None
-                    }
-                    Err(e) => {
-                        log::error!("{}: cannot run {}: {e}", s.spec.name, s.spec.argv[0]);
-                        Some(Event::RunExited(sys::exec_failure(&e)))
-                    }
+            Action::SpawnRun => match self.spawn_run(i, now) {
+                Ok(pid) => {
+                    self.pids.insert(pid, Owner::Run(i));
+                    None
                 }
-            }
+                Err(e) => {
+                    let s = &self.svcs[i];
+                    log::error!("{}: cannot run {}: {e}", s.spec.name, s.spec.argv[0]);
+                    Some(Event::RunExited(sys::exec_failure(&e)))
+                }
+            },
             Action::SpawnFinish(exit) => {
                 let path = s.spec.finish.clone()?;
                 let (code, sig) = exit.finish_args();
@@ -574,13 +839,9 @@ impl Supervisor {
                     s.spec.name.clone(),
                     pgid.to_string(),
                 ];
-                let spawn = sys::Spawn {
-                    argv: &argv,
-                    cwd: Some(&s.spec.dir),
-                    env: &s.spec.env,
-                    main: false,
-                    mask: &self.mask,
-                };
+                let mut spawn = sys::Spawn::new(&argv, &self.mask);
+                spawn.cwd = Some(&s.spec.dir);
+                spawn.env = &s.spec.env;
                 match sys::spawn(&spawn) {
                     Ok(pid) => {
                         s.finish_pid = Some(pid);
@@ -674,297 +935,241 @@ impl Supervisor {
         }
         for spec in specs {
             match self.svcs.iter().position(|s| s.spec.name == spec.name) {
-                Some(i) if self.svcs[i].spec == spec && !self.svcs[i].removed => {}
+                // A `down` file only says whether to start at boot: adding
+                // or removing it leaves a running service alone.
+                Some(i) if self.svcs[i].spec.same_but_down(&spec) && !self.svcs[i].removed => {
+                    self.svcs[i].spec.down = spec.down;
+                }
                 Some(i) => {
                     let s = &mut self.svcs[i];
                     let was_removed = std::mem::replace(&mut s.removed, false);
-                    log::info!("{}: changed, restarting", spec.name);
                     s.sm.policy = spec.policy();
-                    let down = spec.down;
                     s.spec = spec;
-                    let event = if down {
-                        Event::Stop
-                    } else if was_removed && !s.sm.has_process() {
-                        Event::Start
-                    } else {
-                        Event::Restart
-                    };
-                    self.feed(i, event, now);
+                    if s.sm.has_process() {
+                        log::info!("{}: changed, restarting", s.spec.name);
+                        self.feed(i, Event::Restart, now);
+                    } else if was_removed || s.sm.want_up {
+                        s.held = !s.spec.down;
+                    }
                 }
                 None => {
                     log::info!("{}: new, starting", spec.name);
-                    let down = spec.down;
-                    self.svcs.push(Svc::new(spec));
-                    if !down {
-                        self.feed(self.svcs.len() - 1, Event::Start, now);
-                    }
+                    let mut s = Svc::new(spec, self.prefixing);
+                    s.held = !s.spec.down;
+                    self.svcs.push(s);
                 }
             }
         }
+        link(&mut self.svcs);
+        self.release_held(now);
     }
 }
 
 impl Supervisor {
-    // ---- control verbs (SPEC §5) ---------------------------------------
+    // ---- spawning and readiness ----------------------------------------
 
-    fn answer(&mut self, inc: Incoming, now: Instant) {
-        let (code, body) = match inc.request {
-            Err(e) => (2, e),
-            Ok(req) => match self.verb(req, inc.id, now) {
-                Some(reply) => reply,
-                None => return, // a waiter answers later
-            },
-        };
-        if let Some(c) = &mut self.control {
-            c.reply(inc.id, code, &body);
+    /// Starts `run` of service i with its pipes and readiness channel.
+    fn spawn_run(&mut self, i: usize, now: Instant) -> std::io::Result<i32> {
+        let control_dir = self
+            .opts
+            .control
+            .parent()
+            .unwrap_or(Path::new("/run/tend"))
+            .to_path_buf();
+        if let Some(p) = self.svcs[i].feeds {
+            self.svcs[p].ensure_pipes()?;
         }
-    }
-
-    /// Indexes of the named services; an unknown name is an error.
-    fn lookup(&self, names: &[String]) -> Result<Vec<usize>, String> {
-        names
-            .iter()
-            .map(|n| {
-                self.svcs
-                    .iter()
-                    .position(|s| &s.spec.name == n && !s.removed)
-                    .ok_or_else(|| format!("no service named {n:?}"))
-            })
-            .collect()
-    }
-
-    fn verb(&mut self, req: Request, conn: u64, now: Instant) -> Option<(i32, String)> {
-        let running = self.phase == Phase::Running;
-        let found = match &req {
-            Request::Status { names, .. }
-            | Request::Up(names)
-            | Request::Down(names)
-            | Request::Restart(names)
-            | Request::Signal { names, .. }
-            | Request::Wait { names, .. } => self.lookup(names),
-            Request::Check | Request::Reload | Request::Shutdown => Ok(Vec::new()),
-        };
-        let idx = match found {
-            Ok(idx) => idx,
-            Err(e) => return Some((1, e)),
-        };
-        let event = match &req {
-            Request::Up(_) => Some(Event::Start),
-            Request::Down(_) => Some(Event::Stop),
-            Request::Restart(_) => Some(Event::Restart),
-            _ => None,
-        };
-        if let Some(ev) = event {
-            if !running && ev != Event::Stop {
-                return Some((1, "tend is shutting down".into()));
+        let s = &mut self.svcs[i];
+        s.ensure_pipes()?;
+        let mut env = s.spec.env.clone();
+        let mut nfd_w = None;
+        match &s.spec.readiness {
+            Readiness::None => {}
+            Readiness::Fd(_) => {
+                let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+                nix::fcntl::fcntl(
+                    &r,
+                    nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+                )?;
+                s.nfd = Some(r);
+                nfd_w = Some(w);
             }
-            for i in idx {
-                self.feed(i, ev, now);
-            }
-            return Some((0, String::new()));
-        }
-        Some(match req {
-            Request::Status { json, .. } => {
-                let all: Vec<usize> = if idx.is_empty() {
-                    (0..self.svcs.len())
-                        .filter(|&i| !self.svcs[i].removed)
-                        .collect()
-                } else {
-                    idx
-                };
-                (0, self.status(&all, json, now))
-            }
-            Request::Signal { signal, .. } => {
-                let mut missing = Vec::new();
-                for i in idx {
-                    match self.svcs[i].run_pid {
-                        Some(pid) => sys::kill(-pid, signal),
-                        None => missing.push(self.svcs[i].spec.name.clone()),
-                    }
+            Readiness::Notify => {
+                if s.notify.is_none() {
+                    let name = s.spec.name.replace('/', "_");
+                    let path = control_dir.join("notify").join(format!("{name}.sock"));
+                    s.notify = Some(NotifySocket::bind(&path)?);
                 }
-                if missing.is_empty() {
-                    (0, String::new())
-                } else {
-                    (1, format!("not running: {}", missing.join(", ")))
+                if let Some(n) = &s.notify {
+                    env.push((
+                        "NOTIFY_SOCKET".into(),
+                        Some(n.path.to_string_lossy().into_owned()),
+                    ));
+                }
+                if let Some(w) = s.spec.watchdog {
+                    env.push(("WATCHDOG_USEC".into(), Some(w.as_micros().to_string())));
+                    s.watchdog_at = Some(now + w);
                 }
             }
-            Request::Wait {
-                goal,
-                names,
-                timeout,
-            } => {
-                self.waiters.push(Waiter {
-                    conn,
-                    goal,
-                    names,
-                    deadline: timeout.map(|t| now + t),
-                });
-                return None;
+            Readiness::Tcp(_) | Readiness::Command(_) => {
+                s.probe_at = Some(now);
+                s.probe_every = ready::FIRST_RETRY;
             }
-            Request::Check => self.check(),
-            Request::Reload => {
-                self.reload(now);
-                (0, String::new())
-            }
-            Request::Shutdown => {
-                self.on_signal(libc::SIGTERM, now);
-                (0, String::new())
-            }
-            Request::Up(_) | Request::Down(_) | Request::Restart(_) => (0, String::new()),
-        })
+        }
+        let feeds_from = s.feeds;
+        let logger_in = feeds_from
+            .and_then(|p| self.svcs[p].out.as_ref())
+            .map(|p| p.r.as_raw_fd());
+        let s = &self.svcs[i];
+        let mut spawn = sys::Spawn::new(&s.spec.argv, &self.mask);
+        spawn.cwd = Some(&s.spec.dir);
+        spawn.env = &env;
+        spawn.stdio = [
+            logger_in,
+            s.out
+                .as_ref()
+                .and_then(|p| p.w.as_ref())
+                .map(|w| w.as_raw_fd()),
+            s.err
+                .as_ref()
+                .and_then(|p| p.w.as_ref())
+                .map(|w| w.as_raw_fd()),
+        ];
+        if let (Readiness::Fd(n), Some(w)) = (&s.spec.readiness, &nfd_w) {
+            spawn.extra_fd = Some((w.as_raw_fd(), *n));
+        }
+        let pid = sys::spawn(&spawn)?;
+        log::debug!("{}[{pid}]: started", s.spec.name);
+        let s = &mut self.svcs[i];
+        s.run_pid = Some(pid);
+        s.last_pid = pid;
+        Ok(pid)
     }
 
-    fn reached(&self, i: usize, goal: Goal) -> bool {
-        let sm = &self.svcs[i].sm;
-        match goal {
-            Goal::Up => matches!(sm.state, State::Up { .. }),
-            Goal::Ready => matches!(sm.state, State::Up { .. }) && sm.ready,
-            Goal::Down => matches!(sm.state, State::Down | State::Failed),
+    fn became_ready(&mut self, i: usize, now: Instant) {
+        if self.svcs[i].sm.ready {
+            return;
+        }
+        self.feed(i, Event::Ready, now);
+        if self.svcs[i].sm.ready {
+            log::info!("{}: ready", self.svcs[i].spec.name);
         }
     }
 
-    fn check_waiters(&mut self, now: Instant) {
-        let mut i = 0;
-        while i < self.waiters.len() {
-            let w = &self.waiters[i];
-            let pending: Vec<String> = w
-                .names
-                .iter()
-                .filter(|n| match self.lookup(std::slice::from_ref(n)) {
-                    Ok(idx) => !self.reached(idx[0], w.goal),
-                    Err(_) => true,
-                })
-                .cloned()
-                .collect();
-            let reply = if pending.is_empty() {
-                Some((0, String::new()))
-            } else if w.deadline.is_some_and(|d| d <= now) {
-                Some((1, format!("timed out waiting for {}", pending.join(", "))))
-            } else if self.phase == Phase::Done {
-                Some((1, "tend exited".to_string()))
-            } else {
-                None
-            };
-            match reply {
-                Some((code, body)) => {
-                    let w = self.waiters.remove(i);
-                    if let Some(c) = &mut self.control {
-                        c.reply(w.conn, code, &body);
-                    }
+    fn on_notification_fd(&mut self, i: usize, now: Instant) {
+        let Some(fd) = &self.svcs[i].nfd else { return };
+        let mut buf = [0u8; 512];
+        match nix::unistd::read(fd, &mut buf) {
+            Ok(n) if n > 0 && !ready::has_newline(&buf[..n]) => {}
+            Err(nix::errno::Errno::EAGAIN) => {}
+            Ok(n) => {
+                // A newline: ready. End of file first: it never will be.
+                self.svcs[i].nfd = None;
+                if n > 0 {
+                    self.became_ready(i, now);
                 }
-                None => i += 1,
+            }
+            Err(_) => self.svcs[i].nfd = None,
+        }
+    }
+
+    fn on_notify(&mut self, i: usize, now: Instant) {
+        let Some(n) = &self.svcs[i].notify else {
+            return;
+        };
+        for notice in n.read_all() {
+            let s = &mut self.svcs[i];
+            if s.run_pid.is_none() {
+                continue;
+            }
+            if let Some(status) = &notice.status {
+                log::debug!("{}: status: {status}", s.spec.name);
+            }
+            if notice.watchdog {
+                if let Some(w) = s.spec.watchdog {
+                    s.watchdog_at = Some(now + w);
+                }
+            }
+            if notice.stopping {
+                log::debug!("{}: stopping", s.spec.name);
+            }
+            if notice.ready {
+                self.became_ready(i, now);
             }
         }
     }
 
-    /// `check`: every service that should run is up, and ready if it has a
-    /// readiness signal.
-    fn check(&self) -> (i32, String) {
-        let mut problems = Vec::new();
-        if self.phase != Phase::Running {
-            problems.push("tend is not running services (starting or shutting down)".to_string());
-        }
-        for s in self.svcs.iter().filter(|s| !s.removed && s.sm.want_up) {
-            let state = s.sm.name_of_state();
-            if !(matches!(s.sm.state, State::Up { .. }) && s.sm.ready) {
-                problems.push(format!("{}: {state}", s.spec.name));
-            }
-        }
-        if problems.is_empty() {
-            (0, String::new())
+    fn on_tcp(&mut self, i: usize, now: Instant) {
+        let s = &mut self.svcs[i];
+        let Some(fd) = s.tcp.take() else { return };
+        if ready::tcp_connected(&fd) {
+            s.probe_at = None;
+            self.became_ready(i, now);
         } else {
-            (1, problems.join("\n"))
+            s.retry_probe(now);
         }
     }
 
-    fn status(&self, idx: &[usize], json: bool, now: Instant) -> String {
-        let mut rows = Vec::new();
-        for &i in idx {
-            let s = &self.svcs[i];
-            let uptime = match s.sm.state {
-                State::Up { since } | State::Stopping { since, .. } => {
-                    Some(now.saturating_duration_since(since))
+    /// Runs one tcp or command readiness check of service i.
+    fn probe(&mut self, i: usize, now: Instant) {
+        let s = &mut self.svcs[i];
+        match &s.spec.readiness {
+            Readiness::Tcp(addr) => match ready::tcp_addr(addr).and_then(ready::tcp_start) {
+                Some(fd) => s.tcp = Some(fd),
+                None => s.retry_probe(now),
+            },
+            Readiness::Command(argv) => {
+                let mut spawn = sys::Spawn::new(argv, &self.mask);
+                spawn.cwd = Some(&s.spec.dir);
+                spawn.env = &s.spec.env;
+                match sys::spawn(&spawn) {
+                    Ok(pid) => {
+                        s.check_pid = Some(pid);
+                        self.pids.insert(pid, Owner::Check(i));
+                    }
+                    Err(e) => {
+                        log::warn!("{}: cannot run check {}: {e}", s.spec.name, argv[0]);
+                        s.retry_probe(now);
+                    }
                 }
-                _ => None,
-            };
-            rows.push((s, uptime));
-        }
-        if json {
-            let items: Vec<String> = rows
-                .iter()
-                .map(|(s, up)| {
-                    let last = match s.sm.last_exit {
-                        None => "null".to_string(),
-                        Some(Exit::Code(c)) => format!("{{\"code\":{c}}}"),
-                        Some(Exit::Signal(n)) => format!("{{\"signal\":{n}}}"),
-                    };
-                    format!(
-                        "{{\"name\":{},\"state\":\"{}\",\"pid\":{},\"ready\":{},\"restarts\":{},\"uptime_ms\":{},\"last_exit\":{last}}}",
-                        proto::json_str(&s.spec.name),
-                        s.sm.name_of_state(),
-                        s.run_pid.map_or("null".to_string(), |p| p.to_string()),
-                        s.sm.ready,
-                        s.sm.restarts,
-                        up.map_or(0, |d| d.as_millis()),
-                    )
-                })
-                .collect();
-            return format!("[{}]\n", items.join(","));
-        }
-        let mut table = vec![[
-            "NAME".to_string(),
-            "STATE".into(),
-            "PID".into(),
-            "UPTIME".into(),
-            "RESTARTS".into(),
-            "LAST EXIT".into(),
-        ]];
-        for (s, up) in rows {
-            table.push([
-                s.spec.name.clone(),
-                s.sm.name_of_state().into(),
-                s.run_pid.map_or("-".into(), |p| p.to_string()),
-                up.map_or("-".into(), human),
-                s.sm.restarts.to_string(),
-                match s.sm.last_exit {
-                    None => "-".into(),
-                    Some(Exit::Code(c)) => format!("status {c}"),
-                    Some(Exit::Signal(n)) => signal_name(n),
-                },
-            ]);
-        }
-        let mut widths = [0usize; 6];
-        for row in &table {
-            for (w, cell) in widths.iter_mut().zip(row) {
-                *w = (*w).max(cell.len());
             }
+            Readiness::None | Readiness::Fd(_) | Readiness::Notify => s.probe_at = None,
         }
-        let mut out = String::new();
-        for row in &table {
-            let cells: Vec<String> = row
-                .iter()
-                .zip(widths)
-                .map(|(c, w)| format!("{c:<w$}"))
-                .collect();
-            out.push_str(cells.join("  ").trim_end());
-            out.push('\n');
-        }
-        out
     }
 }
 
-/// `3s`, `2m5s`, `1h2m`: uptime for people.
-fn human(d: std::time::Duration) -> String {
-    let s = d.as_secs();
-    match s {
-        0..=59 => format!("{s}s"),
-        60..=3599 => format!("{}m{}s", s / 60, s % 60),
-        _ => format!("{}h{}m", s / 3600, s % 3600 / 60),
+/// Resolves `after` names (and loggers) to indexes. `scan::check_order`
+/// has dropped unknown names and cycles; a name gone at a reload is skipped.
+fn link(svcs: &mut [Svc]) {
+    let names: Vec<String> = svcs.iter().map(|s| s.spec.name.clone()).collect();
+    for s in svcs.iter_mut() {
+        s.deps = s
+            .spec
+            .after
+            .iter()
+            .filter_map(|a| names.iter().position(|n| n == a))
+            .collect();
+        s.feeds = s
+            .spec
+            .logger_of
+            .as_ref()
+            .and_then(|p| names.iter().position(|n| n == p));
+    }
+    for i in 0..svcs.len() {
+        if let Some(p) = svcs[i].feeds {
+            svcs[p].has_log = true;
+        }
     }
 }
 
 impl Svc {
-    fn new(spec: ServiceSpec) -> Svc {
+    fn new(spec: ServiceSpec, prefixing: bool) -> Svc {
+        // Loggers write where they like, unprefixed.
+        let prefix = if prefixing && spec.logger_of.is_none() {
+            format!("{} | ", spec.name)
+        } else {
+            String::new()
+        };
         Svc {
             sm: Service::new(spec.policy()),
             spec,
@@ -972,6 +1177,58 @@ impl Svc {
             finish_pid: None,
             last_pid: 0,
             removed: false,
+            prefix,
+            out: None,
+            err: None,
+            deps: Vec::new(),
+            feeds: None,
+            has_log: false,
+            held: false,
+            stop_sent: false,
+            nfd: None,
+            notify: None,
+            probe_at: None,
+            probe_every: ready::FIRST_RETRY,
+            tcp: None,
+            check_pid: None,
+            watchdog_at: None,
         }
+    }
+
+    /// tend itself reads this service's stdout (to prefix it).
+    fn reads_out(&self) -> bool {
+        !self.prefix.is_empty() && !self.has_log
+    }
+
+    /// Creates the output pipes on first use: stdout when prefixed or
+    /// feeding a logger, stderr when prefixed.
+    fn ensure_pipes(&mut self) -> std::io::Result<()> {
+        if self.out.is_none() && (!self.prefix.is_empty() || self.has_log) {
+            self.out = Some(Pipe::new(!self.has_log)?);
+        }
+        if self.err.is_none() && !self.prefix.is_empty() {
+            self.err = Some(Pipe::new(true)?);
+        }
+        Ok(())
+    }
+
+    fn is_ready(&self) -> bool {
+        matches!(self.sm.state, State::Up { .. }) && self.sm.ready
+    }
+
+    /// `run` exited: its readiness channel and checks go with it.
+    fn end_probes(&mut self) {
+        self.nfd = None;
+        self.tcp = None;
+        self.probe_at = None;
+        self.watchdog_at = None;
+        if let Some(pid) = self.check_pid {
+            sys::kill(-pid, libc::SIGKILL);
+        }
+    }
+
+    fn retry_probe(&mut self, now: Instant) {
+        self.probe_at = Some(now + self.probe_every);
+        self.probe_every = (self.probe_every * 2).min(ready::MAX_RETRY);
     }
 }

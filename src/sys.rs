@@ -52,6 +52,25 @@ pub struct Spawn<'a> {
     /// stdin, and the terminal's foreground when stdin is one.
     pub main: bool,
     pub mask: &'a SigSet,
+    /// Replacements for stdin, stdout, stderr (a logger's pipe, or tend's
+    /// log pipes); None keeps the default.
+    pub stdio: [Option<RawFd>; 3],
+    /// `(fd, n)`: `fd` appears as fd `n` in the child (notification-fd).
+    pub extra_fd: Option<(RawFd, i32)>,
+}
+
+impl<'a> Spawn<'a> {
+    pub fn new(argv: &'a [String], mask: &'a SigSet) -> Spawn<'a> {
+        Spawn {
+            argv,
+            cwd: None,
+            env: &[],
+            main: false,
+            mask,
+            stdio: [None; 3],
+            extra_fd: None,
+        }
+    }
 }
 
 /// Exit status for a program that could not be executed: 127 when it was
@@ -84,6 +103,18 @@ pub fn spawn(s: &Spawn) -> std::io::Result<i32> {
     if !main {
         cmd.stdin(Stdio::null());
     }
+    // Copies (dup) for the child; std closes them in tend after the fork.
+    let copy = |fd: RawFd| nix::unistd::dup(unsafe_borrow(fd)).map(Stdio::from);
+    if let Some(fd) = s.stdio[0] {
+        cmd.stdin(copy(fd)?);
+    }
+    if let Some(fd) = s.stdio[1] {
+        cmd.stdout(copy(fd)?);
+    }
+    if let Some(fd) = s.stdio[2] {
+        cmd.stderr(copy(fd)?);
+    }
+    let extra = s.extra_fd;
     let mask = *s.mask;
     // SAFETY: the closure runs in the forked child before exec and makes
     // only async-signal-safe calls (sigprocmask, setsid, setpgid, isatty,
@@ -107,6 +138,13 @@ pub fn spawn(s: &Spawn) -> std::io::Result<i32> {
             } else if libc::setsid() < 0 {
                 return Err(std::io::Error::last_os_error());
             }
+            if let Some((fd, n)) = extra {
+                if fd == n {
+                    libc::fcntl(n, libc::F_SETFD, 0);
+                } else if libc::dup2(fd, n) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
             libc::sigprocmask(libc::SIG_SETMASK, mask.as_ref(), std::ptr::null_mut());
             Ok(())
         });
@@ -114,6 +152,11 @@ pub fn spawn(s: &Spawn) -> std::io::Result<i32> {
     let child = cmd.spawn()?;
     // Dropping `Child` neither waits nor kills; tend reaps with waitpid(-1).
     Ok(child.id() as i32)
+}
+
+fn unsafe_borrow<'a>(fd: RawFd) -> std::os::fd::BorrowedFd<'a> {
+    // SAFETY: callers pass fds owned by tend that outlive the spawn call.
+    unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }
 }
 
 /// Reaps every child that has exited. The bool is false when tend has no

@@ -1,0 +1,173 @@
+//! Readiness: how tend learns that a service is ready (SPEC §2).
+//! - s6 `notification-fd`: a fresh pipe per run, the write end on fd N of
+//!   `run`; ready at the first newline (s6-supervise(8)).
+//! - systemd `sd_notify`: a datagram socket per service, named in
+//!   `$NOTIFY_SOCKET`; datagrams of `KEY=VALUE` lines: READY=1, STATUS=,
+//!   WATCHDOG=1, STOPPING=1 (sd_notify(3)). MAINPID= is accepted and
+//!   ignored: tend follows the process it started.
+//! - a TCP connect, or a command exiting 0, tried again with a growing
+//!   interval until it succeeds; never blocking the loop.
+
+use crate::sys;
+use nix::sys::socket::{self, AddressFamily, SockFlag, SockType, SockaddrIn, SockaddrIn6};
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// First retry interval of a tcp or command check; doubles up to `MAX_RETRY`.
+pub const FIRST_RETRY: Duration = Duration::from_millis(20);
+pub const MAX_RETRY: Duration = Duration::from_secs(1);
+
+/// What one sd_notify datagram says.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Notice {
+    pub ready: bool,
+    pub watchdog: bool,
+    pub stopping: bool,
+    pub status: Option<String>,
+}
+
+/// Parses one sd_notify datagram (newline-separated `KEY=VALUE`).
+pub fn parse_notice(data: &[u8]) -> Notice {
+    let mut n = Notice::default();
+    for line in String::from_utf8_lossy(data).lines() {
+        match line.split_once('=') {
+            Some(("READY", "1")) => n.ready = true,
+            Some(("WATCHDOG", "1")) => n.watchdog = true,
+            Some(("STOPPING", "1")) => n.stopping = true,
+            Some(("STATUS", s)) => n.status = Some(s.to_string()),
+            _ => {}
+        }
+    }
+    n
+}
+
+/// Counts newlines: has the service written its readiness line yet?
+pub fn has_newline(data: &[u8]) -> bool {
+    data.contains(&b'\n')
+}
+
+/// The sd_notify socket of one service, kept across its restarts.
+pub struct NotifySocket {
+    pub path: PathBuf,
+    pub sock: UnixDatagram,
+}
+
+impl NotifySocket {
+    pub fn bind(path: &Path) -> std::io::Result<NotifySocket> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let _ = std::fs::remove_file(path);
+        let sock = UnixDatagram::bind(path)?;
+        sock.set_nonblocking(true)?;
+        Ok(NotifySocket {
+            path: path.to_path_buf(),
+            sock,
+        })
+    }
+
+    /// Every datagram waiting, parsed.
+    pub fn read_all(&self) -> Vec<Notice> {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = self.sock.recv(&mut buf) {
+            out.push(parse_notice(&buf[..n]));
+        }
+        out
+    }
+
+    pub fn fd(&self) -> RawFd {
+        self.sock.as_raw_fd()
+    }
+}
+
+impl Drop for NotifySocket {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Resolves `HOST:PORT` where HOST is an IP address or `localhost`.
+pub fn tcp_addr(spec: &str) -> Option<SocketAddr> {
+    if let Ok(a) = spec.parse() {
+        return Some(a);
+    }
+    let (host, port) = spec.rsplit_once(':')?;
+    let port: u16 = port.parse().ok()?;
+    match host {
+        "localhost" => Some(SocketAddr::from(([127, 0, 0, 1], port))),
+        h => h
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .ok()
+            .map(|ip| SocketAddr::new(ip, port)),
+    }
+}
+
+/// Starts a non-blocking connect; poll the fd for POLLOUT, then ask
+/// `connected`.
+pub fn tcp_start(addr: SocketAddr) -> Option<OwnedFd> {
+    let family = match addr {
+        SocketAddr::V4(_) => AddressFamily::Inet,
+        SocketAddr::V6(_) => AddressFamily::Inet6,
+    };
+    let fd = socket::socket(
+        family,
+        SockType::Stream,
+        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .ok()?;
+    let r = match addr {
+        SocketAddr::V4(a) => socket::connect(fd.as_raw_fd(), &SockaddrIn::from(a)),
+        SocketAddr::V6(a) => socket::connect(fd.as_raw_fd(), &SockaddrIn6::from(a)),
+    };
+    match r {
+        Ok(()) | Err(nix::errno::Errno::EINPROGRESS) => Some(fd),
+        Err(_) => None,
+    }
+}
+
+/// After POLLOUT: did the connect succeed?
+pub fn tcp_connected(fd: &OwnedFd) -> bool {
+    socket::getsockopt(fd, socket::sockopt::SocketError).is_ok_and(|e| e == 0)
+}
+
+pub fn pollfd_in(fd: RawFd) -> libc::pollfd {
+    sys::pollfd(fd, libc::POLLIN)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notices() {
+        assert_eq!(
+            parse_notice(b"READY=1\nSTATUS=serving 3 clients\n"),
+            Notice {
+                ready: true,
+                status: Some("serving 3 clients".into()),
+                ..Notice::default()
+            }
+        );
+        assert!(parse_notice(b"WATCHDOG=1").watchdog);
+        assert!(parse_notice(b"MAINPID=4\nSTOPPING=1").stopping);
+        assert_eq!(parse_notice(b"READY=0\nbogus\n\xff"), Notice::default());
+    }
+
+    #[test]
+    fn addresses() {
+        assert_eq!(tcp_addr("127.0.0.1:80"), Some(([127, 0, 0, 1], 80).into()));
+        assert_eq!(
+            tcp_addr("localhost:8080"),
+            Some(([127, 0, 0, 1], 8080).into())
+        );
+        assert_eq!(tcp_addr("[::1]:9").map(|a| a.port()), Some(9));
+        assert_eq!(tcp_addr("example.com:80"), None);
+        assert_eq!(tcp_addr("127.0.0.1"), None);
+    }
+}

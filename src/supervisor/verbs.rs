@@ -1,0 +1,263 @@
+//! The control verbs (SPEC §5), answered from the supervisor's state:
+//! status tables and JSON, up/down/restart, signal, wait, check.
+
+use super::*;
+
+impl Supervisor {
+    // ---- control verbs (SPEC §5) ---------------------------------------
+
+    pub(super) fn answer(&mut self, inc: Incoming, now: Instant) {
+        let (code, body) = match inc.request {
+            Err(e) => (2, e),
+            Ok(req) => match self.verb(req, inc.id, now) {
+                Some(reply) => reply,
+                None => return, // a waiter answers later
+            },
+        };
+        if let Some(c) = &mut self.control {
+            c.reply(inc.id, code, &body);
+        }
+    }
+
+    /// Indexes of the named services; an unknown name is an error.
+    fn lookup(&self, names: &[String]) -> Result<Vec<usize>, String> {
+        names
+            .iter()
+            .map(|n| {
+                self.svcs
+                    .iter()
+                    .position(|s| &s.spec.name == n && !s.removed)
+                    .ok_or_else(|| format!("no service named {n:?}"))
+            })
+            .collect()
+    }
+
+    fn verb(&mut self, req: Request, conn: u64, now: Instant) -> Option<(i32, String)> {
+        let running = self.phase == Phase::Running;
+        let found = match &req {
+            Request::Status { names, .. }
+            | Request::Up(names)
+            | Request::Down(names)
+            | Request::Restart(names)
+            | Request::Signal { names, .. }
+            | Request::Wait { names, .. } => self.lookup(names),
+            Request::Check | Request::Reload | Request::Shutdown => Ok(Vec::new()),
+        };
+        let idx = match found {
+            Ok(idx) => idx,
+            Err(e) => return Some((1, e)),
+        };
+        let event = match &req {
+            Request::Up(_) => Some(Event::Start),
+            Request::Down(_) => Some(Event::Stop),
+            Request::Restart(_) => Some(Event::Restart),
+            _ => None,
+        };
+        if let Some(ev) = event {
+            if !running && ev != Event::Stop {
+                return Some((1, "tend is shutting down".into()));
+            }
+            for i in idx {
+                self.feed(i, ev, now);
+            }
+            return Some((0, String::new()));
+        }
+        Some(match req {
+            Request::Status { json, .. } => {
+                let all: Vec<usize> = if idx.is_empty() {
+                    (0..self.svcs.len())
+                        .filter(|&i| !self.svcs[i].removed)
+                        .collect()
+                } else {
+                    idx
+                };
+                (0, self.status(&all, json, now))
+            }
+            Request::Signal { signal, .. } => {
+                let mut missing = Vec::new();
+                for i in idx {
+                    match self.svcs[i].run_pid {
+                        Some(pid) => sys::kill(-pid, signal),
+                        None => missing.push(self.svcs[i].spec.name.clone()),
+                    }
+                }
+                if missing.is_empty() {
+                    (0, String::new())
+                } else {
+                    (1, format!("not running: {}", missing.join(", ")))
+                }
+            }
+            Request::Wait {
+                goal,
+                names,
+                timeout,
+            } => {
+                self.waiters.push(Waiter {
+                    conn,
+                    goal,
+                    names,
+                    deadline: timeout.map(|t| now + t),
+                });
+                return None;
+            }
+            Request::Check => self.check(),
+            Request::Reload => {
+                self.reload(now);
+                (0, String::new())
+            }
+            Request::Shutdown => {
+                self.on_signal(libc::SIGTERM, now);
+                (0, String::new())
+            }
+            Request::Up(_) | Request::Down(_) | Request::Restart(_) => (0, String::new()),
+        })
+    }
+
+    fn reached(&self, i: usize, goal: Goal) -> bool {
+        let sm = &self.svcs[i].sm;
+        match goal {
+            Goal::Up => matches!(sm.state, State::Up { .. }),
+            Goal::Ready => matches!(sm.state, State::Up { .. }) && sm.ready,
+            Goal::Down => matches!(sm.state, State::Down | State::Failed),
+        }
+    }
+
+    pub(super) fn check_waiters(&mut self, now: Instant) {
+        let mut i = 0;
+        while i < self.waiters.len() {
+            let w = &self.waiters[i];
+            let pending: Vec<String> = w
+                .names
+                .iter()
+                .filter(|n| match self.lookup(std::slice::from_ref(n)) {
+                    Ok(idx) => !self.reached(idx[0], w.goal),
+                    Err(_) => true,
+                })
+                .cloned()
+                .collect();
+            let reply = if pending.is_empty() {
+                Some((0, String::new()))
+            } else if w.deadline.is_some_and(|d| d <= now) {
+                Some((1, format!("timed out waiting for {}", pending.join(", "))))
+            } else if self.phase == Phase::Done {
+                Some((1, "tend exited".to_string()))
+            } else {
+                None
+            };
+            match reply {
+                Some((code, body)) => {
+                    let w = self.waiters.remove(i);
+                    if let Some(c) = &mut self.control {
+                        c.reply(w.conn, code, &body);
+                    }
+                }
+                None => i += 1,
+            }
+        }
+    }
+
+    /// `check`: every service that should run is up, and ready if it has a
+    /// readiness signal.
+    fn check(&self) -> (i32, String) {
+        let mut problems = Vec::new();
+        if self.phase != Phase::Running {
+            problems.push("tend is not running services (starting or shutting down)".to_string());
+        }
+        for s in self.svcs.iter().filter(|s| !s.removed && s.sm.want_up) {
+            let state = s.sm.name_of_state();
+            if !(matches!(s.sm.state, State::Up { .. }) && s.sm.ready) {
+                problems.push(format!("{}: {state}", s.spec.name));
+            }
+        }
+        if problems.is_empty() {
+            (0, String::new())
+        } else {
+            (1, problems.join("\n"))
+        }
+    }
+
+    fn status(&self, idx: &[usize], json: bool, now: Instant) -> String {
+        let mut rows = Vec::new();
+        for &i in idx {
+            let s = &self.svcs[i];
+            let uptime = match s.sm.state {
+                State::Up { since } | State::Stopping { since, .. } => {
+                    Some(now.saturating_duration_since(since))
+                }
+                _ => None,
+            };
+            rows.push((s, uptime));
+        }
+        if json {
+            let items: Vec<String> = rows
+                .iter()
+                .map(|(s, up)| {
+                    let last = match s.sm.last_exit {
+                        None => "null".to_string(),
+                        Some(Exit::Code(c)) => format!("{{\"code\":{c}}}"),
+                        Some(Exit::Signal(n)) => format!("{{\"signal\":{n}}}"),
+                    };
+                    format!(
+                        "{{\"name\":{},\"state\":\"{}\",\"pid\":{},\"ready\":{},\"restarts\":{},\"uptime_ms\":{},\"last_exit\":{last}}}",
+                        proto::json_str(&s.spec.name),
+                        s.sm.name_of_state(),
+                        s.run_pid.map_or("null".to_string(), |p| p.to_string()),
+                        s.sm.ready,
+                        s.sm.restarts,
+                        up.map_or(0, |d| d.as_millis()),
+                    )
+                })
+                .collect();
+            return format!("[{}]\n", items.join(","));
+        }
+        let mut table = vec![[
+            "NAME".to_string(),
+            "STATE".into(),
+            "PID".into(),
+            "UPTIME".into(),
+            "RESTARTS".into(),
+            "LAST EXIT".into(),
+        ]];
+        for (s, up) in rows {
+            table.push([
+                s.spec.name.clone(),
+                s.sm.name_of_state().into(),
+                s.run_pid.map_or("-".into(), |p| p.to_string()),
+                up.map_or("-".into(), human),
+                s.sm.restarts.to_string(),
+                match s.sm.last_exit {
+                    None => "-".into(),
+                    Some(Exit::Code(c)) => format!("status {c}"),
+                    Some(Exit::Signal(n)) => signal_name(n),
+                },
+            ]);
+        }
+        let mut widths = [0usize; 6];
+        for row in &table {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.len());
+            }
+        }
+        let mut out = String::new();
+        for row in &table {
+            let cells: Vec<String> = row
+                .iter()
+                .zip(widths)
+                .map(|(c, w)| format!("{c:<w$}"))
+                .collect();
+            out.push_str(cells.join("  ").trim_end());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// `3s`, `2m5s`, `1h2m`: uptime for people.
+fn human(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{}s", s / 60, s % 60),
+        _ => format!("{}h{}m", s / 3600, s % 3600 / 60),
+    }
+}

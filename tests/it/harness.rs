@@ -1,0 +1,638 @@
+//! The harness every integration test shares: fixture directories built from
+//! a path→content map, and the real `tend` binary run as PID 1 of a fresh PID
+//! namespace, with helpers to wait for what it does and to signal it.
+//!
+//! Tests never sleep and then assert: they wait, with a deadline, for
+//! something observable (a marker file a script writes, a line on stderr, a
+//! process leaving `/proc`). A failed check panics with everything needed to
+//! debug it: the command line, the fixture dir, tend's exit status, its
+//! stdout and stderr, the marker files the scripts wrote and the processes
+//! still running under tend. A failed test keeps its fixture dir; a passing
+//! one removes it.
+//!
+//! Only std: processes are signalled with kill(1) and inspected through the
+//! host's `/proc`.
+
+use std::collections::BTreeSet;
+use std::fmt::{Debug, Display, Write as _};
+use std::fs;
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+/// The longest any single wait may take before the test fails. Generous on
+/// purpose: CI has 2 cores and runs the tests in parallel.
+pub const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How often waits look again.
+const POLL: Duration = Duration::from_millis(10);
+
+/// One file of a fixture, relative to the fixture dir.
+pub struct Entry {
+    path: String,
+    body: String,
+    exec: bool,
+}
+
+/// An executable `/bin/sh` script. The harness adds the `#!/bin/sh` line and
+/// then `T='<fixture dir>'`, so scripts write their markers as `"$T/NAME"`
+/// whatever their cwd and environment.
+pub fn exe(path: &str, body: &str) -> Entry {
+    Entry {
+        path: path.to_string(),
+        body: body.to_string(),
+        exec: true,
+    }
+}
+
+/// A plain file (mode 0644), written as given.
+pub fn file(path: &str, body: &str) -> Entry {
+    Entry {
+        path: path.to_string(),
+        body: body.to_string(),
+        exec: false,
+    }
+}
+
+/// A service body that stops politely: it writes its pid to `$T/up-NAME`
+/// once its TERM trap is in place, idles, and on TERM writes its pid to
+/// `$T/term-NAME` and exits 0.
+pub fn polite(name: &str) -> String {
+    format!(
+        "trap 'echo $$ > \"$T/term-{name}\"; exit 0' TERM\n\
+         echo $$ > \"$T/up-{name}\"\n\
+         sleep 1000 &\n\
+         wait\n"
+    )
+}
+
+/// A service body that ignores TERM (and so does its child, as an ignored
+/// signal survives exec): only SIGKILL stops it. Writes `$T/up-NAME`.
+pub fn stubborn(name: &str) -> String {
+    format!(
+        "trap '' TERM\n\
+         echo $$ > \"$T/up-{name}\"\n\
+         sleep 1000 &\n\
+         wait\n"
+    )
+}
+
+static NEXT_FIXTURE: AtomicUsize = AtomicUsize::new(0);
+
+/// A temporary directory holding `services/`, `init.d/`, `finish.d/` (always
+/// created, possibly empty), the entries given, and whatever the scripts
+/// write while tend runs.
+pub struct Fixture {
+    dir: PathBuf,
+    inputs: BTreeSet<PathBuf>,
+}
+
+impl Fixture {
+    /// `name` only makes the directory recognisable; uniqueness comes from
+    /// the process id and a counter, so tests can run in parallel.
+    pub fn new(name: &str, entries: impl IntoIterator<Item = Entry>) -> Fixture {
+        let short: String = name.chars().take(24).collect();
+        let dir = std::env::temp_dir().join(format!(
+            "tend-it-{}-{}-{short}",
+            std::process::id(),
+            NEXT_FIXTURE.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        for sub in ["services", "init.d", "finish.d"] {
+            fs::create_dir_all(dir.join(sub)).expect("create fixture dir");
+        }
+        let mut inputs = BTreeSet::new();
+        for e in entries {
+            let path = dir.join(&e.path);
+            fs::create_dir_all(path.parent().unwrap()).expect("create fixture subdir");
+            let (body, mode) = if e.exec {
+                let header = format!("#!/bin/sh\nT='{}'\n", dir.display());
+                (header + &e.body, 0o755)
+            } else {
+                (e.body, 0o644)
+            };
+            fs::write(&path, body).expect("write fixture file");
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode)).expect("chmod");
+            inputs.insert(path);
+        }
+        Fixture { dir, inputs }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.join(rel)
+    }
+
+    /// The path as a `String`, for command lines.
+    pub fn arg(&self, rel: &str) -> String {
+        self.path(rel).display().to_string()
+    }
+
+    pub fn exists(&self, rel: &str) -> bool {
+        self.path(rel).exists()
+    }
+
+    pub fn read(&self, rel: &str) -> Option<String> {
+        fs::read_to_string(self.path(rel)).ok()
+    }
+
+    /// The complete lines of a marker file (a line still being written, with
+    /// no newline yet, is left out); none when it does not exist.
+    pub fn lines(&self, rel: &str) -> Vec<String> {
+        let text = self.read(rel).unwrap_or_default();
+        let complete = match text.rfind('\n') {
+            Some(end) => &text[..end],
+            None => return Vec::new(),
+        };
+        complete.lines().map(str::to_string).collect()
+    }
+
+    /// Starts tend on this fixture. `--services`, `--init-dir`,
+    /// `--finish-dir` and `--control` point into the fixture unless `args`
+    /// gives them; `args` (options, then `--` and a main command) follow.
+    pub fn start(&self, args: &[&str]) -> Tend<'_> {
+        let mut argv = namespace_wrapper();
+        argv.push(env!("CARGO_BIN_EXE_tend").to_string());
+        for (opt, rel) in [
+            ("--services", "services"),
+            ("--init-dir", "init.d"),
+            ("--finish-dir", "finish.d"),
+            ("--control", "control.sock"),
+        ] {
+            if !args.contains(&opt) {
+                argv.push(opt.to_string());
+                argv.push(self.arg(rel));
+            }
+        }
+        argv.extend(args.iter().map(|a| a.to_string()));
+
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..])
+            .current_dir(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        // The caller's environment must not change the outcome.
+        for var in [
+            "TEND_SERVICES",
+            "TEND_INIT_DIR",
+            "TEND_FINISH_DIR",
+            "TEND_GRACE",
+            "TEND_READY_TIMEOUT",
+            "TEND_CONTROL",
+            "TEND_LOG_PREFIX",
+            "TEND_LOG_LEVEL",
+            "TINI_SUBREAPER",
+            "TINI_KILL_PROCESS_GROUP",
+        ] {
+            cmd.env_remove(var);
+        }
+        let started = Instant::now();
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {argv:?}: {e}"));
+        let out = Arc::new(Mutex::new(Vec::new()));
+        let err = Arc::new(Mutex::new(Vec::new()));
+        let readers = vec![
+            collect(child.stdout.take().unwrap(), out.clone()),
+            collect(child.stderr.take().unwrap(), err.clone()),
+        ];
+        Tend {
+            fx: self,
+            argv,
+            child,
+            started,
+            out,
+            err,
+            readers,
+            pid: None,
+            exit: None,
+        }
+    }
+
+    /// Files that are not inputs: what the scripts wrote, for failure dumps.
+    fn markers(&self) -> String {
+        let mut s = String::new();
+        let mut stack = vec![self.dir.clone()];
+        let mut files = Vec::new();
+        while let Some(d) = stack.pop() {
+            for e in fs::read_dir(&d).into_iter().flatten().flatten() {
+                let p = e.path();
+                match e.file_type() {
+                    Ok(t) if t.is_dir() => stack.push(p),
+                    Ok(t) if t.is_file() && !self.inputs.contains(&p) => files.push(p),
+                    _ => {}
+                }
+            }
+        }
+        files.sort();
+        for p in files {
+            let text = fs::read_to_string(&p).unwrap_or_else(|e| format!("<{e}>"));
+            let text: String = text.chars().take(2000).collect();
+            let rel = p.strip_prefix(&self.dir).unwrap_or(&p);
+            let _ = writeln!(s, "{}: {text:?}", rel.display());
+        }
+        s
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            eprintln!("fixture kept for inspection: {}", self.dir.display());
+        } else {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// The command that makes tend PID 1 of a new PID namespace, with its own
+/// /proc so that what tend and its scripts read there is the namespace's.
+///
+/// `--fork` is required (the caller of unshare(2) does not enter the new
+/// namespace, its next child does), so the process we spawn is unshare and
+/// tend is unshare's only child: `Tend::pid` finds it. `--kill-child` makes
+/// unshare set the parent-death signal (SIGKILL) on that child, so if the test
+/// process dies or kills unshare, tend dies and the kernel kills the whole
+/// namespace with it: no stray processes outlive a failed test. When tend
+/// exits, unshare exits with the same code.
+fn namespace_wrapper() -> Vec<String> {
+    let mut argv = vec!["unshare".to_string()];
+    if !is_root() {
+        argv.push("--user".into());
+        argv.push("--map-root-user".into());
+    }
+    for a in ["--pid", "--fork", "--mount-proc", "--kill-child"] {
+        argv.push(a.into());
+    }
+    argv
+}
+
+fn is_root() -> bool {
+    fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+fn collect(mut pipe: impl Read + Send + 'static, buf: Arc<Mutex<Vec<u8>>>) -> JoinHandle<()> {
+    thread::spawn(move || {
+        let mut chunk = [0u8; 4096];
+        while let Ok(n) = pipe.read(&mut chunk) {
+            if n == 0 {
+                break;
+            }
+            buf.lock().unwrap().extend_from_slice(&chunk[..n]);
+        }
+    })
+}
+
+/// A running (or finished) tend, as seen from the host.
+pub struct Tend<'f> {
+    fx: &'f Fixture,
+    argv: Vec<String>,
+    /// The unshare process.
+    child: Child,
+    started: Instant,
+    out: Arc<Mutex<Vec<u8>>>,
+    err: Arc<Mutex<Vec<u8>>>,
+    readers: Vec<JoinHandle<()>>,
+    /// tend's pid on the host, once found.
+    pid: Option<u32>,
+    exit: Option<(ExitStatus, Instant)>,
+}
+
+impl Tend<'_> {
+    /// tend's pid on the host: the child of unshare once it has exec'd tend.
+    /// Waiting for the exec matters: a signal sent before it would reach
+    /// unshare's forked child, as PID 1 with no handler, which drops it.
+    pub fn pid(&mut self) -> u32 {
+        if let Some(pid) = self.pid {
+            return pid;
+        }
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            if let Some(pid) = self.find_pid() {
+                self.pid = Some(pid);
+                return pid;
+            }
+            if self.poll_exit() {
+                self.fail("tend exited before its pid could be found");
+            }
+            if Instant::now() > deadline {
+                self.fail("no tend process appeared under unshare");
+            }
+            thread::sleep(POLL);
+        }
+    }
+
+    fn find_pid(&self) -> Option<u32> {
+        let unshare = self.child.id();
+        all_procs()
+            .into_iter()
+            .find(|p| p.ppid == unshare && p.comm == "tend")
+            .map(|p| p.pid)
+    }
+
+    /// Sends `sig` (a name such as `TERM`) to tend; returns when it was sent,
+    /// to time what follows.
+    pub fn signal(&mut self, sig: &str) -> Instant {
+        let pid = self.pid().to_string();
+        let at = Instant::now();
+        let ok = Command::new("kill")
+            .args(["-s", sig, &pid])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if !ok {
+            self.fail(format!("kill -s {sig} {pid} failed"));
+        }
+        at
+    }
+
+    /// Waits until `cond` holds. Fails when tend exits first (every process
+    /// of the namespace is gone then, so nothing can change any more) or at
+    /// the deadline.
+    pub fn wait_for(&mut self, what: &str, mut cond: impl FnMut(&Self) -> bool) {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            if cond(self) {
+                return;
+            }
+            if self.poll_exit() {
+                if cond(self) {
+                    return;
+                }
+                self.fail(format!("tend exited while waiting for {what}"));
+            }
+            if Instant::now() > deadline {
+                self.fail(format!("timed out after {TIMEOUT:?} waiting for {what}"));
+            }
+            thread::sleep(POLL);
+        }
+    }
+
+    /// Waits for the marker file `rel` to hold a complete line; returns its
+    /// first line.
+    pub fn wait_file(&mut self, rel: &str) -> String {
+        self.wait_lines(rel, 1).swap_remove(0)
+    }
+
+    /// Waits for the marker file `rel` to hold at least `n` complete lines;
+    /// returns them all.
+    pub fn wait_lines(&mut self, rel: &str, n: usize) -> Vec<String> {
+        let fx = self.fx;
+        self.wait_for(&format!("{n} line(s) in {rel}"), |_| {
+            fx.lines(rel).len() >= n
+        });
+        fx.lines(rel)
+    }
+
+    /// Waits for a line of stderr that satisfies `pred`; returns it.
+    pub fn wait_stderr(&mut self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        self.wait_for(what, |t| t.stderr().lines().any(&pred));
+        self.stderr().lines().find(|l| pred(l)).unwrap().to_string()
+    }
+
+    /// Waits for tend to exit and returns its exit code.
+    pub fn wait_exit(&mut self) -> i32 {
+        let deadline = Instant::now() + TIMEOUT;
+        while !self.poll_exit() {
+            if Instant::now() > deadline {
+                self.fail(format!("tend did not exit within {TIMEOUT:?}"));
+            }
+            thread::sleep(POLL);
+        }
+        // Every writer of the pipes is gone; let the readers drain them.
+        let drained = Instant::now() + Duration::from_secs(5);
+        while self.readers.iter().any(|r| !r.is_finished()) && Instant::now() < drained {
+            thread::sleep(POLL);
+        }
+        let (status, _) = self.exit.unwrap();
+        match status.code() {
+            Some(code) => code,
+            None => self.fail("unshare was killed by a signal"),
+        }
+    }
+
+    /// When tend's exit was seen (within one poll interval).
+    pub fn exited_at(&self) -> Instant {
+        match self.exit {
+            Some((_, at)) => at,
+            None => self.fail("exited_at called before tend exited"),
+        }
+    }
+
+    /// True once tend has exited (records when).
+    fn poll_exit(&mut self) -> bool {
+        if self.exit.is_none() {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                self.exit = Some((status, Instant::now()));
+            }
+        }
+        self.exit.is_some()
+    }
+
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.out.lock().unwrap()).into_owned()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.err.lock().unwrap()).into_owned()
+    }
+
+    /// Every process under tend (not tend itself), from the host's /proc.
+    pub fn descendants(&mut self) -> Vec<Proc> {
+        let pid = self.pid();
+        descendants_of(pid)
+    }
+
+    /// The host process whose pid inside the namespace is `ns_pid` (what a
+    /// script's `$$` says), if it is alive.
+    pub fn find_ns_pid(&mut self, ns_pid: &str) -> Option<Proc> {
+        self.descendants()
+            .into_iter()
+            .find(|p| p.state != 'Z' && p.ns_pid().as_deref() == Some(ns_pid))
+    }
+
+    /// CPU time tend itself has used so far (user + system).
+    pub fn cpu_time(&mut self) -> Duration {
+        let pid = self.pid();
+        match proc_stat(pid) {
+            Some(p) => Duration::from_secs_f64((p.utime + p.stime) as f64 / clock_ticks()),
+            None => self.fail("tend's /proc/PID/stat is gone"),
+        }
+    }
+
+    /// Fails the test, with the dump, unless `cond` holds.
+    pub fn check(&self, cond: bool, msg: impl Display) {
+        if !cond {
+            self.fail(msg);
+        }
+    }
+
+    pub fn check_eq<T: PartialEq + Debug>(&self, got: T, want: T, what: &str) {
+        if got != want {
+            self.fail(format!("{what}: expected {want:?}, got {got:?}"));
+        }
+    }
+
+    /// Checks that `d` lies in `[lo, hi]` seconds.
+    pub fn check_secs(&self, d: Duration, lo: f64, hi: f64, what: &str) {
+        let s = d.as_secs_f64();
+        if s < lo || s > hi {
+            self.fail(format!("{what}: took {s:.3}s, expected {lo}s..{hi}s"));
+        }
+    }
+
+    /// Panics with the message and everything needed to debug it.
+    pub fn fail(&self, msg: impl Display) -> ! {
+        let mut d = String::new();
+        let _ = writeln!(d, "\n==== FAILED: {msg}");
+        let _ = writeln!(d, "command: {}", shell_words(&self.argv));
+        let _ = writeln!(d, "cwd (fixture): {}", self.fx.dir.display());
+        let status = match self.exit {
+            Some((s, at)) => format!("{s} after {:.3}s", (at - self.started).as_secs_f64()),
+            None => format!(
+                "still running after {:.3}s",
+                self.started.elapsed().as_secs_f64()
+            ),
+        };
+        let _ = writeln!(d, "status: {status}");
+        let _ = writeln!(d, "---- stdout\n{}", self.stdout());
+        let _ = writeln!(d, "---- stderr\n{}", self.stderr());
+        let _ = writeln!(d, "---- marker files\n{}", self.fx.markers());
+        if let (None, Some(pid)) = (self.exit, self.pid.or_else(|| self.find_pid())) {
+            let _ = writeln!(d, "---- processes under tend[{pid}]: pid ppid state comm");
+            for p in descendants_of(pid) {
+                let _ = writeln!(d, "{} {} {} {}", p.pid, p.ppid, p.state, p.comm);
+            }
+        }
+        panic!("{d}");
+    }
+}
+
+impl Drop for Tend<'_> {
+    fn drop(&mut self) {
+        if self.poll_exit() {
+            return;
+        }
+        // SIGKILL to a namespace's init from outside it is always delivered,
+        // and takes the whole namespace down; killing unshare does the same
+        // through --kill-child, in case tend's pid was never looked up.
+        if let Some(pid) = self.pid {
+            let _ = Command::new("kill")
+                .args(["-s", "KILL", &pid.to_string()])
+                .status();
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn shell_words(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| {
+            if !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=@:".contains(c))
+            {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A process as `/proc/PID/stat` shows it (see proc(5)).
+#[derive(Clone, Debug)]
+pub struct Proc {
+    pub pid: u32,
+    pub ppid: u32,
+    pub state: char,
+    pub comm: String,
+    pub utime: u64,
+    pub stime: u64,
+    pub starttime: u64,
+}
+
+impl Proc {
+    /// Its pid in the innermost PID namespace (last field of `NSpid:`).
+    pub fn ns_pid(&self) -> Option<String> {
+        let status = fs::read_to_string(format!("/proc/{}/status", self.pid)).ok()?;
+        let line = status.lines().find(|l| l.starts_with("NSpid:"))?;
+        line.split_whitespace().last().map(str::to_string)
+    }
+
+    /// True while this very process (same pid and start time) exists and
+    /// has not exited: a zombie counts as gone.
+    pub fn alive(&self) -> bool {
+        match proc_stat(self.pid) {
+            Some(now) => now.starttime == self.starttime && now.state != 'Z',
+            None => false,
+        }
+    }
+}
+
+pub fn proc_stat(pid: u32) -> Option<Proc> {
+    let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // comm may hold spaces and parentheses: it ends at the last ')'.
+    let open = s.find('(')?;
+    let close = s.rfind(')')?;
+    let f: Vec<&str> = s.get(close + 1..)?.split_whitespace().collect();
+    let num = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok());
+    Some(Proc {
+        pid,
+        comm: s[open + 1..close].to_string(),
+        state: f.first()?.chars().next()?,
+        ppid: num(1)? as u32,
+        utime: num(11)?,
+        stime: num(12)?,
+        starttime: num(19)?,
+    })
+}
+
+pub fn all_procs() -> Vec<Proc> {
+    fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(proc_stat)
+        .collect()
+}
+
+/// Every process below `pid` in the host's process tree.
+pub fn descendants_of(pid: u32) -> Vec<Proc> {
+    let all = all_procs();
+    let mut found: Vec<Proc> = Vec::new();
+    let mut parents = vec![pid];
+    while let Some(parent) = parents.pop() {
+        for p in all.iter().filter(|p| p.ppid == parent) {
+            parents.push(p.pid);
+            found.push(p.clone());
+        }
+    }
+    found
+}
+
+/// Clock ticks per second, the unit of utime and stime in /proc/PID/stat.
+fn clock_ticks() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
+}

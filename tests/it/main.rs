@@ -1,0 +1,18 @@
+//! tend's integration tests: one test binary (so the harness is compiled
+//! once), one module per topic. Each test runs the real `tend` as PID 1 of a
+//! fresh PID namespace (see `harness`), so it needs `unshare(1)` and either
+//! root or unprivileged user namespaces.
+//!
+//! Run them with `cargo test --test it`.
+
+mod harness;
+
+mod initfinish;
+mod lifecycle;
+mod maincmd;
+mod reaping;
+mod restart;
+mod scan_errors;
+mod shutdown;
+mod signals;
+mod usage;
