@@ -110,6 +110,9 @@ fn read_small(path: &Path) -> Result<Option<String>, String> {
 /// line per problem. `Err` only when `root` itself cannot be read.
 pub fn scan(root: &Path, grace: Duration) -> Result<(Vec<ServiceSpec>, Vec<String>), String> {
     let entries = fs::read_dir(root).map_err(|e| format!("{}: {e}", root.display()))?;
+    // Absolute paths: `run` is started with the service dir as its cwd, so
+    // a relative `--services` must not leak into the paths tend executes.
+    let root = &std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
     let mut names: Vec<String> = Vec::new();
     let mut errors = Vec::new();
     for entry in entries.flatten() {

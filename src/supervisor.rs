@@ -681,21 +681,15 @@ impl Supervisor {
                     self.svcs[i].end_probes();
                     self.feed(i, Event::RunExited(exit), now);
                     let s = &self.svcs[i];
-                    match s.sm.state {
-                        State::Backoff { until } => log::info!(
-                            "{}[{pid}]: {exit}, restarting in {}ms",
-                            s.spec.name,
-                            until.saturating_duration_since(now).as_millis()
-                        ),
-                        _ => log::info!("{}[{pid}]: {exit}", s.spec.name),
-                    }
+                    log::info!("{}[{pid}]: {exit}{}", s.spec.name, s.next_step(now));
                 }
                 Some(Owner::Finish(i)) => {
                     self.svcs[i].finish_pid = None;
-                    if exit != Exit::Code(0) {
-                        log::debug!("{}: finish {exit}", self.svcs[i].spec.name);
-                    }
                     self.feed(i, Event::FinishExited(exit), now);
+                    let s = &self.svcs[i];
+                    if exit != Exit::Code(0) || !s.next_step(now).is_empty() {
+                        log::info!("{}: finish {exit}{}", s.spec.name, s.next_step(now));
+                    }
                 }
                 Some(Owner::Main) => {
                     if let Some(m) = &mut self.main {
@@ -842,6 +836,8 @@ impl Supervisor {
                 let mut spawn = sys::Spawn::new(&argv, &self.mask);
                 spawn.cwd = Some(&s.spec.dir);
                 spawn.env = &s.spec.env;
+                // finish writes where run writes (prefixed, or to the logger).
+                spawn.stdio = [None, s.out_w(), s.err_w()];
                 match sys::spawn(&spawn) {
                     Ok(pid) => {
                         s.finish_pid = Some(pid);
@@ -1210,6 +1206,25 @@ impl Svc {
             self.err = Some(Pipe::new(true)?);
         }
         Ok(())
+    }
+
+    fn out_w(&self) -> Option<std::os::fd::RawFd> {
+        self.out.as_ref()?.w.as_ref().map(|w| w.as_raw_fd())
+    }
+
+    fn err_w(&self) -> Option<std::os::fd::RawFd> {
+        self.err.as_ref()?.w.as_ref().map(|w| w.as_raw_fd())
+    }
+
+    /// For the exit log line: `, restarting in 200ms` when in backoff.
+    fn next_step(&self, now: Instant) -> String {
+        match self.sm.state {
+            State::Backoff { until } => format!(
+                ", restarting in {}ms",
+                until.saturating_duration_since(now).as_millis()
+            ),
+            _ => String::new(),
+        }
     }
 
     fn is_ready(&self) -> bool {
