@@ -3,7 +3,7 @@
 //! Pure: functions take strings and return values or a one-line error; no
 //! file is opened here (see `scan` for that).
 
-use serde::Deserialize;
+use crate::minitoml::{self, Value};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -86,8 +86,7 @@ pub fn signal_name(n: i32) -> String {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Restart {
     Always,
     OnFailure,
@@ -96,8 +95,7 @@ pub enum Restart {
 
 /// `service.toml` as written. Durations and signals stay strings here so
 /// that their errors can name the key; `scan` validates them.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[derive(Debug, Default)]
 pub struct ServiceToml {
     pub command: Option<Vec<String>>,
     pub critical: Option<bool>,
@@ -109,27 +107,84 @@ pub struct ServiceToml {
     pub after: Option<Vec<String>>,
     pub user: Option<String>,
     pub env: Option<BTreeMap<String, String>>,
-    pub ready: Option<toml::Value>,
+    pub ready: Option<Value>,
     pub watchdog: Option<String>,
     pub listen: Option<Vec<String>>,
     pub on_demand: Option<bool>,
     pub instances: Option<u32>,
 }
 
-/// Parses the text of a `service.toml`; the error is one line.
+/// Parses the text of a `service.toml`; the error is one line, with the
+/// line number and the key. Unknown keys are errors.
 pub fn parse_service_toml(text: &str) -> Result<ServiceToml, String> {
-    toml::from_str(text).map_err(|e| {
-        // toml's messages span several lines (with a source excerpt);
-        // keep the first line and the line number.
-        let msg = e.message().trim().to_string();
-        match e.span() {
-            Some(span) => {
-                let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-                format!("line {line}: {msg}")
+    let mut t = ServiceToml::default();
+    for (key, line, v) in minitoml::parse(text)? {
+        let want = |what: &str| format!("line {line}: {key}: expected {what}, got {}", v.kind());
+        let string = || match &v {
+            Value::Str(s) => Ok(s.clone()),
+            _ => Err(want("a string")),
+        };
+        let strings = || match &v {
+            Value::Array(items) => items
+                .iter()
+                .map(|i| match i {
+                    Value::Str(s) => Some(s.clone()),
+                    _ => None,
+                })
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| want("an array of strings")),
+            _ => Err(want("an array of strings")),
+        };
+        let boolean = || match &v {
+            Value::Bool(b) => Ok(*b),
+            _ => Err(want("true or false")),
+        };
+        match key.as_str() {
+            "command" => t.command = Some(strings()?),
+            "critical" => t.critical = Some(boolean()?),
+            "restart" => {
+                t.restart = Some(match string()?.as_str() {
+                    "always" => Restart::Always,
+                    "on-failure" => Restart::OnFailure,
+                    "never" => Restart::Never,
+                    other => {
+                        return Err(format!(
+                            "line {line}: restart: expected \"always\", \"on-failure\" or \"never\", got {other:?}"
+                        ))
+                    }
+                })
             }
-            None => msg,
+            "restart-delay" => t.restart_delay = Some(string()?),
+            "restart-delay-max" => t.restart_delay_max = Some(string()?),
+            "stop-signal" => t.stop_signal = Some(string()?),
+            "stop-grace" => t.stop_grace = Some(string()?),
+            "after" => t.after = Some(strings()?),
+            "user" => t.user = Some(string()?),
+            "env" => {
+                let Value::Table(vars) = &v else {
+                    return Err(want("a table of strings"));
+                };
+                let mut env = BTreeMap::new();
+                for (k, _, val) in vars {
+                    match val {
+                        Value::Str(s) => env.insert(k.clone(), s.clone()),
+                        _ => return Err(format!("line {line}: env.{k}: expected a string")),
+                    };
+                }
+                t.env = Some(env);
+            }
+            "ready" => t.ready = Some(v.clone()),
+            "watchdog" => t.watchdog = Some(string()?),
+            "listen" => t.listen = Some(strings()?),
+            "on-demand" => t.on_demand = Some(boolean()?),
+            "instances" => match v {
+                Value::Int(n) if (1..=10_000).contains(&n) => t.instances = Some(n as u32),
+                _ => return Err(want("a count from 1 to 10000")),
+            },
+            other => return Err(format!("line {line}: unknown key {other:?}")),
         }
-    })
+    }
+    Ok(t)
 }
 
 /// What to do, as decided by the command line.

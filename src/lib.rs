@@ -14,6 +14,7 @@ pub mod control;
 pub mod ctl;
 pub mod log;
 pub mod logs;
+pub mod minitoml;
 pub mod proto;
 pub mod ready;
 pub mod scan;

@@ -446,12 +446,12 @@ pub fn check_order(specs: Vec<ServiceSpec>) -> (Vec<ServiceSpec>, Vec<String>) {
 
 /// `ready = "notify"`, `{ tcp = "host:port" }` or `{ command = ... }`
 /// (a string run as one program, or an argv array).
-fn parse_ready(v: &toml::Value) -> Result<Readiness, String> {
-    use toml::Value;
+fn parse_ready(v: &crate::minitoml::Value) -> Result<Readiness, String> {
+    use crate::minitoml::Value;
     match v {
-        Value::String(s) if s == "notify" => Ok(Readiness::Notify),
-        Value::Table(t) if t.len() == 1 => match t.iter().next() {
-            Some((k, Value::String(a))) if k == "tcp" => {
+        Value::Str(s) if s == "notify" => Ok(Readiness::Notify),
+        Value::Table(t) if t.len() == 1 => match t.first() {
+            Some((k, _, Value::Str(a))) if k == "tcp" => {
                 if a.rsplit_once(':')
                     .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
                 {
@@ -460,12 +460,15 @@ fn parse_ready(v: &toml::Value) -> Result<Readiness, String> {
                     Err(format!("tcp: expected HOST:PORT, got {a:?}"))
                 }
             }
-            Some((k, Value::String(c))) if k == "command" && !c.is_empty() => {
+            Some((k, _, Value::Str(c))) if k == "command" && !c.is_empty() => {
                 Ok(Readiness::Command(vec![c.clone()]))
             }
-            Some((k, Value::Array(a))) if k == "command" && !a.is_empty() => a
+            Some((k, _, Value::Array(a))) if k == "command" && !a.is_empty() => a
                 .iter()
-                .map(|x| x.as_str().map(str::to_string))
+                .map(|x| match x {
+                    Value::Str(s) => Some(s.clone()),
+                    _ => None,
+                })
                 .collect::<Option<Vec<_>>>()
                 .map(Readiness::Command)
                 .ok_or_else(|| "command: expected strings".to_string()),
