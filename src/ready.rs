@@ -51,20 +51,46 @@ pub fn has_newline(data: &[u8]) -> bool {
 
 /// The sd_notify socket of one service, kept across its restarts.
 pub struct NotifySocket {
-    pub path: PathBuf,
+    /// The value of `$NOTIFY_SOCKET`: a path, or `@name` (abstract).
+    pub address: String,
+    /// The file to remove at the end, for a path.
+    path: Option<PathBuf>,
     pub sock: UnixDatagram,
 }
 
 impl NotifySocket {
-    pub fn bind(path: &Path) -> std::io::Result<NotifySocket> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let _ = std::fs::remove_file(path);
-        let sock = UnixDatagram::bind(path)?;
+    /// Binds at `path`; where that is not writable (a read-only /run), at
+    /// the abstract address `@tend-notify/PID/NAME`, which sd_notify
+    /// clients accept with its leading `@`.
+    pub fn bind(path: &Path, name: &str) -> std::io::Result<NotifySocket> {
+        let on_disk = || -> std::io::Result<UnixDatagram> {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let _ = std::fs::remove_file(path);
+            UnixDatagram::bind(path)
+        };
+        let (sock, address, file) = match on_disk() {
+            Ok(sock) => (
+                sock,
+                path.to_string_lossy().into_owned(),
+                Some(path.to_path_buf()),
+            ),
+            Err(_) => {
+                use std::os::linux::net::SocketAddrExt;
+                let abstract_name = format!("tend-notify/{}/{name}", std::process::id());
+                let addr = std::os::unix::net::SocketAddr::from_abstract_name(&abstract_name)?;
+                (
+                    UnixDatagram::bind_addr(&addr)?,
+                    format!("@{abstract_name}"),
+                    None,
+                )
+            }
+        };
         sock.set_nonblocking(true)?;
         Ok(NotifySocket {
-            path: path.to_path_buf(),
+            address,
+            path: file,
             sock,
         })
     }
@@ -86,7 +112,9 @@ impl NotifySocket {
 
 impl Drop for NotifySocket {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        if let Some(p) = &self.path {
+            let _ = std::fs::remove_file(p);
+        }
     }
 }
 

@@ -994,13 +994,10 @@ impl Supervisor {
                 if s.notify.is_none() {
                     let name = s.spec.name.replace('/', "_");
                     let path = control_dir.join("notify").join(format!("{name}.sock"));
-                    s.notify = Some(NotifySocket::bind(&path)?);
+                    s.notify = Some(NotifySocket::bind(&path, &name)?);
                 }
                 if let Some(n) = &s.notify {
-                    env.push((
-                        "NOTIFY_SOCKET".into(),
-                        Some(n.path.to_string_lossy().into_owned()),
-                    ));
+                    env.push(("NOTIFY_SOCKET".into(), Some(n.address.clone())));
                 }
                 if let Some(w) = s.spec.watchdog {
                     env.push(("WATCHDOG_USEC".into(), Some(w.as_micros().to_string())));
