@@ -76,6 +76,15 @@ enum Owner {
     Check(usize),
 }
 
+/// A child tend started, until it is reaped.
+struct Proc {
+    owner: Owner,
+    /// Where the child reports a failed exec (see `sys::spawn`).
+    exec_err: OwnedFd,
+    /// `web: cannot run /etc/tend/services/web/run`, for that report.
+    what: String,
+}
+
 /// What a pollfd is for.
 #[derive(Clone, Copy)]
 enum Token {
@@ -151,7 +160,7 @@ pub struct Supervisor {
     mask: SigSet,
     sigfd: SignalFd,
     svcs: Vec<Svc>,
-    pids: HashMap<i32, Owner>,
+    pids: HashMap<i32, Proc>,
     main: Option<MainCmd>,
     phase: Phase,
     init: Scripts,
@@ -535,10 +544,12 @@ impl Supervisor {
         let mut spawn = sys::Spawn::new(&m.argv, &self.mask);
         spawn.main = true;
         match sys::spawn(&spawn) {
-            Ok(pid) => {
+            Ok(child) => {
+                let pid = child.pid;
                 log::debug!("{}[{pid}]: started main command", m.argv[0]);
                 m.pid = Some(pid);
-                self.pids.insert(pid, Owner::Main);
+                let what = format!("cannot run {}", m.argv[0]);
+                self.track(child, Owner::Main, what);
             }
             Err(e) => {
                 log::error!("cannot run {}: {e}", m.argv[0]);
@@ -591,12 +602,16 @@ impl Supervisor {
         scripts.next += 1;
         let argv = [path.to_string_lossy().into_owned()];
         match sys::spawn(&sys::Spawn::new(&argv, &self.mask)) {
-            Ok(pid) => {
-                log::debug!("{}[{pid}]: started", path.display());
-                scripts.pid = Some(pid);
+            Ok(child) => {
+                log::debug!("{}[{}]: started", path.display(), child.pid);
+                scripts.pid = Some(child.pid);
                 // finish.d runs on the way down: each script gets the grace.
                 scripts.kill_at = (!init).then(|| now + grace);
-                self.pids.insert(pid, Owner::Script);
+                self.track(
+                    child,
+                    Owner::Script,
+                    format!("cannot run {}", path.display()),
+                );
             }
             Err(e) => {
                 log::error!("cannot run {}: {e}", path.display());
@@ -675,7 +690,13 @@ impl Supervisor {
         let (exits, left) = sys::reap();
         self.children_left = left;
         for (pid, exit) in exits {
-            match self.pids.remove(&pid) {
+            let owner = self.pids.remove(&pid).map(|p| {
+                if let Some(e) = sys::exec_error(&p.exec_err) {
+                    log::error!("{}: {e}", p.what);
+                }
+                p.owner
+            });
+            match owner {
                 Some(Owner::Run(i)) => {
                     self.svcs[i].run_pid = None;
                     self.svcs[i].end_probes();
@@ -811,8 +832,10 @@ impl Supervisor {
         let s = &mut self.svcs[i];
         match action {
             Action::SpawnRun => match self.spawn_run(i, now) {
-                Ok(pid) => {
-                    self.pids.insert(pid, Owner::Run(i));
+                Ok(child) => {
+                    let s = &self.svcs[i];
+                    let what = format!("{}: cannot run {}", s.spec.name, s.spec.argv[0]);
+                    self.track(child, Owner::Run(i), what);
                     None
                 }
                 Err(e) => {
@@ -839,9 +862,10 @@ impl Supervisor {
                 // finish writes where run writes (prefixed, or to the logger).
                 spawn.stdio = [None, s.out_w(), s.err_w()];
                 match sys::spawn(&spawn) {
-                    Ok(pid) => {
-                        s.finish_pid = Some(pid);
-                        self.pids.insert(pid, Owner::Finish(i));
+                    Ok(child) => {
+                        s.finish_pid = Some(child.pid);
+                        let what = format!("{}: cannot run {}", s.spec.name, path.display());
+                        self.track(child, Owner::Finish(i), what);
                         None
                     }
                     Err(e) => {
@@ -965,7 +989,7 @@ impl Supervisor {
     // ---- spawning and readiness ----------------------------------------
 
     /// Starts `run` of service i with its pipes and readiness channel.
-    fn spawn_run(&mut self, i: usize, now: Instant) -> std::io::Result<i32> {
+    fn spawn_run(&mut self, i: usize, now: Instant) -> std::io::Result<sys::Child> {
         let control_dir = self
             .opts
             .control
@@ -1031,12 +1055,22 @@ impl Supervisor {
         if let (Readiness::Fd(n), Some(w)) = (&s.spec.readiness, &nfd_w) {
             spawn.extra_fd = Some((w.as_raw_fd(), *n));
         }
-        let pid = sys::spawn(&spawn)?;
+        let child = sys::spawn(&spawn)?;
+        let pid = child.pid;
         log::debug!("{}[{pid}]: started", s.spec.name);
         let s = &mut self.svcs[i];
         s.run_pid = Some(pid);
         s.last_pid = pid;
-        Ok(pid)
+        Ok(child)
+    }
+
+    fn track(&mut self, child: sys::Child, owner: Owner, what: String) {
+        let proc = Proc {
+            owner,
+            exec_err: child.exec_err,
+            what,
+        };
+        self.pids.insert(child.pid, proc);
     }
 
     fn became_ready(&mut self, i: usize, now: Instant) {
@@ -1116,9 +1150,10 @@ impl Supervisor {
                 spawn.cwd = Some(&s.spec.dir);
                 spawn.env = &s.spec.env;
                 match sys::spawn(&spawn) {
-                    Ok(pid) => {
-                        s.check_pid = Some(pid);
-                        self.pids.insert(pid, Owner::Check(i));
+                    Ok(child) => {
+                        s.check_pid = Some(child.pid);
+                        let what = format!("{}: cannot run check {}", s.spec.name, argv[0]);
+                        self.track(child, Owner::Check(i), what);
                     }
                     Err(e) => {
                         log::warn!("{}: cannot run check {}: {e}", s.spec.name, argv[0]);
