@@ -19,6 +19,9 @@ use std::time::Duration;
 /// First retry interval of a tcp or command check; doubles up to `MAX_RETRY`.
 pub const FIRST_RETRY: Duration = Duration::from_millis(20);
 pub const MAX_RETRY: Duration = Duration::from_secs(1);
+/// A check command or a connect that takes longer is abandoned (killed)
+/// and tried again.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What one sd_notify datagram says.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -60,8 +63,10 @@ pub struct NotifySocket {
 
 impl NotifySocket {
     /// Binds at `path`; where that is not writable (a read-only /run), at
-    /// the abstract address `@tend-notify/PID/NAME`, which sd_notify
-    /// clients accept with its leading `@`.
+    /// the abstract address `@tend-notify/RANDOM/NAME`, which sd_notify
+    /// clients accept with its leading `@`. Random, not the pid: every
+    /// container's tend is PID 1, and containers may share a network
+    /// namespace (a Kubernetes pod), where abstract names live.
     pub fn bind(path: &Path, name: &str) -> std::io::Result<NotifySocket> {
         let on_disk = || -> std::io::Result<UnixDatagram> {
             if let Some(dir) = path.parent() {
@@ -78,7 +83,7 @@ impl NotifySocket {
             ),
             Err(_) => {
                 use std::os::linux::net::SocketAddrExt;
-                let abstract_name = format!("tend-notify/{}/{name}", std::process::id());
+                let abstract_name = format!("tend-notify/{:016x}/{name}", crate::sys::random_u64());
                 let addr = std::os::unix::net::SocketAddr::from_abstract_name(&abstract_name)?;
                 (
                     UnixDatagram::bind_addr(&addr)?,

@@ -351,20 +351,28 @@ impl Supervisor {
         }
     }
 
+    /// `run` of service i exited: what it wrote is in its pipes; take it,
+    /// and end an unfinished last line there rather than glue it to the
+    /// next run's first line.
+    fn end_of_run_output(&mut self, i: usize) {
+        let s = &mut self.svcs[i];
+        if s.reads_out() {
+            if let Some(p) = &mut s.out {
+                while p.readable() && p.drain_into(&s.prefix, &mut self.stdout) {}
+                p.flush_partial(&s.prefix, &mut self.stdout);
+            }
+        }
+        if let Some(p) = &mut s.err {
+            while p.readable() && p.drain_into(&s.prefix, &mut self.stderr) {}
+            p.flush_partial(&s.prefix, &mut self.stderr);
+        }
+    }
+
     /// On the way out: read what services left in their pipes, then write
     /// everything queued, blocking (nothing else is left to do).
     fn flush_output(&mut self) {
-        for s in &mut self.svcs {
-            if s.reads_out() {
-                if let Some(p) = &mut s.out {
-                    while p.drain_into(&s.prefix, &mut self.stdout) && p.readable() {}
-                    p.flush_partial(&s.prefix, &mut self.stdout);
-                }
-            }
-            if let Some(p) = &mut s.err {
-                while p.drain_into(&s.prefix, &mut self.stderr) && p.readable() {}
-                p.flush_partial(&s.prefix, &mut self.stderr);
-            }
+        for i in 0..self.svcs.len() {
+            self.end_of_run_output(i);
         }
         self.stderr.push_own(crate::log::take());
         self.stdout.flush_blocking();
@@ -395,12 +403,10 @@ impl Supervisor {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        let svcs = self.svcs.iter().flat_map(|s| {
-            let probe = s
-                .probe_at
-                .filter(|_| s.tcp.is_none() && s.check_pid.is_none());
-            [s.sm.deadline(), probe, s.watchdog_at]
-        });
+        let svcs = self
+            .svcs
+            .iter()
+            .flat_map(|s| [s.sm.deadline(), s.probe_at, s.watchdog_at]);
         let others = [
             self.main.as_ref().and_then(|m| m.kill_at),
             self.main
@@ -700,6 +706,7 @@ impl Supervisor {
                 Some(Owner::Run(i)) => {
                     self.svcs[i].run_pid = None;
                     self.svcs[i].end_probes();
+                    self.end_of_run_output(i);
                     self.feed(i, Event::RunExited(exit), now);
                     let s = &self.svcs[i];
                     log::info!("{}[{pid}]: {exit}{}", s.spec.name, s.next_step(now));
@@ -768,10 +775,22 @@ impl Supervisor {
             if self.svcs[i].sm.deadline().is_some_and(|d| d <= now) {
                 self.feed(i, Event::Timer, now);
             }
-            let s = &self.svcs[i];
-            let idle = s.tcp.is_none() && s.check_pid.is_none();
-            if idle && s.run_pid.is_some() && s.probe_at.is_some_and(|t| t <= now) {
-                self.probe(i, now);
+            let s = &mut self.svcs[i];
+            if s.run_pid.is_some() && s.probe_at.is_some_and(|t| t <= now) {
+                // Due: a check to start, or one that overran PROBE_TIMEOUT.
+                if let Some(pid) = s.check_pid {
+                    log::warn!(
+                        "{}: readiness check still running after {}ms, killing it",
+                        s.spec.name,
+                        ready::PROBE_TIMEOUT.as_millis()
+                    );
+                    sys::kill(-pid, libc::SIGKILL);
+                    s.probe_at = None; // its exit schedules the next try
+                } else if s.tcp.take().is_some() {
+                    s.retry_probe(now);
+                } else {
+                    self.probe(i, now);
+                }
             }
             if self.svcs[i].watchdog_at.is_some_and(|t| t <= now) {
                 self.svcs[i].watchdog_at = None;
@@ -840,7 +859,11 @@ impl Supervisor {
                 }
                 Err(e) => {
                     let s = &self.svcs[i];
-                    log::error!("{}: cannot run {}: {e}", s.spec.name, s.spec.argv[0]);
+                    if e.kind() == std::io::ErrorKind::Other {
+                        log::error!("{e}"); // says itself what failed
+                    } else {
+                        log::error!("{}: cannot run {}: {e}", s.spec.name, s.spec.argv[0]);
+                    }
                     Some(Event::RunExited(sys::exec_failure(&e)))
                 }
             },
@@ -1018,7 +1041,11 @@ impl Supervisor {
                 if s.notify.is_none() {
                     let name = s.spec.name.replace('/', "_");
                     let path = control_dir.join("notify").join(format!("{name}.sock"));
-                    s.notify = Some(NotifySocket::bind(&path, &name)?);
+                    let bound = NotifySocket::bind(&path, &name).map_err(|e| {
+                        let msg = format!("{}: notify socket {}: {e}", s.spec.name, path.display());
+                        std::io::Error::other(msg)
+                    })?;
+                    s.notify = Some(bound);
                 }
                 if let Some(n) = &s.notify {
                     env.push(("NOTIFY_SOCKET".into(), Some(n.address.clone())));
@@ -1142,7 +1169,10 @@ impl Supervisor {
         let s = &mut self.svcs[i];
         match &s.spec.readiness {
             Readiness::Tcp(addr) => match ready::tcp_addr(addr).and_then(ready::tcp_start) {
-                Some(fd) => s.tcp = Some(fd),
+                Some(fd) => {
+                    s.tcp = Some(fd);
+                    s.probe_at = Some(now + ready::PROBE_TIMEOUT);
+                }
                 None => s.retry_probe(now),
             },
             Readiness::Command(argv) => {
@@ -1152,6 +1182,7 @@ impl Supervisor {
                 match sys::spawn(&spawn) {
                     Ok(child) => {
                         s.check_pid = Some(child.pid);
+                        s.probe_at = Some(now + ready::PROBE_TIMEOUT);
                         let what = format!("{}: cannot run check {}", s.spec.name, argv[0]);
                         self.track(child, Owner::Check(i), what);
                     }
@@ -1256,6 +1287,16 @@ impl Svc {
                 until.saturating_duration_since(now).as_millis()
             ),
             _ => String::new(),
+        }
+    }
+
+    /// The state `tend ctl` shows: a service waiting for its `after`
+    /// services is `starting`.
+    fn state_name(&self) -> &'static str {
+        if self.held {
+            "starting"
+        } else {
+            self.sm.name_of_state()
         }
     }
 

@@ -316,6 +316,21 @@ fn descendants(root: i32) -> Vec<i32> {
     found
 }
 
+/// 64 random bits from the kernel (getrandom), for names that must not
+/// collide between tends; the clock when that fails.
+pub fn random_u64() -> u64 {
+    let mut buf = [0u8; 8];
+    // SAFETY: getrandom writes at most buf.len() bytes into buf.
+    let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), libc::GRND_NONBLOCK) };
+    if n == 8 {
+        u64::from_ne_bytes(buf)
+    } else {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+    }
+}
+
 /// Makes tend the reaper of orphans below it when it is not PID 1.
 pub fn set_child_subreaper() -> nix::Result<()> {
     // SAFETY: prctl with integer arguments only.

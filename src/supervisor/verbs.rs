@@ -163,8 +163,12 @@ impl Supervisor {
         if self.phase != Phase::Running {
             problems.push("tend is not running services (starting or shutting down)".to_string());
         }
-        for s in self.svcs.iter().filter(|s| !s.removed && s.sm.want_up) {
-            let state = s.sm.name_of_state();
+        for s in self
+            .svcs
+            .iter()
+            .filter(|s| !s.removed && (s.sm.want_up || s.held))
+        {
+            let state = s.state_name();
             if !(matches!(s.sm.state, State::Up { .. }) && s.sm.ready) {
                 problems.push(format!("{}: {state}", s.spec.name));
             }
@@ -200,7 +204,7 @@ impl Supervisor {
                     format!(
                         "{{\"name\":{},\"state\":\"{}\",\"pid\":{},\"ready\":{},\"restarts\":{},\"uptime_ms\":{},\"last_exit\":{last}}}",
                         proto::json_str(&s.spec.name),
-                        s.sm.name_of_state(),
+                        s.state_name(),
                         s.run_pid.map_or("null".to_string(), |p| p.to_string()),
                         s.sm.ready,
                         s.sm.restarts,
@@ -221,7 +225,7 @@ impl Supervisor {
         for (s, up) in rows {
             table.push([
                 s.spec.name.clone(),
-                s.sm.name_of_state().into(),
+                s.state_name().into(),
                 s.run_pid.map_or("-".into(), |p| p.to_string()),
                 up.map_or("-".into(), human),
                 s.sm.restarts.to_string(),

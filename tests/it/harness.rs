@@ -17,10 +17,11 @@ use std::collections::BTreeSet;
 use std::fmt::{Debug, Display, Write as _};
 use std::fs;
 use std::io::Read;
+use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -82,6 +83,58 @@ pub fn stubborn(name: &str) -> String {
     )
 }
 
+/// What one `tend ctl` run gave.
+#[derive(Debug)]
+pub struct CtlOut {
+    /// The command line, for failure messages.
+    pub cmd: String,
+    /// Exit code (-1 when killed by a signal).
+    pub code: i32,
+    pub out: String,
+    pub err: String,
+    pub took: Duration,
+}
+
+impl Display for CtlOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "`{}` exited {} after {:.3}s\n  stdout: {:?}\n  stderr: {:?}",
+            self.cmd,
+            self.code,
+            self.took.as_secs_f64(),
+            self.out,
+            self.err
+        )
+    }
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago: bound to port 0 to
+/// let the kernel choose, then released for a service to take.
+pub fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    l.local_addr().expect("local_addr").port()
+}
+
+/// Writes entry `e` under `dir`, returns its path. Written under a
+/// temporary name then renamed, so that tend never reads a half-written
+/// file (entries also go in while it runs, for reloads).
+fn write_entry(dir: &std::path::Path, e: Entry) -> PathBuf {
+    let path = dir.join(&e.path);
+    fs::create_dir_all(path.parent().unwrap()).expect("create fixture subdir");
+    let (body, mode) = if e.exec {
+        let header = format!("#!/bin/sh\nT='{}'\n", dir.display());
+        (header + &e.body, 0o755)
+    } else {
+        (e.body, 0o644)
+    };
+    let tmp = path.with_extension("tend-it-tmp");
+    fs::write(&tmp, body).expect("write fixture file");
+    fs::set_permissions(&tmp, fs::Permissions::from_mode(mode)).expect("chmod");
+    fs::rename(&tmp, &path).expect("rename fixture file");
+    path
+}
+
 static NEXT_FIXTURE: AtomicUsize = AtomicUsize::new(0);
 
 /// A temporary directory holding `services/`, `init.d/`, `finish.d/` (always
@@ -108,17 +161,7 @@ impl Fixture {
         }
         let mut inputs = BTreeSet::new();
         for e in entries {
-            let path = dir.join(&e.path);
-            fs::create_dir_all(path.parent().unwrap()).expect("create fixture subdir");
-            let (body, mode) = if e.exec {
-                let header = format!("#!/bin/sh\nT='{}'\n", dir.display());
-                (header + &e.body, 0o755)
-            } else {
-                (e.body, 0o644)
-            };
-            fs::write(&path, body).expect("write fixture file");
-            fs::set_permissions(&path, fs::Permissions::from_mode(mode)).expect("chmod");
-            inputs.insert(path);
+            inputs.insert(write_entry(&dir, e));
         }
         Fixture { dir, inputs }
     }
@@ -149,6 +192,52 @@ impl Fixture {
             None => return Vec::new(),
         };
         complete.lines().map(str::to_string).collect()
+    }
+
+    /// Writes one more entry while tend runs (a new or edited service, for
+    /// reload tests), exactly as `Fixture::new` writes its entries.
+    pub fn write(&self, e: Entry) {
+        write_entry(&self.dir, e);
+    }
+
+    /// Removes a file or a whole directory of the fixture.
+    pub fn remove(&self, rel: &str) {
+        let path = self.path(rel);
+        let r = if path.is_dir() {
+            fs::remove_dir_all(&path)
+        } else {
+            fs::remove_file(&path)
+        };
+        r.unwrap_or_else(|e| panic!("cannot remove {}: {e}", path.display()));
+    }
+
+    /// Runs `tend ctl --control DIR/control.sock ARGS` from the host, whether
+    /// or not a tend is running (see `Tend::ctl` for the usual case).
+    pub fn ctl(&self, args: &[&str]) -> CtlOut {
+        self.ctl_bin(&[], env!("CARGO_BIN_EXE_tend"), args)
+    }
+
+    /// Like `ctl`, with the client binary at `bin`, run through `wrapper`
+    /// (e.g. `setpriv --reuid=...`) when not empty.
+    pub fn ctl_bin(&self, wrapper: &[&str], bin: &str, args: &[&str]) -> CtlOut {
+        let sock = self.arg("control.sock");
+        let mut argv: Vec<String> = wrapper.iter().map(|w| w.to_string()).collect();
+        argv.extend([bin.to_string(), "ctl".into(), "--control".into(), sock]);
+        argv.extend(args.iter().map(|a| a.to_string()));
+        let started = Instant::now();
+        let out = Command::new(&argv[0])
+            .args(&argv[1..])
+            .env_remove("TEND_CONTROL")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {argv:?}: {e}"));
+        CtlOut {
+            cmd: shell_words(&argv),
+            code: out.status.code().unwrap_or(-1),
+            out: String::from_utf8_lossy(&out.stdout).into_owned(),
+            err: String::from_utf8_lossy(&out.stderr).into_owned(),
+            took: started.elapsed(),
+        }
     }
 
     /// Starts tend on this fixture. `--services`, `--init-dir`,
@@ -197,9 +286,14 @@ impl Fixture {
             .unwrap_or_else(|e| panic!("cannot run {argv:?}: {e}"));
         let out = Arc::new(Mutex::new(Vec::new()));
         let err = Arc::new(Mutex::new(Vec::new()));
+        let out_held = Arc::new(AtomicBool::new(false));
         let readers = vec![
-            collect(child.stdout.take().unwrap(), out.clone()),
-            collect(child.stderr.take().unwrap(), err.clone()),
+            collect(child.stdout.take().unwrap(), out.clone(), out_held.clone()),
+            collect(
+                child.stderr.take().unwrap(),
+                err.clone(),
+                Arc::new(AtomicBool::new(false)),
+            ),
         ];
         Tend {
             fx: self,
@@ -209,6 +303,7 @@ impl Fixture {
             out,
             err,
             readers,
+            out_held,
             pid: None,
             exit: None,
         }
@@ -272,7 +367,7 @@ fn namespace_wrapper() -> Vec<String> {
     argv
 }
 
-fn is_root() -> bool {
+pub fn is_root() -> bool {
     fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -283,10 +378,23 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-fn collect(mut pipe: impl Read + Send + 'static, buf: Arc<Mutex<Vec<u8>>>) -> JoinHandle<()> {
+/// Reads `pipe` into `buf` until end of file; while `held` is set it reads
+/// nothing, so the writer sees a full pipe (a slow reader).
+fn collect(
+    mut pipe: impl Read + Send + 'static,
+    buf: Arc<Mutex<Vec<u8>>>,
+    held: Arc<AtomicBool>,
+) -> JoinHandle<()> {
     thread::spawn(move || {
         let mut chunk = [0u8; 4096];
-        while let Ok(n) = pipe.read(&mut chunk) {
+        loop {
+            while held.load(Ordering::SeqCst) {
+                thread::sleep(POLL);
+            }
+            let n = match pipe.read(&mut chunk) {
+                Ok(n) => n,
+                Err(_) => break,
+            };
             if n == 0 {
                 break;
             }
@@ -305,6 +413,8 @@ pub struct Tend<'f> {
     out: Arc<Mutex<Vec<u8>>>,
     err: Arc<Mutex<Vec<u8>>>,
     readers: Vec<JoinHandle<()>>,
+    /// Set: the test stops reading tend's stdout (see `hold_stdout`).
+    out_held: Arc<AtomicBool>,
     /// tend's pid on the host, once found.
     pid: Option<u32>,
     exit: Option<(ExitStatus, Instant)>,
@@ -402,8 +512,39 @@ impl Tend<'_> {
         self.stderr().lines().find(|l| pred(l)).unwrap().to_string()
     }
 
+    /// The fixture this tend runs on.
+    pub fn fixture(&self) -> &Fixture {
+        self.fx
+    }
+
+    /// Runs `tend ctl ARGS` against this tend, once its control socket
+    /// exists.
+    pub fn ctl(&mut self, args: &[&str]) -> CtlOut {
+        let fx = self.fx;
+        self.wait_for("the control socket", |_| fx.exists("control.sock"));
+        fx.ctl(args)
+    }
+
+    /// `ctl`, failing the test (with the dump) unless it exits 0; returns
+    /// its stdout.
+    pub fn ctl_ok(&mut self, args: &[&str]) -> String {
+        let r = self.ctl(args);
+        if r.code != 0 {
+            self.fail(format!("expected exit 0 from {r}"));
+        }
+        r.out
+    }
+
+    /// While held, the test reads nothing of tend's stdout: once the pipe
+    /// is full, tend's writes to its stdout would block (a slow
+    /// `docker logs`). At most one read already under way completes.
+    pub fn hold_stdout(&self, held: bool) {
+        self.out_held.store(held, Ordering::SeqCst);
+    }
+
     /// Waits for tend to exit and returns its exit code.
     pub fn wait_exit(&mut self) -> i32 {
+        self.hold_stdout(false);
         let deadline = Instant::now() + TIMEOUT;
         while !self.poll_exit() {
             if Instant::now() > deadline {
@@ -522,6 +663,7 @@ impl Tend<'_> {
 
 impl Drop for Tend<'_> {
     fn drop(&mut self) {
+        self.hold_stdout(false);
         if self.poll_exit() {
             return;
         }
@@ -635,4 +777,13 @@ fn clock_ticks() -> f64 {
         .and_then(|o| String::from_utf8(o.stdout).ok())
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(100.0)
+}
+
+/// Says, where a person running `cargo test` sees it, that a test did not
+/// run here and why (no Docker engine, nginx not installed, ...): written to
+/// the stderr fd directly, since the test runner captures `eprintln!` and
+/// shows it only for failing tests.
+pub fn skip(reason: impl Display) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {reason}");
 }

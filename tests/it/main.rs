@@ -7,10 +7,16 @@
 
 mod harness;
 
+mod ctl;
+mod docker;
 mod initfinish;
 mod lifecycle;
+mod logs;
 mod maincmd;
+mod ready;
+mod real_services;
 mod reaping;
+mod reload;
 mod restart;
 mod scan_errors;
 mod shutdown;
