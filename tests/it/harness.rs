@@ -244,7 +244,17 @@ impl Fixture {
     /// `--finish-dir` and `--control` point into the fixture unless `args`
     /// gives them; `args` (options, then `--` and a main command) follow.
     pub fn start(&self, args: &[&str]) -> Tend<'_> {
-        let mut argv = namespace_wrapper();
+        self.start_in(namespace_wrapper(), args)
+    }
+
+    /// Starts tend as a plain child of the test, not PID 1 of anything (it
+    /// must then make itself a child subreaper).
+    pub fn start_not_pid1(&self, args: &[&str]) -> Tend<'_> {
+        self.start_in(Vec::new(), args)
+    }
+
+    fn start_in(&self, mut argv: Vec<String>, args: &[&str]) -> Tend<'_> {
+        let direct = argv.is_empty();
         argv.push(env!("CARGO_BIN_EXE_tend").to_string());
         for (opt, rel) in [
             ("--services", "services"),
@@ -295,6 +305,7 @@ impl Fixture {
                 Arc::new(AtomicBool::new(false)),
             ),
         ];
+        let child_id = child.id();
         Tend {
             fx: self,
             argv,
@@ -304,7 +315,7 @@ impl Fixture {
             err,
             readers,
             out_held,
-            pid: None,
+            pid: direct.then_some(child_id),
             exit: None,
         }
     }
@@ -407,7 +418,7 @@ fn collect(
 pub struct Tend<'f> {
     fx: &'f Fixture,
     argv: Vec<String>,
-    /// The unshare process.
+    /// The unshare process (tend itself with `start_not_pid1`).
     child: Child,
     started: Instant,
     out: Arc<Mutex<Vec<u8>>>,

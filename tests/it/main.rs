@@ -21,4 +21,5 @@ mod restart;
 mod scan_errors;
 mod shutdown;
 mod signals;
+mod subreaper;
 mod usage;
