@@ -211,9 +211,7 @@ fn status_table_and_json_show_every_service() {
         format!("rdy ready {rdy_pid} True 0 counting null"),
     ];
     t.check_eq(got, want, "status --json, as parsed by python3");
-    t.signal("TERM");
-    let code = t.wait_exit();
-    t.check_eq(code, 0, "exit code");
+    t.term_expect(0);
 }
 
 #[test]
@@ -296,9 +294,7 @@ fn signal_reaches_the_services_process_group() {
         r.err.contains("off"),
         format!("the refusal does not name the service: {r}"),
     );
-    t.signal("TERM");
-    let code = t.wait_exit();
-    t.check_eq(code, 0, "exit code");
+    t.term_expect(0);
 }
 
 #[test]
@@ -327,9 +323,7 @@ fn wait_ready_times_out_and_check_names_the_service() {
         r.err.contains("never") && !r.err.contains("fine"),
         format!("check should name exactly the service not ready: {r}"),
     );
-    t.signal("TERM");
-    let code = t.wait_exit();
-    t.check_eq(code, 0, "exit code");
+    t.term_expect(0);
 }
 
 #[test]
@@ -360,9 +354,7 @@ fn check_is_0_when_all_are_up_and_1_naming_one_in_backoff() {
         r.err.contains("b: backoff") && !r.err.contains("a:"),
         format!("check should name b in backoff: {r}"),
     );
-    t.signal("TERM");
-    let code = t.wait_exit();
-    t.check_eq(code, 0, "exit code");
+    t.term_expect(0);
 }
 
 // Regression: a service waiting for a `down` dependency showed `down` and
@@ -391,9 +383,7 @@ fn check_fails_for_a_service_held_by_its_after() {
     t.ctl_ok(&["up", "db"]);
     t.wait_file("up-app");
     t.wait_for("check to pass", |t| t.fixture().ctl(&["check"]).code == 0);
-    t.signal("TERM");
-    let code = t.wait_exit();
-    t.check_eq(code, 0, "exit code");
+    t.term_expect(0);
 }
 
 #[test]
@@ -411,9 +401,7 @@ fn reload_verb_starts_a_new_service() {
         !fx.exists("term-a"),
         "a was stopped by a reload that did not change it",
     );
-    t.signal("TERM");
-    let code = t.wait_exit();
-    t.check_eq(code, 0, "exit code");
+    t.term_expect(0);
 }
 
 #[test]
@@ -454,9 +442,7 @@ fn unknown_service_exits_1_and_bad_usage_exits_2() {
             format!("usage error without a message: {r}"),
         );
     }
-    t.signal("TERM");
-    let code = t.wait_exit();
-    t.check_eq(code, 0, "exit code");
+    t.term_expect(0);
 }
 
 #[test]
@@ -524,9 +510,7 @@ fn garbage_requests_get_exit_2_and_tend_goes_on() {
         reply.starts_with("0\nNAME"),
         format!("a well-formed raw request: {reply:?}"),
     );
-    t.signal("TERM");
-    let code = t.wait_exit();
-    t.check_eq(code, 0, "exit code");
+    t.term_expect(0);
 }
 
 #[test]
@@ -587,7 +571,5 @@ fn other_users_are_refused() {
         "state of a after refused requests",
     );
     t.ctl_ok(&["status"]);
-    t.signal("TERM");
-    let code = t.wait_exit();
-    t.check_eq(code, 0, "exit code");
+    t.term_expect(0);
 }

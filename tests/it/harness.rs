@@ -463,6 +463,15 @@ impl Tend<'_> {
             .map(|p| p.pid)
     }
 
+    /// Sends SIGTERM and checks that tend exits with `code`; returns when
+    /// the signal was sent, to time the stop.
+    pub fn term_expect(&mut self, code: i32) -> Instant {
+        let sent = self.signal("TERM");
+        let got = self.wait_exit();
+        self.check_eq(got, code, "exit code after SIGTERM");
+        sent
+    }
+
     /// Sends `sig` (a name such as `TERM`) to tend; returns when it was sent,
     /// to time what follows.
     pub fn signal(&mut self, sig: &str) -> Instant {

@@ -41,9 +41,7 @@ fn init_runs_in_order_before_services_and_finish_after_them() {
             .collect(),
         "order before shutdown",
     );
-    t.signal("TERM");
-    let code = t.wait_exit();
-    t.check_eq(code, 0, "exit code");
+    t.term_expect(0);
     t.check_eq(
         fx.lines("order"),
         ["a", "b", "c", "svc", "svc-stopped", "fin-x", "fin-y"]

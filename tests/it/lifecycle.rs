@@ -77,7 +77,5 @@ fn service_with_down_file_is_not_started() {
     // Both would have been started together; give "off" time to show up.
     thread::sleep(Duration::from_millis(500));
     t.check(!fx.exists("up-off"), "service with a down file was started");
-    t.signal("TERM");
-    let code = t.wait_exit();
-    t.check_eq(code, 0, "exit code");
+    t.term_expect(0);
 }

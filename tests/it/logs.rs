@@ -61,9 +61,7 @@ fn two_services_get_prefixed_stdout_and_stderr() {
         !out.contains("err of"),
         "stderr of a service went to stdout",
     );
-    t.signal("TERM");
-    let code = t.wait_exit();
-    t.check_eq(code, 0, "exit code");
+    t.term_expect(0);
 }
 
 #[test]
@@ -106,9 +104,7 @@ fn a_20000_character_line_is_split_into_prefixed_lines_with_nothing_lost() {
         pieces.iter().all(|p| p.len() <= 8192),
         "a piece is longer than 8 KiB",
     );
-    t.signal("TERM");
-    let code = t.wait_exit();
-    t.check_eq(code, 0, "exit code");
+    t.term_expect(0);
 }
 
 #[test]
@@ -124,9 +120,7 @@ fn one_service_writes_unprefixed() {
         t.stderr().lines().any(|l| l == "err of a"),
         "a's stderr line is not there unprefixed",
     );
-    t.signal("TERM");
-    let code = t.wait_exit();
-    t.check_eq(code, 0, "exit code");
+    t.term_expect(0);
 }
 
 #[test]
@@ -154,9 +148,7 @@ fn no_log_prefix_turns_the_prefix_off() {
         t.stderr().lines().any(|l| l == "err of a"),
         "a's stderr line is not there unprefixed",
     );
-    t.signal("TERM");
-    let code = t.wait_exit();
-    t.check_eq(code, 0, "exit code");
+    t.term_expect(0);
 }
 
 /// README: "a last line without a newline is written with one at exit".
@@ -179,9 +171,7 @@ fn unfinished_last_line_of_a_run_ends_at_its_exit() {
     );
     let mut t = fx.start(&[]);
     t.wait_lines("starts", 3);
-    t.signal("TERM");
-    let code = t.wait_exit();
-    t.check_eq(code, 0, "exit code");
+    t.term_expect(0);
     let got = lines_of(&t.stdout(), "a");
     t.check(
         got.len() >= 3 && got.iter().all(|l| l.matches("partial-").count() == 1),
@@ -219,9 +209,7 @@ fn restarts_lose_no_prefixed_line() {
     t.wait_for("the lines of three runs", |t| {
         lines_of(&t.stdout(), "a").len() >= 3 * N
     });
-    t.signal("TERM");
-    let code = t.wait_exit();
-    t.check_eq(code, 0, "exit code");
+    t.term_expect(0);
     let got = lines_of(&t.stdout(), "a");
     for run in 1..=3 {
         let tag = format!("run{run}-");
@@ -327,9 +315,7 @@ fn logger_killed_midway_loses_no_line() {
         done > restarted,
         "the writer finished before the logger was restarted: the kill did not happen midway",
     );
-    t.signal("TERM");
-    let code = t.wait_exit();
-    t.check_eq(code, 0, "exit code");
+    t.term_expect(0);
 }
 
 /// At shutdown the logger is stopped after its service, by end of input:
@@ -366,9 +352,7 @@ with open(sys.argv[1] + "/log.out", "a") as out:
     let mut t = fx.start(&["--grace", "20s"]);
     t.wait_file("done");
     let behind = fx.lines("log.out").len();
-    t.signal("TERM");
-    let code = t.wait_exit();
-    t.check_eq(code, 0, "exit code");
+    t.term_expect(0);
     t.check(
         behind < N,
         format!("the logger had caught up before the stop ({behind} lines): nothing tested"),
@@ -472,7 +456,5 @@ while True:
     t.wait_for("the flood to go on", |_| {
         count(&fx, "flood-progress") > flood_3s + 3
     });
-    t.signal("TERM");
-    let code = t.wait_exit();
-    t.check_eq(code, 0, "exit code");
+    t.term_expect(0);
 }

@@ -142,7 +142,5 @@ fn without_dash_g_signals_reach_only_the_main_command() {
     t.wait_file("usr1");
     thread::sleep(Duration::from_millis(300));
     t.check_eq(fx.lines("usr1"), vec!["main".to_string()], "USR1 receivers");
-    t.signal("TERM");
-    let code = t.wait_exit();
-    t.check_eq(code, 143, "exit code (main command killed by SIGTERM)");
+    t.term_expect(143);
 }

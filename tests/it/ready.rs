@@ -105,13 +105,6 @@ fn wall_clock_ns() -> u128 {
         .as_nanos()
 }
 
-/// Stops tend with TERM and checks it exits 0.
-fn stop(t: &mut Tend) {
-    t.signal("TERM");
-    let code = t.wait_exit();
-    t.check_eq(code, 0, "exit code after SIGTERM");
-}
-
 #[test]
 fn notification_fd_readiness_gates_an_after_dependent() {
     let fx = Fixture::new(
@@ -133,7 +126,7 @@ fn notification_fd_readiness_gates_an_after_dependent() {
     let mut t = fx.start(&[]);
     check_started_after_ready(&mut t, "db", "app", 0.45);
     t.check_eq(fx.lines("start-app").len(), 1, "starts of app");
-    stop(&mut t);
+    t.term_expect(0);
 }
 
 #[test]
@@ -157,7 +150,7 @@ fn sd_notify_readiness_gates_an_after_dependent() {
             .any(|l| l.starts_with("db ") && l.contains("ready")),
         format!("db is not shown ready:\n{status}"),
     );
-    stop(&mut t);
+    t.term_expect(0);
 }
 
 /// Where the notify socket cannot be created on disk (here: the control
@@ -194,7 +187,7 @@ fn sd_notify_falls_back_to_an_abstract_socket() {
         sock.starts_with('@'),
         format!("NOTIFY_SOCKET is not abstract: {sock:?}"),
     );
-    stop(&mut t);
+    t.term_expect(0);
 }
 
 /// Two tends whose notify sockets both fall back to abstract addresses, in
@@ -234,8 +227,8 @@ fn abstract_notify_sockets_of_two_containers_do_not_collide() {
     t1.wait_file("start-app");
     let mut t2 = fx2.start(&["--control", &c2]);
     t2.wait_file("start-app");
-    stop(&mut t2);
-    stop(&mut t1);
+    t2.term_expect(0);
+    t1.term_expect(0);
 }
 
 /// The same with `socat` as the sd_notify client, as a shell service would
@@ -264,7 +257,7 @@ fn sd_notify_readiness_from_socat_gates_an_after_dependent() {
     );
     let mut t = fx.start(&[]);
     check_started_after_ready(&mut t, "db", "app", 0.45);
-    stop(&mut t);
+    t.term_expect(0);
 }
 
 fn on_path(prog: &str) -> bool {
@@ -310,7 +303,7 @@ fn tcp_readiness_gates_an_after_dependent() {
     );
     let mut t = fx.start(&[]);
     check_started_after_ready(&mut t, "db", "app", 0.45);
-    stop(&mut t);
+    t.term_expect(0);
 }
 
 #[test]
@@ -346,7 +339,7 @@ fn command_readiness_gates_an_after_dependent() {
         checks >= 2,
         format!("the check ran {checks} time(s); it must have failed at least once first"),
     );
-    stop(&mut t);
+    t.term_expect(0);
 }
 
 // Regression: a check command that hung kept the service `starting` for
@@ -391,7 +384,7 @@ fn hung_readiness_check_is_killed_and_retried() {
     t.wait_stderr("a warning about the hung check", |e| {
         e.contains("db: readiness check still running")
     });
-    stop(&mut t);
+    t.term_expect(0);
 }
 
 #[test]
@@ -421,7 +414,7 @@ fn dependency_cycle_is_reported_and_left_out() {
             format!("{n}, on a cycle, was started"),
         );
     }
-    stop(&mut t);
+    t.term_expect(0);
 }
 
 #[test]
@@ -456,7 +449,7 @@ fn unknown_after_name_is_reported_and_left_out() {
             format!("{n} was started although its after cannot be met"),
         );
     }
-    stop(&mut t);
+    t.term_expect(0);
 }
 
 #[test]
@@ -516,7 +509,7 @@ fn watchdog_restarts_a_service_that_stops_pinging() {
             .any(|l| l.contains("pinger") && l.contains("WATCHDOG")),
         "the pinging service was reported as missing its watchdog",
     );
-    stop(&mut t);
+    t.term_expect(0);
 }
 
 #[test]

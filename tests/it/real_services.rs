@@ -174,9 +174,7 @@ fn nginx_and_redis_serve_then_stop_gracefully_on_term() {
         "redis saved before shutdown",
     );
 
-    t.signal("TERM");
-    let code = t.wait_exit();
-    t.check_eq(code, 0, "exit code after SIGTERM");
+    t.term_expect(0);
 
     // redis: a save point is configured, so SIGTERM means save, then exit.
     let out = t.stdout();
@@ -271,9 +269,7 @@ fn nginx_backend_example_proxies_and_stops_cleanly() {
     );
     wait_no_zombies(&mut t);
 
-    t.signal("TERM");
-    let code = t.wait_exit();
-    t.check_eq(code, 0, "exit code after SIGTERM");
+    t.term_expect(0);
     let err = t.stderr();
     t.check(
         err.contains("signal 3 (SIGQUIT) received"),

@@ -41,9 +41,7 @@ fn thousand_orphans_of_a_service_are_reaped() {
     let mut t = fx.start(&[]);
     let pid = t.wait_file("forked-forker");
     wait_orphans_reaped(&mut t, &pid);
-    t.signal("TERM");
-    let code = t.wait_exit();
-    t.check_eq(code, 0, "exit code");
+    t.term_expect(0);
 }
 
 #[test]

@@ -53,9 +53,7 @@ fn hup_starts_added_services_and_stops_removed_ones() {
     // The new service is supervised like the others.
     let r = t.ctl(&["wait", "up", "b", "--timeout", "5s"]);
     t.check(r.code == 0, format!("wait up b: {r}"));
-    t.signal("TERM");
-    let code = t.wait_exit();
-    t.check_eq(code, 0, "exit code");
+    t.term_expect(0);
     t.check(
         fx.exists("term-b"),
         "the added service got no TERM at shutdown",
@@ -100,9 +98,7 @@ fn hup_restarts_a_changed_service_but_not_for_a_down_file() {
     });
     t.check(!fx.exists("term-other"), "an unchanged service was stopped");
     t.check_eq(fx.lines("up-other"), vec![other], "starts of other");
-    t.signal("TERM");
-    let code = t.wait_exit();
-    t.check_eq(code, 0, "exit code");
+    t.term_expect(0);
 }
 
 #[test]
@@ -127,9 +123,7 @@ fn hup_restarts_a_service_whose_env_dir_changed() {
         vec!["hello".to_string(), "bonjour".into()],
         "greetings",
     );
-    t.signal("TERM");
-    let code = t.wait_exit();
-    t.check_eq(code, 0, "exit code");
+    t.term_expect(0);
 }
 
 /// Whether `tend ctl status` lists `name`.

@@ -51,9 +51,7 @@ fn finish_gets_code_signal_name_pgid_and_125_stops_restarts() {
         3,
         "starts after finish exited 125",
     );
-    t.signal("TERM");
-    let code = t.wait_exit();
-    t.check_eq(code, 0, "exit code");
+    t.term_expect(0);
 }
 
 #[test]
@@ -129,9 +127,7 @@ fn exec_failure_counts_as_127_or_126_for_finish() {
     t.wait_stderr("a log line naming /nonexistent/ghost", |l| {
         l.contains("/nonexistent/ghost")
     });
-    t.signal("TERM");
-    let code = t.wait_exit();
-    t.check_eq(code, 0, "exit code");
+    t.term_expect(0);
 }
 
 #[test]
@@ -179,9 +175,7 @@ fn restart_policies_always_on_failure_never() {
         "starts of restart=on-failure",
     );
     t.check_eq(fx.lines("starts-never").len(), 1, "starts of restart=never");
-    t.signal("TERM");
-    let code = t.wait_exit();
-    t.check_eq(code, 0, "exit code");
+    t.term_expect(0);
 }
 
 #[test]
@@ -210,9 +204,7 @@ fn crash_loop_backs_off_and_costs_little_cpu() {
         cpu < Duration::from_millis(500),
         format!("tend used {cpu:?} of CPU in a 3s crash loop"),
     );
-    t.signal("TERM");
-    let code = t.wait_exit();
-    t.check_eq(code, 0, "exit code");
+    t.term_expect(0);
 }
 
 #[test]

@@ -83,8 +83,6 @@ fn broken_service_dirs_are_reported_and_healthy_ones_run() {
         );
     }
 
-    t.signal("TERM");
-    let code = t.wait_exit();
-    t.check_eq(code, 0, "exit code");
+    t.term_expect(0);
     t.check(fx.exists("term-ok"), "the healthy service got no SIGTERM");
 }

@@ -21,9 +21,7 @@ fn service_ignoring_term_is_killed_at_its_stop_grace() {
     t.wait_file("up-stubborn");
     t.wait_file("up-ok");
 
-    let sent = t.signal("TERM");
-    let code = t.wait_exit();
-    t.check_eq(code, 1, "exit code when a service had to be killed");
+    let sent = t.term_expect(1);
     t.check_secs(t.exited_at() - sent, 0.8, 4.0, "stop with a 1s stop-grace");
     t.check(fx.exists("term-ok"), "the polite service got no SIGTERM");
     let named = t

@@ -40,9 +40,7 @@ fn usr1_without_main_command_reaches_every_service() {
     t.signal("USR2");
     t.wait_lines("sig-a", 2);
     t.wait_lines("sig-b", 2);
-    t.signal("TERM");
-    let code = t.wait_exit();
-    t.check_eq(code, 0, "exit code");
+    t.term_expect(0);
 }
 
 #[test]
@@ -72,9 +70,7 @@ fn usr1_and_hup_with_main_command_reach_it_not_the_services() {
         !fx.exists("sig-svc"),
         "a service got a signal meant for the main command",
     );
-    t.signal("TERM");
-    let code = t.wait_exit();
-    t.check_eq(code, 143, "exit code (main command killed by SIGTERM)");
+    t.term_expect(143);
 }
 
 #[test]
@@ -103,9 +99,7 @@ fn term_goes_to_main_command_before_services() {
     let mut t = fx.start(&["--grace", "10s", "--", &main]);
     t.wait_file("up-svc");
     t.wait_file("up-main");
-    t.signal("TERM");
-    let code = t.wait_exit();
-    t.check_eq(code, 3, "exit code (the main command's)");
+    t.term_expect(3);
     t.check_eq(
         fx.lines("term-order"),
         vec!["main".to_string(), "svc".into()],

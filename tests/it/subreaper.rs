@@ -33,9 +33,7 @@ fn not_pid1_tend_adopts_and_reaps_orphans() {
     t.wait_for("the orphan to be reaped", |_| {
         crate::harness::proc_stat(orphan).is_none()
     });
-    t.signal("TERM");
-    let code = t.wait_exit();
-    t.check_eq(code, 0, "exit code");
+    t.term_expect(0);
 }
 
 #[test]
