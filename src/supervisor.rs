@@ -76,15 +76,6 @@ enum Owner {
     Check(usize),
 }
 
-/// A child tend started, until it is reaped.
-struct Proc {
-    owner: Owner,
-    /// Where the child reports a failed exec (see `sys::spawn`).
-    exec_err: OwnedFd,
-    /// `web: cannot run /etc/tend/services/web/run`, for that report.
-    what: String,
-}
-
 /// What a pollfd is for.
 #[derive(Clone, Copy)]
 enum Token {
@@ -160,7 +151,7 @@ pub struct Supervisor {
     mask: SigSet,
     sigfd: SignalFd,
     svcs: Vec<Svc>,
-    pids: HashMap<i32, Proc>,
+    pids: HashMap<i32, Owner>,
     main: Option<MainCmd>,
     phase: Phase,
     init: Scripts,
@@ -696,13 +687,7 @@ impl Supervisor {
         let (exits, left) = sys::reap();
         self.children_left = left;
         for (pid, exit) in exits {
-            let owner = self.pids.remove(&pid).map(|p| {
-                if let Some(e) = sys::exec_error(&p.exec_err) {
-                    log::error!("{}: {e}", p.what);
-                }
-                p.owner
-            });
-            match owner {
+            match self.pids.remove(&pid) {
                 Some(Owner::Run(i)) => {
                     self.svcs[i].run_pid = None;
                     self.svcs[i].end_probes();
@@ -1091,13 +1076,13 @@ impl Supervisor {
         Ok(child)
     }
 
+    /// Remembers whose child this is; a failed exec (the child has exited
+    /// 127 or 126 and will be reaped as usual) is logged with `what`.
     fn track(&mut self, child: sys::Child, owner: Owner, what: String) {
-        let proc = Proc {
-            owner,
-            exec_err: child.exec_err,
-            what,
-        };
-        self.pids.insert(child.pid, proc);
+        if let Some(e) = &child.exec_err {
+            log::error!("{what}: {e}");
+        }
+        self.pids.insert(child.pid, owner);
     }
 
     fn became_ready(&mut self, i: usize, now: Instant) {

@@ -9,7 +9,7 @@ use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
 /// Blocks every catchable signal (they are read from a signalfd instead)
@@ -80,19 +80,97 @@ pub fn exec_failure(err: &std::io::Error) -> Exit {
     }
 }
 
-/// A child just forked: its pid, and a pipe on which it writes the errno
-/// of a failed exec (read it with `exec_error` once the child is reaped).
+/// A child just started: its pid and, when its exec failed, why (the
+/// child has then exited 127 or 126, to be reaped like any other).
 pub struct Child {
     pub pid: i32,
-    pub exec_err: OwnedFd,
+    pub exec_err: Option<std::io::Error>,
 }
 
-/// Forks and execs, without waiting for the exec: a child that cannot
-/// exec exits 127 (not found) or 126 and leaves its errno in the pipe, so
-/// spawning 100 services costs 100 forks, not 100 round trips.
-///
-/// Everything the child needs (argv, envp, cwd) is built before the fork;
-/// the child makes only async-signal-safe calls.
+/// What the child needs between clone and exec, all built beforehand: the
+/// child runs on a borrowed stack in tend's memory and may only read this
+/// and make async-signal-safe calls.
+struct ChildPlan {
+    argv: Vec<*const libc::c_char>,
+    envp: Vec<*const libc::c_char>,
+    cwd: Option<std::ffi::CString>,
+    search_path: bool,
+    main: bool,
+    stdio: [Option<RawFd>; 3],
+    extra: Option<(RawFd, i32)>,
+    mask: libc::sigset_t,
+    /// Written by the child when it fails before or at exec.
+    errno: i32,
+}
+
+/// The child side of `spawn`: set up, exec; on failure record errno and
+/// exit 127 (not found) or 126.
+extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` is the ChildPlan that `spawn` keeps alive and does not
+    // touch until this child has exec'd or exited (CLONE_VFORK).
+    unsafe {
+        let plan = &mut *(arg as *mut ChildPlan);
+        let fail = |plan: &mut ChildPlan| -> ! {
+            let e = *libc::__errno_location();
+            plan.errno = if e == 0 { libc::EINVAL } else { e };
+            let code = if e == libc::ENOENT || e == libc::ENOTDIR {
+                127
+            } else {
+                126
+            };
+            libc::_exit(code)
+        };
+        // Every signal is still blocked (tend blocks them all), so
+        // tcsetpgrp from a background group raises no SIGTTOU.
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL); // the Rust runtime ignored it
+        if plan.main {
+            if libc::setpgid(0, 0) != 0 {
+                fail(plan);
+            }
+            if libc::isatty(0) == 1 {
+                // Best effort: a terminal owned by another session refuses.
+                libc::tcsetpgrp(0, libc::getpid());
+            }
+        } else if libc::setsid() < 0 {
+            fail(plan);
+        }
+        for (n, fd) in plan.stdio.iter().enumerate() {
+            if let Some(fd) = *fd {
+                if libc::dup2(fd, n as i32) < 0 {
+                    fail(plan);
+                }
+            }
+        }
+        if let Some((fd, n)) = plan.extra {
+            if fd == n {
+                libc::fcntl(n, libc::F_SETFD, 0);
+            } else if libc::dup2(fd, n) < 0 {
+                fail(plan);
+            }
+        }
+        if let Some(dir) = &plan.cwd {
+            if libc::chdir(dir.as_ptr()) != 0 {
+                fail(plan);
+            }
+        }
+        libc::sigprocmask(libc::SIG_SETMASK, &plan.mask, std::ptr::null_mut());
+        if plan.search_path {
+            libc::execvpe(plan.argv[0], plan.argv.as_ptr(), plan.envp.as_ptr());
+        } else {
+            libc::execve(plan.argv[0], plan.argv.as_ptr(), plan.envp.as_ptr());
+        }
+        fail(plan)
+    }
+}
+
+/// Bytes of stack for the child between clone and exec (execvpe keeps a
+/// path buffer there).
+const CHILD_STACK: usize = 32 * 1024;
+
+/// Starts a child the way posix_spawn does: clone(CLONE_VM | CLONE_VFORK)
+/// shares tend's memory until the exec, so there are no page tables to copy
+/// and no copy-on-write faults after, and tend resumes once the child has
+/// exec'd, knowing whether the exec failed.
 pub fn spawn(s: &Spawn) -> std::io::Result<Child> {
     use std::ffi::CString;
     use std::os::unix::ffi::OsStrExt;
@@ -106,125 +184,88 @@ pub fn spawn(s: &Spawn) -> std::io::Result<Child> {
         .iter()
         .map(|a| cstr(a.as_bytes()))
         .collect::<Result<_, _>>()?;
-    let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
-    argv_ptrs.push(std::ptr::null());
-    // tend's environment with the service's changes applied.
-    let mut vars: Vec<(Vec<u8>, Vec<u8>)> = std::env::vars_os()
-        .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
-        .collect();
-    for (k, v) in s.env {
-        vars.retain(|(name, _)| name != k.as_bytes());
-        if let Some(v) = v {
-            vars.push((k.as_bytes().to_vec(), v.as_bytes().to_vec()));
-        }
-    }
-    let envp: Vec<CString> = vars
-        .iter()
-        .map(|(k, v)| cstr(&[k.as_slice(), b"=", v.as_slice()].concat()))
-        .collect::<Result<_, _>>()?;
-    let mut envp_ptrs: Vec<*const libc::c_char> = envp.iter().map(|e| e.as_ptr()).collect();
-    envp_ptrs.push(std::ptr::null());
-    let cwd = match s.cwd {
-        Some(d) => Some(cstr(d.as_os_str().as_bytes())?),
-        None => None,
+    // tend's environment (read once: it does not change) with the
+    // service's changes applied.
+    static BASE_ENV: std::sync::OnceLock<Vec<CString>> = std::sync::OnceLock::new();
+    let base = BASE_ENV.get_or_init(|| {
+        std::env::vars_os()
+            .filter_map(|(k, v)| CString::new([k.as_bytes(), b"=", v.as_bytes()].concat()).ok())
+            .collect()
+    });
+    let changed = |entry: &CString| {
+        let name = entry
+            .as_bytes()
+            .split(|&b| b == b'=')
+            .next()
+            .unwrap_or_default();
+        s.env.iter().any(|(k, _)| k.as_bytes() == name)
     };
-    let search_path = !s.argv[0].contains('/');
+    let extra_env: Vec<CString> = s
+        .env
+        .iter()
+        .filter_map(|(k, v)| {
+            v.as_ref()
+                .map(|v| cstr(&[k.as_bytes(), b"=", v.as_bytes()].concat()))
+        })
+        .collect::<Result<_, _>>()?;
+    static DEVNULL: std::sync::OnceLock<Option<std::fs::File>> = std::sync::OnceLock::new();
     let devnull = if s.main {
         None
     } else {
-        Some(std::fs::File::open("/dev/null")?)
+        DEVNULL
+            .get_or_init(|| std::fs::File::open("/dev/null").ok())
+            .as_ref()
     };
-    let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
-    nix::fcntl::fcntl(
-        &err_r,
-        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
-    )?;
-    let stdio: [Option<RawFd>; 3] = [
-        s.stdio[0].or(devnull.as_ref().map(|f| f.as_raw_fd())),
-        s.stdio[1],
-        s.stdio[2],
-    ];
-    let main = s.main;
-    let extra = s.extra_fd;
-    let mask = *s.mask;
-    let err_fd = err_w.as_raw_fd();
-
-    // SAFETY: fork in a single-threaded process. The child branch below
-    // calls only async-signal-safe functions on memory prepared above, and
-    // never returns: it execs or _exits.
-    let pid = unsafe { libc::fork() };
+    let mut plan = ChildPlan {
+        argv: argv
+            .iter()
+            .map(|a| a.as_ptr())
+            .chain([std::ptr::null()])
+            .collect(),
+        envp: base
+            .iter()
+            .filter(|e| !changed(e))
+            .chain(&extra_env)
+            .map(|e| e.as_ptr())
+            .chain([std::ptr::null()])
+            .collect(),
+        cwd: match s.cwd {
+            Some(d) => Some(cstr(d.as_os_str().as_bytes())?),
+            None => None,
+        },
+        search_path: !s.argv[0].contains('/'),
+        main: s.main,
+        stdio: [
+            s.stdio[0].or(devnull.map(|f| f.as_raw_fd())),
+            s.stdio[1],
+            s.stdio[2],
+        ],
+        extra: s.extra_fd,
+        mask: *s.mask.as_ref(),
+        errno: 0,
+    };
+    let mut stack = vec![0u8; CHILD_STACK];
+    // The stack grows down: pass its (16-byte aligned) top.
+    let top = (stack.as_mut_ptr() as usize + CHILD_STACK) & !15;
+    // SAFETY: child_main only reads `plan` and writes its errno; `plan`,
+    // `stack` and everything they point to outlive the call, because
+    // CLONE_VFORK suspends tend until the child has exec'd or exited.
+    let pid = unsafe {
+        libc::clone(
+            child_main,
+            top as *mut libc::c_void,
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            (&mut plan as *mut ChildPlan).cast(),
+        )
+    };
     if pid < 0 {
         return Err(std::io::Error::last_os_error());
     }
-    if pid == 0 {
-        // SAFETY: see above; every pointer was built before the fork.
-        unsafe {
-            let fail = || -> ! {
-                let e = *libc::__errno_location();
-                libc::write(err_fd, (&e as *const i32).cast(), 4);
-                let code = if e == libc::ENOENT || e == libc::ENOTDIR {
-                    127
-                } else {
-                    126
-                };
-                libc::_exit(code)
-            };
-            // Every signal is still blocked (tend blocks them all), so
-            // tcsetpgrp from a background group raises no SIGTTOU.
-            libc::signal(libc::SIGPIPE, libc::SIG_DFL); // the Rust runtime ignored it
-            if main {
-                if libc::setpgid(0, 0) != 0 {
-                    fail();
-                }
-                if libc::isatty(0) == 1 {
-                    // Best effort: a terminal owned by another session refuses.
-                    libc::tcsetpgrp(0, libc::getpid());
-                }
-            } else if libc::setsid() < 0 {
-                fail();
-            }
-            for (n, fd) in stdio.iter().enumerate() {
-                if let Some(fd) = *fd {
-                    if libc::dup2(fd, n as i32) < 0 {
-                        fail();
-                    }
-                }
-            }
-            if let Some((fd, n)) = extra {
-                if fd == n {
-                    libc::fcntl(n, libc::F_SETFD, 0);
-                } else if libc::dup2(fd, n) < 0 {
-                    fail();
-                }
-            }
-            if let Some(dir) = &cwd {
-                if libc::chdir(dir.as_ptr()) != 0 {
-                    fail();
-                }
-            }
-            libc::sigprocmask(libc::SIG_SETMASK, mask.as_ref(), std::ptr::null_mut());
-            if search_path {
-                libc::execvpe(argv_ptrs[0], argv_ptrs.as_ptr(), envp_ptrs.as_ptr());
-            } else {
-                libc::execve(argv_ptrs[0], argv_ptrs.as_ptr(), envp_ptrs.as_ptr());
-            }
-            fail();
-        }
-    }
-    drop(err_w);
+    let errno = plan.errno;
     Ok(Child {
         pid,
-        exec_err: err_r,
+        exec_err: (errno != 0).then(|| std::io::Error::from_raw_os_error(errno)),
     })
-}
-
-/// The error of a failed exec, from the pipe of a child that has exited.
-pub fn exec_error(fd: &OwnedFd) -> Option<std::io::Error> {
-    let mut buf = [0u8; 4];
-    match nix::unistd::read(fd, &mut buf) {
-        Ok(4) => Some(std::io::Error::from_raw_os_error(i32::from_ne_bytes(buf))),
-        _ => None,
-    }
 }
 
 /// Reaps every child that has exited. The bool is false when tend has no
