@@ -1,0 +1,790 @@
+#!/usr/bin/env python3
+"""Benchmarks: tend beside s6, runit, supervisord, tini, dumb-init, catatonit.
+
+Every program is measured in the same run on the same machine, each launch
+inside a fresh PID namespace with the program as PID 1:
+
+    unshare --pid --fork --mount-proc PROGRAM ...
+
+This script installs nothing.  It needs root (for unshare), python3, gcc,
+util-linux, and the peers from Debian:
+
+    apt-get install -y s6 runit supervisor tini dumb-init catatonit gcc
+
+Programs that are not installed are skipped (tend too, until it is built:
+cargo build --release --target x86_64-unknown-linux-musl).
+
+Usage:
+    python3 bench/bench.py [--only tend,s6,...] [--quick] [--tend PATH]
+                           [--reps N] [--measures big,small,respawn,reap]
+                           [--json FILE]
+
+The full run takes about 7.5 minutes on 2 cores; --quick (one repetition,
+shorter windows, fewer orphans) is a smoke test whose figures are not for
+publication.  The tables are printed on stdout as Markdown; docs/benchmarks.md
+explains each measure.
+"""
+
+import argparse
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
+DEFAULT_TEND = REPO / "target/x86_64-unknown-linux-musl/release/tend"
+APT_LINE = "apt-get install -y s6 runit supervisor tini dumb-init catatonit gcc"
+SCRATCH = Path("/dev/shm")  # tmpfs: on a disk, writeback noise swamps the figures
+
+
+@dataclass
+class Settings:
+    reps: int = 3
+    big: int = 100  # services for startup, shutdown and the largest memory figure
+    mem_sizes: tuple = (1, 10, 100)
+    idle_services: int = 10
+    idle_s: float = 5.0
+    respawn_s: float = 10.0
+    orphans: int = 10000
+    reap_limit_s: float = 10.0
+    reap_reps: int = 5  # the reaping figure is bimodal (see the doc): more runs
+    settle_s: float = 0.5  # after every service is up, before measuring
+    timeout_s: float = 30.0  # for anything that should take far less
+
+    @classmethod
+    def quick(cls):
+        return cls(reps=1, idle_s=2.0, respawn_s=3.0, orphans=1000, reap_limit_s=5.0,
+                   reap_reps=1)
+
+
+# ---------------------------------------------------------------- /proc
+
+
+def read(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def proc_field(text, key):
+    m = re.search(rf"^{key}:\s+(\d+)", text or "", re.M)
+    return int(m.group(1)) if m else 0
+
+
+def tasks(pid):
+    try:
+        return os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+
+
+def ctx_switches(pid):
+    """Voluntary + nonvoluntary context switches, all threads."""
+    total = 0
+    for tid in tasks(pid):
+        st = read(f"/proc/{pid}/task/{tid}/status")
+        total += proc_field(st, "voluntary_ctxt_switches")
+        total += proc_field(st, "nonvoluntary_ctxt_switches")
+    return total
+
+
+def cpu_ns(pid):
+    """Time spent on a CPU, ns, all threads (first field of schedstat)."""
+    total = 0
+    for tid in tasks(pid):
+        st = read(f"/proc/{pid}/task/{tid}/schedstat")
+        total += int(st.split()[0]) if st else 0
+    return total
+
+
+def memory_kib(pid):
+    """(RSS, PSS) in KiB from smaps_rollup."""
+    st = read(f"/proc/{pid}/smaps_rollup")
+    return proc_field(st, "Rss"), proc_field(st, "Pss")
+
+
+# ---------------------------------------------------------------- helpers in C
+
+
+class Helpers:
+    """The C programs, compiled with gcc into a temp dir for this run.
+
+    The services are linked dynamically, so that each `run` file is small, as
+    the scripts it stands for are (glibc makes a static one 750 KB, and a
+    supervisor may read its run files).  The orphan spawner is static, so
+    that its 10,000 forks are cheap."""
+
+    def __init__(self, root: Path, s: Settings):
+        self.marks = root / "marks"  # compiled into the helpers
+        self.dir = root / "bin"
+        self.dir.mkdir(parents=True)
+        md = f'-DMARKDIR="{self.marks}"'
+        self.svc = self._cc("svc.c", "svc", [md])
+        self.crash = self._cc("svc.c", "crash", [md, "-DCRASH"])
+        self.orphans = self._cc(
+            "orphans.c", "orphans",
+            ["-static", md, f"-DCOUNT={s.orphans}",
+             f"-DLIMIT_MS={int(s.reap_limit_s * 1000)}"])
+
+    def _cc(self, src, out, flags):
+        exe = self.dir / out
+        subprocess.run(["gcc", "-O2", "-Wall", *flags, "-o", str(exe),
+                        str(BENCH_DIR / src)], check=True)
+        return exe
+
+    def reset_marks(self):
+        shutil.rmtree(self.marks, ignore_errors=True)
+        for sub in ("up", "term", "starts", "reap"):
+            (self.marks / sub).mkdir(parents=True)
+
+    def mark_names(self, sub):
+        """Names of the complete marker files in marks/SUB."""
+        return [n for n in os.listdir(self.marks / sub) if not n.endswith(".tmp")]
+
+    def marks_in(self, sub):
+        """{name: text} of the complete marker files in marks/SUB."""
+        return {n: (self.marks / sub / n).read_text() for n in self.mark_names(sub)}
+
+
+# ---------------------------------------------------------------- programs
+
+
+class Program:
+    """One adapter per program: how to run it on a dir of services, which
+    processes are the supervisor's own, what files it is made of."""
+
+    name = ""
+    executables: tuple = ()  # the files run in this benchmark
+    packages: tuple = ()  # Debian packages installed for it (libc excluded)
+    supervisor_comms: frozenset = frozenset()
+    restarts = True  # can restart a crashed service by itself
+    note = ""  # shown under the tables
+
+    def missing(self):
+        for exe in self.executables:
+            if not Path(exe).exists():
+                return f"{exe} not found ({APT_LINE})"
+        return None
+
+    def prepare(self, services: Path, work: Path):
+        """Write any config the program needs; the argv after unshare."""
+        raise NotImplementedError
+
+    def is_supervisor(self, pid, comm, init):
+        return comm in self.supervisor_comms
+
+    def version(self):
+        if not self.packages:
+            return ""
+        out = subprocess.run(["dpkg-query", "-W", "-f=${Version}", self.packages[0]],
+                             capture_output=True, text=True)
+        return out.stdout.strip()
+
+
+class Tend(Program):
+    name = "tend"
+    supervisor_comms = frozenset({"tend"})
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.executables = (str(self.path),)
+
+    def missing(self):
+        if not self.path.exists():
+            return f"pending: {self.path} not built"
+        return None
+
+    def prepare(self, services, work):
+        return [str(self.path), "--services", str(services)]
+
+    def version(self):
+        out = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True)
+        return f"git {out.stdout.strip()}" if out.returncode == 0 else ""
+
+
+class S6(Program):
+    name = "s6"
+    executables = ("/usr/bin/s6-svscan", "/usr/bin/s6-supervise")
+    packages = ("s6", "libs6-2.11", "libskarnet2.13", "libexecline2.9")
+    supervisor_comms = frozenset({"s6-svscan", "s6-supervise"})
+
+    def prepare(self, services, work):
+        return ["s6-svscan", str(services)]
+
+
+class Runit(Program):
+    name = "runit"
+    executables = ("/usr/bin/runsvdir", "/usr/bin/runsv")
+    packages = ("runit",)
+    supervisor_comms = frozenset({"runsvdir", "runsv"})
+
+    def prepare(self, services, work):
+        return ["runsvdir", str(services)]
+
+
+class Supervisord(Program):
+    name = "supervisord"
+    executables = ("/usr/bin/supervisord", "/usr/bin/python3.11")
+    packages = ("supervisor", "python3.11-minimal", "libpython3.11-minimal",
+                "libpython3.11-stdlib", "python3-pkg-resources")
+    supervisor_comms = frozenset({"supervisord"})
+    note = ("supervisord: one `[program:NAME]` per service dir (`command` = its run file, "
+            "`directory` = the dir), everything else default; its logs go to the tmpfs.")
+
+    def prepare(self, services, work):
+        logs = work / "supervisord-logs"
+        logs.mkdir()
+        lines = ["[supervisord]", "nodaemon=true", f"logfile={logs}/supervisord.log",
+                 f"pidfile={work}/supervisord.pid", f"childlogdir={logs}", ""]
+        for svc in sorted(services.iterdir()):
+            lines += [f"[program:{svc.name}]", f"command={svc}/run", f"directory={svc}", ""]
+        conf = work / "supervisord.conf"
+        conf.write_text("\n".join(lines))
+        return ["supervisord", "-n", "-c", str(conf)]
+
+
+class OneChild(Program):
+    """tini, dumb-init, catatonit run one child: as users do, that child is a
+    shell script that starts every service in the background and waits."""
+
+    restarts = False
+    wrapper: tuple = ()
+
+    def prepare(self, services, work):
+        script = work / "start-services.sh"
+        script.write_text(
+            "#!/bin/sh\n"
+            f"for d in {services}/*/; do\n"
+            '    (cd "$d" && exec ./run) &\n'
+            "done\n"
+            "wait\n")
+        return [*self.wrapper, "/bin/sh", str(script)]
+
+    def is_supervisor(self, pid, comm, init):
+        return pid == init  # the init only, not the launcher shell
+
+
+class Tini(OneChild):
+    name = "tini"
+    executables = ("/usr/bin/tini",)
+    packages = ("tini",)
+    wrapper = ("tini", "--")
+
+
+class DumbInit(OneChild):
+    name = "dumb-init"
+    executables = ("/usr/bin/dumb-init",)
+    packages = ("dumb-init",)
+    wrapper = ("dumb-init",)
+
+
+class Catatonit(OneChild):
+    name = "catatonit"
+    executables = ("/usr/bin/catatonit",)
+    packages = ("catatonit",)
+    wrapper = ("catatonit", "--")
+
+
+def all_programs(tend_path):
+    return [Tend(tend_path), S6(), Runit(), Supervisord(), Tini(), DumbInit(), Catatonit()]
+
+
+# ---------------------------------------------------------------- one launch
+
+
+class Launch:
+    """PROGRAM as PID 1 of a fresh PID namespace, on a fresh dir of services
+    on tmpfs.  services: {name: run executable}.  Use as a context manager:
+    whatever happens, the namespace is gone at the end."""
+
+    def __init__(self, program: Program, helpers: Helpers, services: dict, s: Settings):
+        self.program, self.helpers, self.s = program, helpers, s
+        helpers.reset_marks()
+        self.work = Path(tempfile.mkdtemp(prefix="launch-", dir=helpers.dir.parent))
+        sdir = self.work / "services"
+        sdir.mkdir()
+        for name, exe in services.items():
+            (sdir / name).mkdir()
+            os.link(exe, sdir / name / "run")
+        # As if built into an image earlier: runsvdir does not scan a dir
+        # modified within the last second, which would add 1 s to its startup.
+        past = time.time() - 60
+        for d in [sdir, *sdir.iterdir()]:
+            os.utime(d, (past, past))
+        argv = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child",
+                *program.prepare(sdir, self.work)]
+        self.log = open(self.work / "output.log", "wb")
+        self.t0 = time.monotonic_ns()
+        self.popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.log,
+                                      stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            self.init = self._find_init()
+            self.ns = os.readlink(f"/proc/{self.init}/ns/pid")
+        except Exception:
+            os.killpg(self.popen.pid, signal.SIGKILL)  # its own session, see above
+            self.popen.wait()
+            self.__exit__()
+            raise
+
+    def _find_init(self):
+        me = self.popen.pid
+        deadline = time.monotonic() + self.s.timeout_s
+        while time.monotonic() < deadline:
+            kids = (read(f"/proc/{me}/task/{me}/children") or "").split()
+            if kids:
+                return int(kids[0])
+            if self.popen.poll() is not None:
+                break
+            time.sleep(0.0005)
+        raise RuntimeError(f"{self.program.name}: no PID 1 ({self.output()})")
+
+    def output(self):
+        return (self.work / "output.log").read_text(errors="replace")[-400:].strip()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if hasattr(self, "init"):
+            self.kill()
+        self.log.close()
+        shutil.rmtree(self.work, ignore_errors=True)
+
+    def kill(self):
+        if self.popen.poll() is None:
+            try:
+                os.kill(self.init, signal.SIGKILL)  # takes the namespace with it
+            except ProcessLookupError:
+                pass
+            self.popen.wait()
+
+    def supervisor_pids(self):
+        pids = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            pid = int(entry)
+            try:
+                if os.readlink(f"/proc/{pid}/ns/pid") != self.ns:
+                    continue
+            except OSError:
+                continue
+            comm = (read(f"/proc/{pid}/comm") or "").strip()
+            if self.program.is_supervisor(pid, comm, self.init):
+                pids.append(pid)
+        return pids
+
+    def wait_up(self, n):
+        """Wait until N services have written their up marker; return the
+        time from launch to the last of them, ns."""
+        deadline = time.monotonic() + self.s.timeout_s
+        while time.monotonic() < deadline:
+            if len(self.helpers.mark_names("up")) >= n:  # cheap: the look must not
+                up = self.helpers.marks_in("up")          # slow the startup down
+                return max(int(t) for t in up.values()) - self.t0
+            if self.popen.poll() is not None:
+                break
+            time.sleep(0.01)
+        raise RuntimeError(f"{self.program.name}: {len(self.helpers.mark_names('up'))} of {n} "
+                           f"services up ({self.output()})")
+
+    def wait_file(self, sub, name, timeout_s):
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            text = self.helpers.marks_in(sub).get(name)
+            if text:
+                return text
+            time.sleep(0.01)
+        raise RuntimeError(f"{self.program.name}: no {sub}/{name} ({self.output()})")
+
+    def terminate(self):
+        """SIGTERM to PID 1; (ns until the namespace is gone, exit code)."""
+        t = time.monotonic_ns()
+        os.kill(self.init, signal.SIGTERM)
+        try:
+            code = self.popen.wait(timeout=self.s.timeout_s)
+        except subprocess.TimeoutExpired:
+            return math.inf, "none (killed)"
+        dt = time.monotonic_ns() - t
+        return dt, (code if code >= 0 else f"signal {-code}")
+
+
+# ---------------------------------------------------------------- measures
+
+
+def supervisor_memory(launch):
+    pids = launch.supervisor_pids()
+    rss = pss = 0
+    for pid in pids:
+        r, p = memory_kib(pid)
+        rss, pss = rss + r, pss + p
+    return rss, pss, len(pids)
+
+
+def measure_big(p, h, s, out):
+    """100 services: startup, memory, then shutdown."""
+    services = {f"svc{i:03d}": h.svc for i in range(s.big)}
+    with Launch(p, h, services, s) as launch:
+        out["startup_ms"].append(launch.wait_up(s.big) / 1e6)
+        time.sleep(s.settle_s)
+        rss, pss, nprocs = supervisor_memory(launch)
+        out[f"pss_{s.big}"].append(pss / 1024)
+        out[f"rss_{s.big}"].append(rss / 1024)
+        out["procs"].append(nprocs)
+        dt, code = launch.terminate()
+        out["shutdown_ms"].append(dt / 1e6)
+        out["termed"].append(len(h.mark_names("term")))
+        out["exit_code"].append(code)
+
+
+def measure_small(p, h, s, n, out):
+    """n services: memory; with the idle count, context switches while idle."""
+    services = {f"svc{i:03d}": h.svc for i in range(n)}
+    with Launch(p, h, services, s) as launch:
+        launch.wait_up(n)
+        time.sleep(s.settle_s)
+        rss, pss, _ = supervisor_memory(launch)
+        out[f"pss_{n}"].append(pss / 1024)
+        if n == s.idle_services:
+            pids = launch.supervisor_pids()
+            before = sum(ctx_switches(pid) for pid in pids)
+            time.sleep(s.idle_s)
+            out["idle_wakeups"].append(sum(ctx_switches(pid) for pid in pids) - before)
+
+
+def measure_respawn(p, h, s, out):
+    """One service that exits 1 at once: restarts in the window, the delay
+    from its first exit to its second start, the supervisor's CPU."""
+    with Launch(p, h, {"crash": h.crash}, s) as launch:
+        first = int(launch.wait_file("starts", "crash", s.timeout_s).split()[0])
+        pids = launch.supervisor_pids()
+        c0, t0 = sum(cpu_ns(pid) for pid in pids), time.monotonic_ns()
+        time.sleep(max(0.0, (first + s.respawn_s * 1e9 - time.monotonic_ns()) / 1e9))
+        c1, t1 = sum(cpu_ns(pid) for pid in pids), time.monotonic_ns()
+        runs = [tuple(map(int, line.split()))
+                for line in h.marks_in("starts")["crash"].splitlines()]
+        runs = [r for r in runs if r[0] < first + s.respawn_s * 1e9]
+        out["start_times_s"].append([round((r[0] - first) / 1e9, 3) for r in runs])  # JSON
+        out["restarts"].append(len(runs) - 1)
+        out["first_restart_ms"].append((runs[1][0] - runs[0][1]) / 1e6 if len(runs) > 1
+                                       else math.inf)
+        out["crash_cpu_pct"].append(100 * (c1 - c0) / (t1 - t0))
+
+
+def measure_reap(p, h, s, out):
+    """The orphans helper as a service: from the last orphan's exit to no
+    zombie left (bounded by reap_limit_s)."""
+    with Launch(p, h, {"orphans": h.orphans}, s) as launch:
+        text = launch.wait_file("reap", "orphans", 3 * s.timeout_s + s.reap_limit_s)
+        if text.startswith("error"):
+            raise RuntimeError(f"{p.name}: orphans helper: {text.strip()}")
+        spawn_ns, exit_ns, reap_ns, left = map(int, text.split())
+        out["reap_ms"].append(math.inf if left else reap_ns / 1e6)
+        out["orphans_exit_ms"].append(exit_ns / 1e6)  # release -> last exit, JSON only
+
+
+# ---------------------------------------------------------------- footprint
+
+
+def shared_libs(exe):
+    """(shared libraries an executable loads, glibc's own excluded; linkage)."""
+    with open(exe, "rb") as f:
+        if f.read(4) != b"\x7fELF":
+            return set(), "script"
+    out = subprocess.run(["ldd", exe], capture_output=True, text=True).stdout
+    libs = set()
+    for m in re.finditer(r"=>\s+(/\S+)", out):
+        if not re.search(r"/(libc|libm|libpthread|libdl|librt|ld-linux[^/]*)\.so", m.group(1)):
+            libs.add(os.path.realpath(m.group(1)))
+    return libs, ("dynamic" if "=>" in out or "ld-linux" in out else "static")
+
+
+def footprint(p):
+    exes = [os.path.realpath(e) for e in p.executables]
+    libs, linkage = set(), set()
+    for exe in exes:
+        found, kind = shared_libs(exe)
+        libs |= found
+        linkage.add(kind)
+    installed = 0
+    for pkg in p.packages:
+        r = subprocess.run(["dpkg-query", "-W", "-f=${Installed-Size}", pkg],
+                           capture_output=True, text=True)
+        installed += int(r.stdout or 0)
+    return {
+        "files": ", ".join(os.path.basename(e) for e in exes),
+        "exe_bytes": sum(os.path.getsize(exe) for exe in exes),
+        "libs": ", ".join(sorted(os.path.basename(lib) for lib in libs)) or "-",
+        "lib_bytes": sum(os.path.getsize(lib) for lib in libs),
+        "linkage": "/".join(sorted(linkage)),
+        "installed_kib": installed or None,
+    }
+
+
+# ---------------------------------------------------------------- report
+
+
+def fmt_stat(values, fmt, inf_text):
+    """median (min–max) of the runs that gave a figure (inf: over a bound)."""
+    def one(v):
+        return inf_text if v == math.inf else fmt(v)
+
+    med, lo, hi = statistics.median(values), min(values), max(values)
+    return one(med) if lo == hi else f"{one(med)} ({one(lo)}–{one(hi)})"
+
+
+def fmt_set(values):
+    return ", ".join(sorted(set(map(str, values))))
+
+
+def ms(v):
+    if v < 0.01:
+        return "<0.01 ms"
+    return f"{v:,.0f} ms" if v >= 100 else f"{v:.1f} ms" if v >= 1 else f"{v:.2f} ms"
+
+
+def mib(v):
+    return f"{v:.2f} MiB"
+
+
+def num(v):
+    return f"{v:g}"
+
+
+def busy_pct(seconds=1.0):
+    """Share of the machine's CPU time busy over a short window: the load
+    that was not ours (the load average would count our own orphans)."""
+    def sample():
+        fields = [int(x) for x in read("/proc/stat").split("\n")[0].split()[1:]]
+        return sum(fields), fields[3] + fields[4]  # total, idle + iowait
+    total0, idle0 = sample()
+    time.sleep(seconds)
+    total1, idle1 = sample()
+    return round(100 * (1 - (idle1 - idle0) / max(1, total1 - total0)))
+
+
+def machine():
+    cpu = re.search(r"model name\s*:\s*(.*)", read("/proc/cpuinfo") or "")
+    mem = proc_field(read("/proc/meminfo"), "MemTotal")
+    distro = re.search(r'PRETTY_NAME="(.*)"', read("/etc/os-release") or "")
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu.group(1) if cpu else "?",
+        "memory_gib": round(mem / 1024 / 1024, 1),
+        "kernel": platform.release(),
+        "distro": distro.group(1) if distro else "?",
+        "python": platform.python_version(),
+        "busy_pct": busy_pct(),
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+    }
+
+
+def launch_overhead_ms(reps=5):
+    """unshare --pid --fork --mount-proc true: the floor under every startup."""
+    times = []
+    for _ in range(reps):
+        t = time.monotonic_ns()
+        subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", "true"], check=True)
+        times.append((time.monotonic_ns() - t) / 1e6)
+    return statistics.median(times)
+
+
+def report(programs, results, feet, skipped, s, info):
+    L = []
+    L.append(f"Machine: {info['cores']} cores ({info['cpu']}), {info['memory_gib']} GiB, "
+             f"Linux {info['kernel']}, {info['distro']}; {info['date']}; "
+             f"CPU busy before the run {info['busy_pct']} %, after {info['busy_pct_end']} %.")
+    L.append(f"Median of {s.reps} run(s) ({s.reap_reps} for reaping), "
+             "(min–max) when they differ. "
+             f"Namespace launch floor (`unshare ... true`): {info['launch_floor_ms']:.1f} ms.")
+    L.append("")
+    L.append("| program | version | files run | bytes | libraries besides libc | bytes "
+             "| linkage | Debian installed size |")
+    L.append("|---|---|---|---:|---|---:|---|---:|")
+    for p in programs:
+        if p.name in skipped:
+            L.append(f"| {p.name} | {skipped[p.name]} | | | | | | |")
+            continue
+        f = feet[p.name]
+        inst = f"{f['installed_kib']:,} KiB" if f["installed_kib"] else "-"
+        L.append(f"| {p.name} | {p.version()} | {f['files']} | {f['exe_bytes']:,} | {f['libs']} "
+                 f"| {f['lib_bytes']:,} | {f['linkage']} | {inst} |")
+    L.append("")
+
+    na_restart = "n/a: no restart"
+    inf_text = {"reap_ms": f">{s.reap_limit_s:g} s", "first_restart_ms": "none",
+                "shutdown_ms": "timeout"}
+    tables = [
+        [  # (title, key, formatter, text for a program that cannot)
+            ("PSS, 1 svc", "pss_1", mib, None),
+            ("PSS, 10 svc", "pss_10", mib, None),
+            (f"PSS, {s.big} svc", f"pss_{s.big}", mib, None),
+            (f"RSS, {s.big} svc", f"rss_{s.big}", mib, None),
+            (f"supervisor processes, {s.big} svc", "procs", num, None),
+        ], [
+            (f"startup, {s.big} svc", "startup_ms", ms, None),
+            (f"shutdown, {s.big} svc", "shutdown_ms", ms, None),
+            (f"services that caught TERM (of {s.big})", "termed", num, None),
+            ("exit code", "exit_code", None, None),
+        ], [
+            (f"restarts in {s.respawn_s:g} s", "restarts", num, na_restart),
+            ("first restart", "first_restart_ms", ms, na_restart),
+            ("CPU in crash loop", "crash_cpu_pct", lambda v: f"{v:.2f} %", na_restart),
+            (f"reap {s.orphans:,} orphans", "reap_ms", ms, None),
+            (f"idle wakeups, {s.idle_s:g} s, {s.idle_services} svc", "idle_wakeups", num, None),
+        ]]
+    for columns in tables:
+        L += table(programs, results, skipped, columns, inf_text) + [""]
+    notes = [p.note for p in programs if p.note and p.name not in skipped]
+    notes += [f"{name} FAILED {failure}" for name, r in results.items()
+              for failure in r.get("failures", [])]
+    if any(isinstance(p, OneChild) and p.name not in skipped for p in programs):
+        notes.append("tini, dumb-init, catatonit: the child is `/bin/sh start-services.sh`, "
+                     "which starts each service with `(cd DIR && exec ./run) &` and `wait`s; "
+                     "memory and wakeups count the init only, not that shell.")
+    L += [f"- {n}" for n in notes]
+    return "\n".join(L)
+
+
+def table(programs, results, skipped, columns, inf_text):
+    rows = ["| program | " + " | ".join(c[0] for c in columns) + " |",
+            "|---|" + "---:|" * len(columns)]
+    for p in programs:
+        if p.name in skipped:
+            rows.append(f"| {p.name} | " + " | ".join(["pending" if "pending" in skipped[p.name]
+                                                       else "not run"] * len(columns)) + " |")
+            continue
+        r = results[p.name]
+        cells = []
+        for title, key, fmt, cannot in columns:
+            if cannot and not p.restarts:
+                cells.append(cannot)
+            elif not r.get(key):
+                cells.append("failed" if r.get("failures") else "–")
+            elif fmt is None:
+                cells.append(fmt_set(r[key]))
+            else:
+                cells.append(fmt_stat(r[key], fmt, inf_text.get(key, "timeout")))
+        rows.append(f"| {p.name} | " + " | ".join(cells) + " |")
+    return rows
+
+
+# ---------------------------------------------------------------- main
+
+
+MEASURES = ("big", "small", "respawn", "reap")
+
+
+def run_all(programs, s, log, measures=MEASURES):
+    root = Path(tempfile.mkdtemp(prefix="tend-bench-", dir=SCRATCH))
+    try:
+        h = Helpers(root, s)
+        results = {p.name: {} for p in programs}
+        # (kind, label, repetitions, measure)
+        plan = [("big", "big", s.reps, lambda p, out: measure_big(p, h, s, out))]
+        plan += [("small", f"{n} services", s.reps,
+                  lambda p, out, n=n: measure_small(p, h, s, n, out))
+                 for n in s.mem_sizes if n != s.big]
+        plan += [("respawn", "respawn", s.reps, lambda p, out: measure_respawn(p, h, s, out)),
+                 ("reap", "reap", s.reap_reps, lambda p, out: measure_reap(p, h, s, out))]
+        plan = [step for step in plan if step[0] in measures]
+        rounds = max(step[2] for step in plan)
+        # Programs interleaved within each repetition, so that a change in the
+        # machine's load touches all of them alike.
+        for rep in range(rounds):
+            for p in programs:
+                out = results[p.name]
+                for kind, label, reps, measure in plan:
+                    if rep >= reps or (kind == "respawn" and not p.restarts):
+                        continue
+                    log(f"[{rep + 1}/{reps}] {p.name}: {label}")
+                    sink = Sink()
+                    try:
+                        measure(p, sink)
+                    except Exception as e:  # one failure must not sink the run
+                        log(f"    FAILED: {e}")
+                        out.setdefault("failures", []).append(
+                            f"{label}: " + " ".join(str(e).split()))
+                    for key, vals in sink.items():
+                        out.setdefault(key, []).extend(vals)
+        return results
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+class Sink(dict):
+    def __missing__(self, key):
+        self[key] = []
+        return self[key]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", help="comma-separated programs (tend,s6,runit,supervisord,"
+                                   "tini,dumb-init,catatonit)")
+    ap.add_argument("--quick", action="store_true", help="smoke test: 1 run, short windows")
+    ap.add_argument("--tend", default=str(DEFAULT_TEND), help=f"tend binary ({DEFAULT_TEND})")
+    ap.add_argument("--reps", type=int, help="repetitions (default 3, reaping 5; --quick 1)")
+    ap.add_argument("--measures", default=",".join(MEASURES),
+                    help="comma-separated subset of: " + ", ".join(MEASURES) +
+                    " (big = startup, memory and shutdown with the most services;"
+                    " small = memory with fewer, idle wakeups)")
+    ap.add_argument("--json", help="also write the raw figures to this file")
+    args = ap.parse_args()
+
+    if os.geteuid() != 0:
+        sys.exit("bench.py needs root (unshare --pid)")
+    measures = args.measures.split(",")
+    if set(measures) - set(MEASURES):
+        sys.exit(f"unknown measure(s): {', '.join(sorted(set(measures) - set(MEASURES)))}")
+    s = Settings.quick() if args.quick else Settings()
+    if args.reps:
+        s.reps = s.reap_reps = args.reps
+    programs = all_programs(args.tend)
+    if args.only:
+        wanted = args.only.split(",")
+        unknown = set(wanted) - {p.name for p in programs}
+        if unknown:
+            sys.exit(f"unknown program(s): {', '.join(sorted(unknown))}")
+        programs = [p for p in programs if p.name in wanted]
+
+    def log(msg):
+        print(msg, file=sys.stderr, flush=True)
+
+    skipped = {p.name: p.missing() for p in programs if p.missing()}
+    for name, why in skipped.items():
+        log(f"skipping {name}: {why}")
+    runnable = [p for p in programs if p.name not in skipped]
+    feet = {p.name: footprint(p) for p in runnable}
+    info = machine()
+    info["launch_floor_ms"] = launch_overhead_ms()
+    started = time.monotonic()
+    results = run_all(runnable, s, log, measures)
+    info["busy_pct_end"] = busy_pct()
+    info["duration_s"] = round(time.monotonic() - started)
+    log(f"measured in {info['duration_s']} s")
+    print(report(programs, results, feet, skipped, s, info))
+    if args.json:
+        Path(args.json).write_text(json.dumps(
+            {"machine": info, "settings": s.__dict__, "footprint": feet,
+             "skipped": skipped, "results": results},
+            indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()
