@@ -58,6 +58,9 @@ impl Supervisor {
                 return Some((1, "tend is shutting down".into()));
             }
             for i in idx {
+                // An explicit up, down or restart overrides waiting for
+                // the `after` services.
+                self.svcs[i].held = false;
                 self.feed(i, ev, now);
             }
             return Some((0, String::new()));

@@ -387,6 +387,31 @@ fn check_fails_for_a_service_held_by_its_after() {
 }
 
 #[test]
+fn up_starts_a_held_service_at_once() {
+    let fx = Fixture::new(
+        "ctl-up-held",
+        [
+            exe("services/db/run", &polite("db")),
+            file("services/db/down", ""),
+            exe("services/app/run", &polite("app")),
+            file("services/app/service.toml", "after = [\"db\"]\n"),
+        ],
+    );
+    let mut t = fx.start(&[]);
+    wait_state(&mut t, "app", "starting");
+    // An explicit up does not wait for db.
+    t.ctl_ok(&["up", "app"]);
+    t.wait_file("up-app");
+    wait_state(&mut t, "app", "up");
+    t.check(
+        !fx.exists("up-db"),
+        "db has a down file and was not asked up",
+    );
+    t.wait_for("check to pass", |t| t.fixture().ctl(&["check"]).code == 0);
+    t.term_expect(0);
+}
+
+#[test]
 fn reload_verb_starts_a_new_service() {
     let fx = Fixture::new("ctl-reload", [exe("services/a/run", &polite("a"))]);
     let mut t = fx.start(&[]);
