@@ -71,17 +71,7 @@ pub fn parse(text: &str) -> R<Table> {
             headers.push(path.clone());
             current = path;
         } else {
-            let line = p.line;
-            let path = p.key_path()?;
-            p.skip_spaces();
-            p.expect(b'=')?;
-            p.skip_spaces();
-            let value = p.value()?;
-            let (last, parents) = path.split_last().ok_or_else(|| p.err("empty key"))?;
-            let mut full = current.clone();
-            full.extend_from_slice(parents);
-            let t = table_at(&mut root, &full, line, false).map_err(|e| p.err(&e))?;
-            insert(t, last, line, value).map_err(|e| format!("line {line}: {e}"))?;
+            p.key_value(&mut root, &current)?;
         }
         p.end_of_line()?;
     }
@@ -197,6 +187,20 @@ impl Parser<'_> {
         }
     }
 
+    /// `key = value`, stored in `into` under the table path `prefix`.
+    fn key_value(&mut self, into: &mut Table, prefix: &[String]) -> R<()> {
+        let line = self.line;
+        let path = self.key_path()?;
+        self.skip_spaces();
+        self.expect(b'=')?;
+        self.skip_spaces();
+        let value = self.value()?;
+        let (last, parents) = path.split_last().ok_or_else(|| self.err("empty key"))?;
+        let full: Vec<String> = prefix.iter().chain(parents).cloned().collect();
+        let t = table_at(into, &full, line, false).map_err(|e| self.err(&e))?;
+        insert(t, last, line, value).map_err(|e| format!("line {line}: {e}"))
+    }
+
     fn key_path(&mut self) -> R<Vec<String>> {
         let mut path = vec![self.key()?];
         loop {
@@ -297,15 +301,7 @@ impl Parser<'_> {
         }
         loop {
             self.skip_spaces();
-            let line = self.line;
-            let path = self.key_path()?;
-            self.skip_spaces();
-            self.expect(b'=')?;
-            self.skip_spaces();
-            let value = self.value()?;
-            let (last, parents) = path.split_last().ok_or_else(|| self.err("empty key"))?;
-            let inner = table_at(&mut t, parents, line, false).map_err(|e| self.err(&e))?;
-            insert(inner, last, line, value).map_err(|e| self.err(&e))?;
+            self.key_value(&mut t, &[])?;
             self.skip_spaces();
             match self.peek() {
                 Some(b',') => self.i += 1,
