@@ -92,17 +92,88 @@ pub fn valid_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || "._@-".contains(c))
 }
 
-fn is_executable(path: &Path) -> bool {
-    fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+/// What a service dir holds, read once: its entries with their metadata
+/// (symlinks followed), so that scanning asks the kernel only about files
+/// that exist (one getdents and a stat each, instead of an open that fails
+/// for every optional file).
+struct Listing {
+    dir: PathBuf,
+    entries: Vec<(String, fs::Metadata)>,
 }
 
-/// Reads a small control file (`timeout-finish`, `down-signal`, ...):
-/// `Ok(None)` when absent.
-fn read_small(path: &Path) -> Result<Option<String>, String> {
-    match fs::read_to_string(path) {
-        Ok(s) => Ok(Some(s.trim().to_string())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(format!("{}: {e}", path.display())),
+impl Listing {
+    fn read(dir: &Path) -> Result<Listing, String> {
+        let rd = fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let mut entries: Vec<(String, fs::Metadata)> = rd
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                Some((name, fs::metadata(e.path()).ok()?))
+            })
+            .collect();
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(Listing {
+            dir: dir.to_path_buf(),
+            entries,
+        })
+    }
+
+    fn get(&self, name: &str) -> Option<&fs::Metadata> {
+        self.entries.iter().find(|(n, _)| n == name).map(|(_, m)| m)
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    fn is_executable(&self, name: &str) -> bool {
+        self.get(name)
+            .is_some_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    }
+
+    /// Reads a small control file (`timeout-finish`, `down-signal`, ...),
+    /// trimmed: `Ok(None)` when absent.
+    fn read_small(&self, name: &str) -> Result<Option<String>, String> {
+        if !self.has(name) {
+            return Ok(None);
+        }
+        let path = self.dir.join(name);
+        fs::read_to_string(&path)
+            .map(|s| Some(s.trim().to_string()))
+            .map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// FNV-1a over the name, size, modification time, mode and inode of
+    /// each file (not `down`, not subdirectories such as `log/` or `env/`,
+    /// whose values are compared as part of the spec): an edit, a
+    /// replacement or a chmod changes it. Metadata only: a `run` that is a
+    /// 50 MB binary costs one stat, not a read.
+    fn fingerprint(&self) -> u64 {
+        use std::os::unix::fs::MetadataExt;
+        let mut h: u64 = 0xcbf29ce484222325;
+        let mut eat = |bytes: &[u8]| {
+            for &b in bytes {
+                h ^= b as u64;
+                h = h.wrapping_mul(0x100000001b3);
+            }
+        };
+        for (name, m) in &self.entries {
+            if !m.is_file() || name == "down" {
+                continue;
+            }
+            eat(name.as_bytes());
+            let fields = [
+                m.len(),
+                m.mtime() as u64,
+                m.mtime_nsec() as u64,
+                m.mode() as u64,
+                m.ino(),
+            ];
+            for n in fields {
+                eat(&n.to_le_bytes());
+            }
+        }
+        h
     }
 }
 
@@ -168,12 +239,14 @@ pub fn scan(root: &Path, grace: Duration) -> Result<(Vec<ServiceSpec>, Vec<Strin
 
 /// Loads one service dir; the error names the file and the problem.
 pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, String> {
+    let files = Listing::read(dir)?;
     let toml_path = dir.join("service.toml");
-    let toml = match fs::read_to_string(&toml_path) {
-        Ok(text) => config::parse_service_toml(&text)
+    let toml = match files.has("service.toml") {
+        true => fs::read_to_string(&toml_path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| config::parse_service_toml(&text))
             .map_err(|e| format!("{}: {e}", toml_path.display()))?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => config::ServiceToml::default(),
-        Err(e) => return Err(format!("{}: {e}", toml_path.display())),
+        false => config::ServiceToml::default(),
     };
     let bad = |key: &str, e: String| format!("{}: {key}: {e}", toml_path.display());
     let duration = |key: &str, v: &Option<String>, default: Duration| match v {
@@ -187,8 +260,8 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
             return Err(bad("command", "must name a program".into()))
         }
         Some(cmd) => cmd.clone(),
-        None if is_executable(&run) => vec![run.to_string_lossy().into_owned()],
-        None if run.exists() => return Err(format!("{}: not executable", run.display())),
+        None if files.is_executable("run") => vec![run.to_string_lossy().into_owned()],
+        None if files.has("run") => return Err(format!("{}: not executable", run.display())),
         None => {
             return Err(format!(
                 "{}: no run script and no command in service.toml",
@@ -198,16 +271,16 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
     };
 
     let finish_path = dir.join("finish");
-    let finish = if is_executable(&finish_path) {
+    let finish = if files.is_executable("finish") {
         Some(finish_path)
-    } else if finish_path.exists() {
+    } else if files.has("finish") {
         return Err(format!("{}: not executable", finish_path.display()));
     } else {
         None
     };
 
     let tf_path = dir.join("timeout-finish");
-    let finish_timeout = match read_small(&tf_path)? {
+    let finish_timeout = match files.read_small("timeout-finish")? {
         None => Some(Duration::from_millis(5000)),
         Some(s) => match s.parse::<u64>() {
             Ok(0) => None,
@@ -222,7 +295,7 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
     };
 
     let ds_path = dir.join("down-signal");
-    let down_signal = match read_small(&ds_path)? {
+    let down_signal = match files.read_small("down-signal")? {
         Some(s) => {
             Some(config::parse_signal(&s).map_err(|e| format!("{}: {e}", ds_path.display()))?)
         }
@@ -250,7 +323,10 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
         finish_timeout,
     };
 
-    let mut env = read_envdir(&dir.join("env"))?;
+    let mut env = match files.has("env") {
+        true => read_envdir(&dir.join("env"))?,
+        false => Vec::new(),
+    };
     for (k, v) in toml.env.iter().flatten() {
         if k.is_empty() || k.contains('=') || k.contains('\0') || v.contains('\0') {
             return Err(bad("env", format!("bad variable {k:?}")));
@@ -259,7 +335,7 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
     }
 
     let nfd_path = dir.join("notification-fd");
-    let notification_fd = match read_small(&nfd_path)? {
+    let notification_fd = match files.read_small("notification-fd")? {
         None => None,
         Some(text) => match text.parse::<i32>() {
             Ok(n) if (3..1024).contains(&n) => Some(n),
@@ -309,7 +385,7 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
         dir: dir.to_path_buf(),
         argv,
         finish,
-        down: dir.join("down").exists(),
+        down: files.has("down"),
         critical: toml.critical.unwrap_or(false),
         readiness,
         after: toml.after.unwrap_or_default(),
@@ -317,47 +393,8 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
         watchdog,
         env,
         policy,
-        fingerprint: fingerprint(dir),
+        fingerprint: files.fingerprint(),
     })
-}
-
-/// FNV-1a over the name, size, modification time, mode and inode of each
-/// file in `dir` and `dir/env` (not `down`, not subdirectories such as
-/// `log/`), in name order: an edit, a replacement or a chmod changes it.
-/// Metadata only: a `run` that is a 50 MB binary costs one stat, not a read.
-fn fingerprint(dir: &Path) -> u64 {
-    use std::os::unix::fs::MetadataExt;
-    let mut h: u64 = 0xcbf29ce484222325;
-    let mut eat = |bytes: &[u8]| {
-        for &b in bytes {
-            h ^= b as u64;
-            h = h.wrapping_mul(0x100000001b3);
-        }
-    };
-    for d in [dir.to_path_buf(), dir.join("env")] {
-        let Ok(entries) = fs::read_dir(&d) else {
-            continue;
-        };
-        let mut files: Vec<(PathBuf, fs::Metadata)> = entries
-            .flatten()
-            .filter_map(|e| Some((e.path(), fs::metadata(e.path()).ok()?)))
-            .filter(|(p, m)| m.is_file() && !p.ends_with("down"))
-            .collect();
-        files.sort_by(|a, b| a.0.cmp(&b.0));
-        for (f, m) in files {
-            eat(f.as_os_str().as_encoded_bytes());
-            for n in [
-                m.len(),
-                m.mtime() as u64,
-                m.mtime_nsec() as u64,
-                m.mode() as u64,
-                m.ino(),
-            ] {
-                eat(&n.to_le_bytes());
-            }
-        }
-    }
-    h
 }
 
 /// Drops the services whose `after` names an unknown service or lies on a
