@@ -26,6 +26,10 @@ pub struct ServiceSpec {
     pub after: Vec<String>,
     /// For a `log/` service: the service whose stdout it reads.
     pub logger_of: Option<String>,
+    /// `instances = N`: this dir is a template, run as NAME@1 .. NAME@N.
+    pub instances: u32,
+    /// For one instance of a template: the template's name.
+    pub template: Option<String>,
     /// `watchdog`: with `ready = "notify"`, restart when WATCHDOG=1 stops.
     pub watchdog: Option<Duration>,
     /// Changes to tend's environment: `Some` sets, `None` unsets.
@@ -216,20 +220,48 @@ pub fn scan(root: &Path, grace: Duration) -> Result<(Vec<ServiceSpec>, Vec<Strin
             }
         };
         let log_dir = dir.join("log");
-        if log_dir.is_dir() {
-            // The logger runs before its service and stops after it.
-            let log_name = format!("{name}/log");
-            match load(&log_dir, &log_name, grace) {
-                Ok(mut logger) => {
-                    logger.logger_of = Some(name.clone());
-                    spec.after.push(log_name);
-                    specs.push(spec);
-                    specs.push(logger);
+        let logger = match log_dir.is_dir() {
+            false => None,
+            true => match load(&log_dir, &format!("{name}/log"), grace) {
+                Ok(logger) => Some(logger),
+                Err(e) => {
+                    errors.push(format!("{e} (so {name} is not started either)"));
+                    continue;
                 }
-                Err(e) => errors.push(format!("{e} (so {name} is not started either)")),
+            },
+        };
+        // A template runs as NAME@1 .. NAME@N, each with $TEND_INSTANCE
+        // (and its own logger, if the template has a log/).
+        let copies: Vec<(String, Option<u32>)> = match spec.instances {
+            0 => vec![(name.clone(), None)],
+            n => (1..=n).map(|i| (format!("{name}@{i}"), Some(i))).collect(),
+        };
+        spec.instances = 0;
+        for (instance, number) in copies {
+            let mut one = spec.clone();
+            one.name = instance.clone();
+            if let Some(i) = number {
+                one.template = Some(name.clone());
+                one.env.push(("TEND_INSTANCE".into(), Some(i.to_string())));
             }
-        } else {
-            specs.push(spec);
+            match &logger {
+                // The logger runs before its service and stops after it.
+                Some(l) => {
+                    let mut l = l.clone();
+                    l.name = format!("{instance}/log");
+                    l.logger_of = Some(instance);
+                    l.env.extend(
+                        one.env
+                            .iter()
+                            .filter(|(k, _)| k == "TEND_INSTANCE")
+                            .cloned(),
+                    );
+                    one.after.push(l.name.clone());
+                    specs.push(one);
+                    specs.push(l);
+                }
+                None => specs.push(one),
+            }
         }
     }
     let (specs, more) = check_order(specs);
@@ -372,7 +404,6 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
         ("user", toml.user.is_some()),
         ("listen", toml.listen.is_some()),
         ("on-demand", toml.on_demand.is_some()),
-        ("instances", toml.instances.is_some()),
     ];
     for (key, set) in unsupported {
         if set {
@@ -390,6 +421,8 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
         readiness,
         after: toml.after.unwrap_or_default(),
         logger_of: None,
+        instances: toml.instances.unwrap_or(0),
+        template: None,
         watchdog,
         env,
         policy,
@@ -400,8 +433,32 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
 /// Drops the services whose `after` names an unknown service or lies on a
 /// cycle (and, in turn, those that depend on a dropped one), with one
 /// error line each naming the services involved.
-pub fn check_order(specs: Vec<ServiceSpec>) -> (Vec<ServiceSpec>, Vec<String>) {
+pub fn check_order(mut specs: Vec<ServiceSpec>) -> (Vec<ServiceSpec>, Vec<String>) {
     let mut errors = Vec::new();
+    // `after` may name a template: it means every instance of it.
+    let templates: Vec<(String, String)> = specs
+        .iter()
+        .filter_map(|s| Some((s.template.clone()?, s.name.clone())))
+        .collect();
+    let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
+    for s in &mut specs {
+        s.after = s
+            .after
+            .iter()
+            .flat_map(|a| {
+                let instances: Vec<String> = templates
+                    .iter()
+                    .filter(|(t, _)| t == a && !names.contains(a))
+                    .map(|(_, n)| n.clone())
+                    .collect();
+                if instances.is_empty() {
+                    vec![a.clone()]
+                } else {
+                    instances
+                }
+            })
+            .collect();
+    }
     let index = |name: &str| specs.iter().position(|s| s.name == name);
     let mut bad = vec![false; specs.len()];
     for (i, s) in specs.iter().enumerate() {
@@ -590,6 +647,8 @@ mod tests {
             readiness: Readiness::None,
             after: after.iter().map(|a| a.to_string()).collect(),
             logger_of: None,
+            instances: 0,
+            template: None,
             watchdog: None,
             env: Vec::new(),
             policy: PolicySpec {
@@ -636,6 +695,18 @@ mod tests {
             }
             assert_eq!(errors.is_empty(), errs.is_empty(), "{errors:?}");
         }
+    }
+
+    #[test]
+    fn after_a_template_means_every_instance() {
+        let mut w1 = spec("w@1", &[]);
+        w1.template = Some("w".into());
+        let mut w2 = spec("w@2", &[]);
+        w2.template = Some("w".into());
+        let (got, errors) = check_order(vec![w1, w2, spec("lb", &["w"]), spec("one", &["w@2"])]);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(got[2].after, vec!["w@1", "w@2"]);
+        assert_eq!(got[3].after, vec!["w@2"]);
     }
 
     #[test]

@@ -22,4 +22,5 @@ mod scan_errors;
 mod shutdown;
 mod signals;
 mod subreaper;
+mod templates;
 mod usage;
