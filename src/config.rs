@@ -187,6 +187,78 @@ pub fn parse_service_toml(text: &str) -> Result<ServiceToml, String> {
     Ok(t)
 }
 
+/// A user to run a service as (`user` in service.toml).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub name: Option<String>,
+    pub uid: u32,
+    pub gid: u32,
+    /// Supplementary groups: those of /etc/group that list the user.
+    pub groups: Vec<u32>,
+    pub home: Option<String>,
+}
+
+/// Resolves `user = "NAME"`, `"UID"` or `"UID:GID"` against the texts of
+/// /etc/passwd and /etc/group. A name must be in passwd; a number need not
+/// be (as `docker run --user 1000:1000`), and then has no home or groups.
+pub fn resolve_user(spec: &str, passwd: &str, group: &str) -> Result<User, String> {
+    // passwd: name:password:uid:gid:gecos:home:shell
+    let entries = passwd.lines().filter_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 7).then(|| {
+            (
+                f[0],
+                f[2].parse::<u32>().ok(),
+                f[3].parse::<u32>().ok(),
+                f[5],
+            )
+        })
+    });
+    let (uid_text, gid_text) = match spec.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (spec, None),
+    };
+    let found = match uid_text.parse::<u32>() {
+        Ok(uid) => entries
+            .filter(|e| e.1 == Some(uid))
+            .map(|(n, _, g, h)| (Some(n), uid, g, Some(h)))
+            .next()
+            .unwrap_or((None, uid, None, None)),
+        Err(_) => entries
+            .filter(|e| e.0 == uid_text)
+            .find_map(|(n, u, g, h)| Some((Some(n), u?, g, Some(h))))
+            .ok_or_else(|| format!("no user named {uid_text:?} in /etc/passwd"))?,
+    };
+    let (name, uid, passwd_gid, home) = found;
+    let gid = match gid_text {
+        Some(g) => g
+            .parse::<u32>()
+            .map_err(|_| format!("bad group id {g:?}"))?,
+        None => passwd_gid.unwrap_or(uid),
+    };
+    // group: name:password:gid:member,member
+    let mut groups = vec![gid];
+    if let Some(name) = name {
+        for l in group.lines() {
+            let f: Vec<&str> = l.split(':').collect();
+            if f.len() >= 4 && f[3].split(',').any(|m| m == name) {
+                if let Ok(g) = f[2].parse::<u32>() {
+                    if !groups.contains(&g) {
+                        groups.push(g);
+                    }
+                }
+            }
+        }
+    }
+    Ok(User {
+        name: name.map(str::to_string),
+        uid,
+        gid,
+        groups,
+        home: home.map(str::to_string),
+    })
+}
+
 /// What to do, as decided by the command line.
 #[derive(Debug)]
 pub enum Invocation {
@@ -532,6 +604,27 @@ mod tests {
         assert_eq!(o.grace, Duration::from_secs(1));
         assert_eq!(o.services, PathBuf::from("/srv"));
         assert!(o.services_explicit && o.group);
+    }
+
+    #[test]
+    fn users() {
+        let passwd = "root:x:0:0:root:/root:/bin/sh\nwww-data:x:33:33:www:/var/www:/usr/sbin/nologin\nbroken\n";
+        let group = "root:x:0:\nwww-data:x:33:\nadm:x:4:syslog,www-data\nweb:x:900:www-data\n";
+        let u = resolve_user("www-data", passwd, group).unwrap();
+        assert_eq!((u.uid, u.gid), (33, 33));
+        assert_eq!(u.groups, vec![33, 4, 900]);
+        assert_eq!(u.home.as_deref(), Some("/var/www"));
+        assert_eq!(u.name.as_deref(), Some("www-data"));
+        let u = resolve_user("33", passwd, group).unwrap();
+        assert_eq!(u.name.as_deref(), Some("www-data"));
+        let u = resolve_user("1000:1000", passwd, group).unwrap();
+        assert_eq!((u.uid, u.gid, u.name, u.home), (1000, 1000, None, None));
+        assert_eq!(u.groups, vec![1000]);
+        assert_eq!(resolve_user("0:5", passwd, group).unwrap().gid, 5);
+        assert!(resolve_user("nobody", passwd, group)
+            .unwrap_err()
+            .contains("nobody"));
+        assert!(resolve_user("1:x", passwd, group).is_err());
     }
 
     #[test]

@@ -67,13 +67,23 @@ impl NotifySocket {
     /// clients accept with its leading `@`. Random, not the pid: every
     /// container's tend is PID 1, and containers may share a network
     /// namespace (a Kubernetes pod), where abstract names live.
-    pub fn bind(path: &Path, name: &str) -> std::io::Result<NotifySocket> {
+    /// `owner`: the service's uid and gid when it runs as another user,
+    /// who must be able to send to the socket.
+    pub fn bind(
+        path: &Path,
+        name: &str,
+        owner: Option<(u32, u32)>,
+    ) -> std::io::Result<NotifySocket> {
         let on_disk = || -> std::io::Result<UnixDatagram> {
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir)?;
             }
             let _ = std::fs::remove_file(path);
-            UnixDatagram::bind(path)
+            let sock = UnixDatagram::bind(path)?;
+            if let Some((uid, gid)) = owner {
+                std::os::unix::fs::chown(path, Some(uid), Some(gid))?;
+            }
+            Ok(sock)
         };
         let (sock, address, file) = match on_disk() {
             Ok(sock) => (

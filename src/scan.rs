@@ -21,6 +21,8 @@ pub struct ServiceSpec {
     /// A `down` file: not started automatically.
     pub down: bool,
     pub critical: bool,
+    /// `user`: run as this user (and its groups).
+    pub user: Option<config::User>,
     pub readiness: Readiness,
     /// `after`: start once these are ready, stop before them.
     pub after: Vec<String>,
@@ -355,10 +357,28 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
         finish_timeout,
     };
 
-    let mut env = match files.has("env") {
-        true => read_envdir(&dir.join("env"))?,
-        false => Vec::new(),
+    let user = match &toml.user {
+        None => None,
+        Some(u) => {
+            let passwd = fs::read_to_string("/etc/passwd").unwrap_or_default();
+            let group = fs::read_to_string("/etc/group").unwrap_or_default();
+            Some(config::resolve_user(u, &passwd, &group).map_err(|e| bad("user", e))?)
+        }
     };
+    // The user's HOME, USER and LOGNAME first: env/ and `env` may override.
+    let mut env = Vec::new();
+    if let Some(u) = &user {
+        if let Some(h) = &u.home {
+            env.push(("HOME".to_string(), Some(h.clone())));
+        }
+        if let Some(n) = &u.name {
+            env.push(("USER".to_string(), Some(n.clone())));
+            env.push(("LOGNAME".to_string(), Some(n.clone())));
+        }
+    }
+    if files.has("env") {
+        env.extend(read_envdir(&dir.join("env"))?);
+    }
     for (k, v) in toml.env.iter().flatten() {
         if k.is_empty() || k.contains('=') || k.contains('\0') || v.contains('\0') {
             return Err(bad("env", format!("bad variable {k:?}")));
@@ -401,7 +421,6 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
     // Keys whose features are not built yet: accepted so that a
     // service.toml written for a later tend still runs, but said.
     let unsupported = [
-        ("user", toml.user.is_some()),
         ("listen", toml.listen.is_some()),
         ("on-demand", toml.on_demand.is_some()),
     ];
@@ -418,6 +437,7 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
         finish,
         down: files.has("down"),
         critical: toml.critical.unwrap_or(false),
+        user,
         readiness,
         after: toml.after.unwrap_or_default(),
         logger_of: None,
@@ -644,6 +664,7 @@ mod tests {
             finish: None,
             down: false,
             critical: false,
+            user: None,
             readiness: Readiness::None,
             after: after.iter().map(|a| a.to_string()).collect(),
             logger_of: None,

@@ -867,6 +867,7 @@ impl Supervisor {
                 let mut spawn = sys::Spawn::new(&argv, &self.mask);
                 spawn.cwd = Some(&s.spec.dir);
                 spawn.env = &s.spec.env;
+                spawn.user = s.spec.user.as_ref();
                 // finish writes where run writes (prefixed, or to the logger).
                 spawn.stdio = [None, s.out_w(), s.err_w()];
                 match sys::spawn(&spawn) {
@@ -1026,7 +1027,8 @@ impl Supervisor {
                 if s.notify.is_none() {
                     let name = s.spec.name.replace('/', "_");
                     let path = control_dir.join("notify").join(format!("{name}.sock"));
-                    let bound = NotifySocket::bind(&path, &name).map_err(|e| {
+                    let owner = s.spec.user.as_ref().map(|u| (u.uid, u.gid));
+                    let bound = NotifySocket::bind(&path, &name, owner).map_err(|e| {
                         let msg = format!("{}: notify socket {}: {e}", s.spec.name, path.display());
                         std::io::Error::other(msg)
                     })?;
@@ -1053,6 +1055,7 @@ impl Supervisor {
         let mut spawn = sys::Spawn::new(&s.spec.argv, &self.mask);
         spawn.cwd = Some(&s.spec.dir);
         spawn.env = &env;
+        spawn.user = s.spec.user.as_ref();
         spawn.stdio = [
             logger_in,
             s.out
@@ -1164,6 +1167,7 @@ impl Supervisor {
                 let mut spawn = sys::Spawn::new(argv, &self.mask);
                 spawn.cwd = Some(&s.spec.dir);
                 spawn.env = &s.spec.env;
+                spawn.user = s.spec.user.as_ref();
                 match sys::spawn(&spawn) {
                     Ok(child) => {
                         s.check_pid = Some(child.pid);

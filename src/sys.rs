@@ -55,6 +55,8 @@ pub struct Spawn<'a> {
     pub stdio: [Option<RawFd>; 3],
     /// `(fd, n)`: `fd` appears as fd `n` in the child (notification-fd).
     pub extra_fd: Option<(RawFd, i32)>,
+    /// Run as this user (`user` in service.toml).
+    pub user: Option<&'a crate::config::User>,
 }
 
 impl<'a> Spawn<'a> {
@@ -67,6 +69,7 @@ impl<'a> Spawn<'a> {
             mask,
             stdio: [None; 3],
             extra_fd: None,
+            user: None,
         }
     }
 }
@@ -99,6 +102,8 @@ struct ChildPlan {
     stdio: [Option<RawFd>; 3],
     extra: Option<(RawFd, i32)>,
     mask: libc::sigset_t,
+    /// `(uid, gid, groups)` to switch to, if not tend's own.
+    ids: Option<(u32, u32, Vec<libc::gid_t>)>,
     /// Written by the child when it fails before or at exec.
     errno: i32,
 }
@@ -153,6 +158,17 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
                 fail(plan);
             }
         }
+        if let Some((uid, gid, groups)) = &plan.ids {
+            // Raw syscalls: libc's set*id wrappers synchronise every thread
+            // of the process, and this child shares tend's memory. Groups
+            // first, then gid, then uid: after that, no way back.
+            let ok = libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) == 0
+                && libc::syscall(libc::SYS_setresgid, *gid, *gid, *gid) == 0
+                && libc::syscall(libc::SYS_setresuid, *uid, *uid, *uid) == 0;
+            if !ok {
+                fail(plan);
+            }
+        }
         libc::sigprocmask(libc::SIG_SETMASK, &plan.mask, std::ptr::null_mut());
         if plan.search_path {
             libc::execvpe(plan.argv[0], plan.argv.as_ptr(), plan.envp.as_ptr());
@@ -200,8 +216,16 @@ pub fn spawn(s: &Spawn) -> std::io::Result<Child> {
             .unwrap_or_default();
         s.env.iter().any(|(k, _)| k.as_bytes() == name)
     };
-    let extra_env: Vec<CString> = s
+    // A later change of the same variable wins (service.toml over env/
+    // over the user's HOME).
+    let last: Vec<&(String, Option<String>)> = s
         .env
+        .iter()
+        .enumerate()
+        .filter(|(i, (k, _))| !s.env[i + 1..].iter().any(|(k2, _)| k2 == k))
+        .map(|(_, e)| e)
+        .collect();
+    let extra_env: Vec<CString> = last
         .iter()
         .filter_map(|(k, v)| {
             v.as_ref()
@@ -242,6 +266,11 @@ pub fn spawn(s: &Spawn) -> std::io::Result<Child> {
         ],
         extra: s.extra_fd,
         mask: *s.mask.as_ref(),
+        // Already that user (tend not run as root): nothing to switch.
+        ids: s
+            .user
+            .filter(|u| u.uid != nix::unistd::geteuid().as_raw())
+            .map(|u| (u.uid, u.gid, u.groups.clone())),
         errno: 0,
     };
     let mut stack = vec![0u8; CHILD_STACK];

@@ -24,3 +24,4 @@ mod signals;
 mod subreaper;
 mod templates;
 mod usage;
+mod user;
