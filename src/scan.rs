@@ -28,6 +28,10 @@ pub struct ServiceSpec {
     pub after: Vec<String>,
     /// For a `log/` service: the service whose stdout it reads.
     pub logger_of: Option<String>,
+    /// `listen`: sockets tend binds and passes as fds 3.. (LISTEN_FDS).
+    pub listen: Vec<Listen>,
+    /// `on-demand`: start on the first connection to a `listen` socket.
+    pub on_demand: bool,
     /// `instances = N`: this dir is a template, run as NAME@1 .. NAME@N.
     pub instances: u32,
     /// For one instance of a template: the template's name.
@@ -40,6 +44,56 @@ pub struct ServiceSpec {
     /// A hash of the contents of the service's files (all but `down`), so
     /// that a reload restarts a service whose `run` was edited.
     pub fingerprint: u64,
+}
+
+/// One `listen` entry: `tcp:HOST:PORT` or `unix:/PATH`, with an optional
+/// `#NAME` for LISTEN_FDNAMES (default: the service's name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listen {
+    pub addr: ListenAddr,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListenAddr {
+    Tcp(std::net::SocketAddr),
+    Unix(PathBuf),
+}
+
+impl std::fmt::Display for ListenAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            ListenAddr::Tcp(a) => write!(f, "tcp:{a}"),
+            ListenAddr::Unix(p) => write!(f, "unix:{}", p.display()),
+        }
+    }
+}
+
+/// Parses one `listen` entry for service `service`.
+pub fn parse_listen(entry: &str, service: &str) -> Result<Listen, String> {
+    let (addr, name) = match entry.split_once('#') {
+        Some((a, n)) if !n.is_empty() && !n.contains(':') => (a, n.to_string()),
+        Some(_) => {
+            return Err(format!(
+                "{entry:?}: a name after # must be non-empty, without ':'"
+            ))
+        }
+        None => (entry, service.to_string()),
+    };
+    let addr = if let Some(hp) = addr.strip_prefix("tcp:") {
+        ListenAddr::Tcp(
+            crate::ready::tcp_addr(hp)
+                .ok_or_else(|| format!("{entry:?}: expected tcp:IP:PORT (or localhost:PORT)"))?,
+        )
+    } else if let Some(p) = addr.strip_prefix("unix:") {
+        if !p.starts_with('/') {
+            return Err(format!("{entry:?}: a unix socket path must be absolute"));
+        }
+        ListenAddr::Unix(PathBuf::from(p))
+    } else {
+        return Err(format!("{entry:?}: expected tcp:HOST:PORT or unix:/PATH"));
+    };
+    Ok(Listen { addr, name })
 }
 
 /// How a service says it is ready.
@@ -420,13 +474,24 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
 
     // Keys whose features are not built yet: accepted so that a
     // service.toml written for a later tend still runs, but said.
-    let unsupported = [
-        ("listen", toml.listen.is_some()),
-        ("on-demand", toml.on_demand.is_some()),
-    ];
-    for (key, set) in unsupported {
-        if set {
-            log::warn!("{}: {key}: not supported yet, ignored", toml_path.display());
+    let listen = toml
+        .listen
+        .iter()
+        .flatten()
+        .map(|l| parse_listen(l, name).map_err(|e| bad("listen", e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let on_demand = toml.on_demand.unwrap_or(false);
+    if on_demand && listen.is_empty() {
+        return Err(bad("on-demand", "needs listen".into()));
+    }
+    // The sockets are fds 3 .. 3+n: notification-fd must not be one of them.
+    if let Some(n) = notification_fd {
+        if listen.len() as i32 + 3 > n {
+            return Err(format!(
+                "{}: fd {n} is taken by the listen sockets (fds 3 to {})",
+                nfd_path.display(),
+                listen.len() + 2
+            ));
         }
     }
 
@@ -441,6 +506,8 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
         readiness,
         after: toml.after.unwrap_or_default(),
         logger_of: None,
+        listen,
+        on_demand,
         instances: toml.instances.unwrap_or(0),
         template: None,
         watchdog,
@@ -668,6 +735,8 @@ mod tests {
             readiness: Readiness::None,
             after: after.iter().map(|a| a.to_string()).collect(),
             logger_of: None,
+            listen: Vec::new(),
+            on_demand: false,
             instances: 0,
             template: None,
             watchdog: None,
@@ -728,6 +797,28 @@ mod tests {
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(got[2].after, vec!["w@1", "w@2"]);
         assert_eq!(got[3].after, vec!["w@2"]);
+    }
+
+    #[test]
+    fn listen_entries() {
+        let l = parse_listen("tcp:0.0.0.0:80#http", "web").unwrap();
+        assert_eq!(l.addr, ListenAddr::Tcp(([0, 0, 0, 0], 80).into()));
+        assert_eq!(l.name, "http");
+        let l = parse_listen("unix:/run/app.sock", "app").unwrap();
+        assert_eq!(l.addr, ListenAddr::Unix("/run/app.sock".into()));
+        assert_eq!(l.name, "app");
+        assert_eq!(l.addr.to_string(), "unix:/run/app.sock");
+        for bad in [
+            "80",
+            "tcp:80",
+            "tcp:host:80",
+            "unix:rel.sock",
+            "udp:1.2.3.4:5",
+            "tcp:[::1]:9#",
+            "tcp:[::1]:9#a:b",
+        ] {
+            assert!(parse_listen(bad, "x").is_err(), "{bad:?} accepted");
+        }
     }
 
     #[test]

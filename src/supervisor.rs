@@ -64,6 +64,11 @@ struct Svc {
     tcp: Option<OwnedFd>,
     check_pid: Option<i32>,
     watchdog_at: Option<Instant>,
+    /// The `listen` sockets, bound once and kept across restarts, so that
+    /// connections wait in the backlog while the service restarts.
+    sockets: Vec<OwnedFd>,
+    /// `on-demand`: bound and waiting for the first connection.
+    listening: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -86,6 +91,8 @@ enum Token {
     NotifyFd(usize),
     Notify(usize),
     Tcp(usize),
+    /// A connection on a socket of an on-demand service that waits for one.
+    Listen(usize),
     Stdout,
     Stderr,
 }
@@ -287,6 +294,11 @@ impl Supervisor {
             if let Some(fd) = &s.tcp {
                 add(fd.as_raw_fd(), libc::POLLOUT, Token::Tcp(i));
             }
+            if s.listening {
+                for fd in &s.sockets {
+                    add(fd.as_raw_fd(), libc::POLLIN, Token::Listen(i));
+                }
+            }
         }
         if !self.stdout.queue.is_empty() {
             add(1, libc::POLLOUT, Token::Stdout);
@@ -329,6 +341,12 @@ impl Supervisor {
                 Token::NotifyFd(i) => self.on_notification_fd(i, now),
                 Token::Notify(i) => self.on_notify(i, now),
                 Token::Tcp(i) => self.on_tcp(i, now),
+                Token::Listen(i) => {
+                    if std::mem::take(&mut self.svcs[i].listening) {
+                        log::info!("{}: first connection, starting", self.svcs[i].spec.name);
+                        self.feed(i, Event::Start, now);
+                    }
+                }
                 Token::Stdout => self.stdout.write_some(),
                 Token::Stderr => self.stderr.write_some(),
             }
@@ -509,6 +527,16 @@ impl Supervisor {
             }
             for i in ready {
                 self.svcs[i].held = false;
+                if self.svcs[i].spec.on_demand {
+                    // Bound now, started on the first connection.
+                    match self.svcs[i].ensure_sockets() {
+                        Ok(()) => {
+                            self.svcs[i].listening = true;
+                            continue;
+                        }
+                        Err(e) => log::error!("{e}"), // started now, to retry
+                    }
+                }
                 self.feed(i, Event::Start, now);
             }
         }
@@ -576,6 +604,7 @@ impl Supervisor {
             for i in stoppable {
                 self.svcs[i].stop_sent = true;
                 self.svcs[i].held = false;
+                self.svcs[i].listening = false;
                 if let Some(p) = self.svcs[i].feeds {
                     if let Some(pipe) = &mut self.svcs[p].out {
                         pipe.w = None;
@@ -959,6 +988,8 @@ impl Supervisor {
             if !specs.iter().any(|n| n.name == self.svcs[i].spec.name) && !self.svcs[i].removed {
                 log::info!("{}: removed, stopping", self.svcs[i].spec.name);
                 self.svcs[i].removed = true;
+                self.svcs[i].listening = false;
+                self.svcs[i].sockets.clear(); // tend's copies: the ports are freed once it exits
                 self.feed(i, Event::Stop, now);
             }
         }
@@ -973,11 +1004,15 @@ impl Supervisor {
                     let s = &mut self.svcs[i];
                     let was_removed = std::mem::replace(&mut s.removed, false);
                     s.sm.policy = spec.policy();
+                    if s.spec.listen != spec.listen {
+                        s.sockets.clear();
+                    }
                     s.spec = spec;
                     if s.sm.has_process() {
                         log::info!("{}: changed, restarting", s.spec.name);
                         self.feed(i, Event::Restart, now);
-                    } else if was_removed || s.sm.want_up {
+                    } else if was_removed || s.sm.want_up || s.listening {
+                        s.listening = false;
                         s.held = !s.spec.down;
                     }
                 }
@@ -1010,7 +1045,13 @@ impl Supervisor {
         }
         let s = &mut self.svcs[i];
         s.ensure_pipes()?;
+        s.ensure_sockets()?;
         let mut env = s.spec.env.clone();
+        if !s.sockets.is_empty() {
+            let names: Vec<&str> = s.spec.listen.iter().map(|l| l.name.as_str()).collect();
+            env.push(("LISTEN_FDS".into(), Some(s.sockets.len().to_string())));
+            env.push(("LISTEN_FDNAMES".into(), Some(names.join(":"))));
+        }
         let mut nfd_w = None;
         match &s.spec.readiness {
             Readiness::None => {}
@@ -1056,6 +1097,8 @@ impl Supervisor {
         spawn.cwd = Some(&s.spec.dir);
         spawn.env = &env;
         spawn.user = s.spec.user.as_ref();
+        let listen_fds: Vec<i32> = s.sockets.iter().map(|f| f.as_raw_fd()).collect();
+        spawn.listen_fds = &listen_fds;
         spawn.stdio = [
             logger_in,
             s.out
@@ -1240,6 +1283,8 @@ impl Svc {
             tcp: None,
             check_pid: None,
             watchdog_at: None,
+            sockets: Vec::new(),
+            listening: false,
         }
     }
 
@@ -1257,6 +1302,23 @@ impl Svc {
         if self.err.is_none() && !self.prefix.is_empty() {
             self.err = Some(Pipe::new(true)?);
         }
+        Ok(())
+    }
+
+    /// Binds the `listen` sockets on first use.
+    fn ensure_sockets(&mut self) -> std::io::Result<()> {
+        if self.sockets.len() == self.spec.listen.len() {
+            return Ok(());
+        }
+        let owner = self.spec.user.as_ref().map(|u| (u.uid, u.gid));
+        let mut bound = Vec::new();
+        for l in &self.spec.listen {
+            let fd = sys::listen_socket(&l.addr, owner).map_err(|e| {
+                std::io::Error::other(format!("{}: listen {}: {e}", self.spec.name, l.addr))
+            })?;
+            bound.push(fd);
+        }
+        self.sockets = bound;
         Ok(())
     }
 
@@ -1284,13 +1346,17 @@ impl Svc {
     fn state_name(&self) -> &'static str {
         if self.held {
             "starting"
+        } else if self.listening {
+            "listening"
         } else {
             self.sm.name_of_state()
         }
     }
 
+    /// Ready for whoever runs `after` it: up and ready, or an on-demand
+    /// service whose sockets are bound (connections wait in the backlog).
     fn is_ready(&self) -> bool {
-        matches!(self.sm.state, State::Up { .. }) && self.sm.ready
+        self.listening || matches!(self.sm.state, State::Up { .. }) && self.sm.ready
     }
 
     /// `run` exited: its readiness channel and checks go with it.

@@ -57,6 +57,10 @@ pub struct Spawn<'a> {
     pub extra_fd: Option<(RawFd, i32)>,
     /// Run as this user (`user` in service.toml).
     pub user: Option<&'a crate::config::User>,
+    /// Listening sockets, passed as fds 3, 4, ... with LISTEN_PID set to
+    /// the child's pid (sd_listen_fds(3)); LISTEN_FDS and LISTEN_FDNAMES
+    /// come in `env`.
+    pub listen_fds: &'a [RawFd],
 }
 
 impl<'a> Spawn<'a> {
@@ -70,6 +74,7 @@ impl<'a> Spawn<'a> {
             stdio: [None; 3],
             extra_fd: None,
             user: None,
+            listen_fds: &[],
         }
     }
 }
@@ -100,10 +105,14 @@ struct ChildPlan {
     search_path: bool,
     main: bool,
     stdio: [Option<RawFd>; 3],
-    extra: Option<(RawFd, i32)>,
     mask: libc::sigset_t,
     /// `(uid, gid, groups)` to switch to, if not tend's own.
     ids: Option<(u32, u32, Vec<libc::gid_t>)>,
+    /// `(source, target)` fds to put in place after stdio: the
+    /// notification-fd pipe and the listening sockets.
+    moves: Vec<(RawFd, i32)>,
+    /// The `LISTEN_PID=` entry of envp, whose digits the child writes.
+    listen_pid: Option<*mut u8>,
     /// Written by the child when it fails before or at exec.
     errno: i32,
 }
@@ -146,12 +155,18 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
                 }
             }
         }
-        if let Some((fd, n)) = plan.extra {
-            if fd == n {
-                libc::fcntl(n, libc::F_SETFD, 0);
-            } else if libc::dup2(fd, n) < 0 {
+        // Two steps, so that no source is overwritten before it is moved:
+        // every source to a fresh fd above all targets, then into place
+        // (dup2 clears close-on-exec; the temporaries keep it).
+        let above = plan.moves.iter().map(|&(_, t)| t).max().unwrap_or(0) + 1;
+        for m in plan.moves.iter_mut() {
+            m.0 = libc::fcntl(m.0, libc::F_DUPFD_CLOEXEC, above);
+            if m.0 < 0 || libc::dup2(m.0, m.1) < 0 {
                 fail(plan);
             }
+        }
+        if let Some(digits) = plan.listen_pid {
+            write_decimal(digits, libc::getpid());
         }
         if let Some(dir) = &plan.cwd {
             if libc::chdir(dir.as_ptr()) != 0 {
@@ -177,6 +192,27 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
         }
         fail(plan)
     }
+}
+
+/// Writes `n` in decimal at `at`, then a NUL, into room for 10 digits.
+///
+/// # Safety
+/// `at` must point to 11 writable bytes.
+unsafe fn write_decimal(at: *mut u8, mut n: i32) {
+    let mut buf = [0u8; 10];
+    let mut len = 0;
+    loop {
+        buf[len] = b'0' + (n % 10) as u8;
+        len += 1;
+        n /= 10;
+        if n == 0 || len == buf.len() {
+            break;
+        }
+    }
+    for i in 0..len {
+        *at.add(i) = buf[len - 1 - i];
+    }
+    *at.add(len) = 0;
 }
 
 /// Bytes of stack for the child between clone and exec (execvpe keeps a
@@ -232,6 +268,13 @@ pub fn spawn(s: &Spawn) -> std::io::Result<Child> {
                 .map(|v| cstr(&[k.as_bytes(), b"=", v.as_bytes()].concat()))
         })
         .collect::<Result<_, _>>()?;
+    // LISTEN_PID is the child's own pid, known only in the child: room for
+    // it is made here, the digits are written there.
+    let mut listen_pid_entry: Vec<u8> = b"LISTEN_PID=\0\0\0\0\0\0\0\0\0\0\0".to_vec();
+    let listen_pid_ptr = (!s.listen_fds.is_empty()).then(|| {
+        // SAFETY: 11 bytes of room follow the 11 bytes of "LISTEN_PID=".
+        unsafe { listen_pid_entry.as_mut_ptr().add(11) }
+    });
     static DEVNULL: std::sync::OnceLock<Option<std::fs::File>> = std::sync::OnceLock::new();
     let devnull = if s.main {
         None
@@ -248,9 +291,10 @@ pub fn spawn(s: &Spawn) -> std::io::Result<Child> {
             .collect(),
         envp: base
             .iter()
-            .filter(|e| !changed(e))
+            .filter(|e| !changed(e) && !e.as_bytes().starts_with(b"LISTEN_PID="))
             .chain(&extra_env)
             .map(|e| e.as_ptr())
+            .chain(listen_pid_ptr.map(|_| listen_pid_entry.as_ptr().cast()))
             .chain([std::ptr::null()])
             .collect(),
         cwd: match s.cwd {
@@ -264,7 +308,17 @@ pub fn spawn(s: &Spawn) -> std::io::Result<Child> {
             s.stdio[1],
             s.stdio[2],
         ],
-        extra: s.extra_fd,
+        moves: s
+            .extra_fd
+            .into_iter()
+            .chain(
+                s.listen_fds
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &fd)| (fd, 3 + i as i32)),
+            )
+            .collect(),
+        listen_pid: listen_pid_ptr,
         mask: *s.mask.as_ref(),
         // Already that user (tend not run as root): nothing to switch.
         ids: s
@@ -384,6 +438,51 @@ fn descendants(root: i32) -> Vec<i32> {
     }
     found.remove(0);
     found
+}
+
+/// A listening stream socket for `listen` (close-on-exec in tend; the
+/// child gets it by dup2). A stale unix socket file is replaced; `owner`
+/// chowns it for a service that runs as another user.
+pub fn listen_socket(
+    addr: &crate::scan::ListenAddr,
+    owner: Option<(u32, u32)>,
+) -> std::io::Result<std::os::fd::OwnedFd> {
+    use crate::scan::ListenAddr;
+    use nix::sys::socket::{
+        self, AddressFamily, SockFlag, SockType, SockaddrIn, SockaddrIn6, UnixAddr,
+    };
+    let family = match addr {
+        ListenAddr::Tcp(std::net::SocketAddr::V4(_)) => AddressFamily::Inet,
+        ListenAddr::Tcp(std::net::SocketAddr::V6(_)) => AddressFamily::Inet6,
+        ListenAddr::Unix(_) => AddressFamily::Unix,
+    };
+    let fd = socket::socket(family, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)?;
+    match addr {
+        ListenAddr::Tcp(a) => {
+            socket::setsockopt(&fd, socket::sockopt::ReuseAddr, &true)?;
+            match a {
+                std::net::SocketAddr::V4(a) => socket::bind(fd.as_raw_fd(), &SockaddrIn::from(*a))?,
+                std::net::SocketAddr::V6(a) => {
+                    socket::bind(fd.as_raw_fd(), &SockaddrIn6::from(*a))?
+                }
+            }
+        }
+        ListenAddr::Unix(path) => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let _ = std::fs::remove_file(path);
+            socket::bind(fd.as_raw_fd(), &UnixAddr::new(path.as_path())?)?;
+            if let Some((uid, gid)) = owner {
+                std::os::unix::fs::chown(path, Some(uid), Some(gid))?;
+            }
+        }
+    }
+    socket::listen(
+        &fd,
+        socket::Backlog::new(128).unwrap_or(socket::Backlog::MAXCONN),
+    )?;
+    Ok(fd)
 }
 
 /// 64 random bits from the kernel (getrandom), for names that must not

@@ -61,6 +61,7 @@ impl Supervisor {
                 // An explicit up, down or restart overrides waiting for
                 // the `after` services.
                 self.svcs[i].held = false;
+                self.svcs[i].listening = false;
                 self.feed(i, ev, now);
             }
             return Some((0, String::new()));

@@ -21,6 +21,7 @@ mod restart;
 mod scan_errors;
 mod shutdown;
 mod signals;
+mod sockets;
 mod subreaper;
 mod templates;
 mod usage;
