@@ -8,7 +8,6 @@
 //! - a TCP connect, or a command exiting 0, tried again with a growing
 //!   interval until it succeeds; never blocking the loop.
 
-use crate::sys;
 use nix::sys::socket::{self, AddressFamily, SockFlag, SockType, SockaddrIn, SockaddrIn6};
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -177,10 +176,6 @@ pub fn tcp_start(addr: SocketAddr) -> Option<OwnedFd> {
 /// After POLLOUT: did the connect succeed?
 pub fn tcp_connected(fd: &OwnedFd) -> bool {
     socket::getsockopt(fd, socket::sockopt::SocketError).is_ok_and(|e| e == 0)
-}
-
-pub fn pollfd_in(fd: RawFd) -> libc::pollfd {
-    sys::pollfd(fd, libc::POLLIN)
 }
 
 #[cfg(test)]
