@@ -45,10 +45,7 @@ impl Pipe {
 
     /// Bytes are waiting in the pipe.
     pub fn readable(&self) -> bool {
-        let mut n: libc::c_int = 0;
-        // SAFETY: FIONREAD writes one int to the pointer given.
-        let r = unsafe { libc::ioctl(self.r.as_raw_fd(), libc::FIONREAD, &mut n) };
-        r == 0 && n > 0
+        crate::sys::bytes_waiting(self.r.as_raw_fd()) > 0
     }
 
     /// Reads what is there and queues its complete lines on `out`.
@@ -151,29 +148,19 @@ impl Output {
     /// One write, after poll said the fd is writable.
     pub fn write_some(&mut self) {
         let n = self.queue.len().min(CHUNK);
-        // SAFETY: writes from a live buffer of at least n bytes.
-        let r = unsafe { libc::write(self.fd, self.queue.as_ptr().cast(), n) };
-        if r > 0 {
-            self.queue.drain(..r as usize);
-        } else if r < 0 {
-            let e = nix::errno::Errno::last();
-            if e != nix::errno::Errno::EAGAIN && e != nix::errno::Errno::EINTR {
-                // Nobody reads our output any more: drop it rather than
-                // stopping every service that writes.
-                self.queue.clear();
-            }
+        match crate::sys::write_fd(self.fd, &self.queue[..n]) {
+            Ok(written) => drop(self.queue.drain(..written)),
+            Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => {}
+            // Nobody reads our output any more: drop it rather than
+            // stopping every service that writes.
+            Err(_) => self.queue.clear(),
         }
     }
 
     /// Writes everything, blocking: only on the way out of tend.
     pub fn flush_blocking(&mut self) {
-        while !self.queue.is_empty() {
-            // SAFETY: as in write_some.
-            let r = unsafe { libc::write(self.fd, self.queue.as_ptr().cast(), self.queue.len()) };
-            if r <= 0 {
-                return;
-            }
-            self.queue.drain(..r as usize);
+        while let Ok(written @ 1..) = crate::sys::write_fd(self.fd, &self.queue) {
+            self.queue.drain(..written);
         }
     }
 }

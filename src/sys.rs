@@ -485,6 +485,29 @@ pub fn listen_socket(
     Ok(fd)
 }
 
+/// One write(2) to a raw fd (tend's own stdout or stderr).
+pub fn write_fd(fd: RawFd, bytes: &[u8]) -> Result<usize, Errno> {
+    // SAFETY: writes from a live buffer of bytes.len() bytes.
+    let r = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+    if r < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(r as usize)
+    }
+}
+
+/// How many bytes wait to be read in a pipe or socket (FIONREAD).
+pub fn bytes_waiting(fd: RawFd) -> usize {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int to the pointer given.
+    let r = unsafe { libc::ioctl(fd, libc::FIONREAD, &mut n) };
+    if r == 0 {
+        n.max(0) as usize
+    } else {
+        0
+    }
+}
+
 /// 64 random bits from the kernel (getrandom), for names that must not
 /// collide between tends; the clock when that fails.
 pub fn random_u64() -> u64 {
