@@ -651,6 +651,10 @@ impl Supervisor {
     /// Begins an orderly shutdown (SPEC §3): main command first, then the
     /// services, then finish.d.
     fn shutdown(&mut self, now: Instant) {
+        // A main command still waiting for readiness never starts now.
+        if let Some(m) = &mut self.main {
+            m.start_by = None;
+        }
         match self.phase {
             Phase::Init => {
                 // Stop the init sequence: no service starts.
@@ -814,11 +818,6 @@ impl Supervisor {
                     self.svcs[i].spec.watchdog.unwrap_or_default().as_millis()
                 );
                 self.feed(i, Event::Restart, now);
-            }
-        }
-        if let Some(m) = &self.main {
-            if m.pid.is_none() && m.start_by.is_some_and(|t| t <= now) {
-                self.maybe_start_main(now);
             }
         }
         if let Some(m) = &mut self.main {

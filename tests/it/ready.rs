@@ -530,6 +530,36 @@ fn main_command_starts_once_services_are_ready() {
     check_started_after_ready(&mut t, "db", "main", 0.45);
 }
 
+// Regression: a TERM while the main command waited for readiness began the
+// shutdown, yet the main command was still started at --ready-timeout,
+// in the middle of stopping the services.
+#[test]
+fn term_while_waiting_for_readiness_never_starts_the_main_command() {
+    let fx = Fixture::new(
+        "main-never-started",
+        [
+            // Never ready, and slow to stop: shutdown outlasts the timeout.
+            exe(
+                "services/slow/run",
+                "trap 'sleep 1.5; echo done > \"$T/term-slow\"; exit 0' TERM\n\
+                 echo up > \"$T/up-slow\"\n\
+                 while :; do sleep 0.1; done\n",
+            ),
+            file("services/slow/notification-fd", "3\n"),
+            exe("main", "echo ran > \"$T/main-ran\"\n"),
+        ],
+    );
+    let main = fx.arg("main");
+    let mut t = fx.start(&["--ready-timeout", "700ms", "--", &main]);
+    t.wait_file("up-slow");
+    t.term_expect(0);
+    t.check(fx.exists("term-slow"), "slow was not stopped gracefully");
+    t.check(
+        !fx.exists("main-ran"),
+        "the main command ran during the shutdown",
+    );
+}
+
 #[test]
 fn main_command_starts_at_the_ready_timeout_with_a_warning() {
     let fx = Fixture::new(
