@@ -31,11 +31,7 @@ impl Pipe {
     /// `for_tend`: tend reads it (non-blocking); otherwise a logger's
     /// stdin, left blocking as programs expect.
     pub fn new(for_tend: bool) -> std::io::Result<Pipe> {
-        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
-        if for_tend {
-            let flags = nix::fcntl::OFlag::O_NONBLOCK;
-            nix::fcntl::fcntl(&r, nix::fcntl::FcntlArg::F_SETFL(flags))?;
-        }
+        let (r, w) = crate::sys::pipe(for_tend)?;
         Ok(Pipe {
             r,
             w: Some(w),

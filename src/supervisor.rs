@@ -1055,11 +1055,7 @@ impl Supervisor {
         match &s.spec.readiness {
             Readiness::None => {}
             Readiness::Fd(_) => {
-                let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
-                nix::fcntl::fcntl(
-                    &r,
-                    nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
-                )?;
+                let (r, w) = sys::pipe(true)?;
                 s.nfd = Some(r);
                 nfd_w = Some(w);
             }

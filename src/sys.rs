@@ -9,7 +9,7 @@ use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 /// Blocks every catchable signal (they are read from a signalfd instead)
@@ -483,6 +483,20 @@ pub fn listen_socket(
         socket::Backlog::new(128).unwrap_or(socket::Backlog::MAXCONN),
     )?;
     Ok(fd)
+}
+
+/// A close-on-exec pipe `(read, write)`; with `nonblocking_read` the read
+/// end, which only tend reads, does not block (the write end, given to a
+/// child, stays blocking as programs expect).
+pub fn pipe(nonblocking_read: bool) -> nix::Result<(OwnedFd, OwnedFd)> {
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    if nonblocking_read {
+        nix::fcntl::fcntl(
+            &r,
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        )?;
+    }
+    Ok((r, w))
 }
 
 /// One write(2) to a raw fd (tend's own stdout or stderr).
