@@ -526,8 +526,18 @@ pub fn bytes_waiting(fd: RawFd) -> usize {
 /// collide between tends; the clock when that fails.
 pub fn random_u64() -> u64 {
     let mut buf = [0u8; 8];
-    // SAFETY: getrandom writes at most buf.len() bytes into buf.
-    let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), libc::GRND_NONBLOCK) };
+    // The raw syscall, not libc's getrandom(): in the static non-PIE musl
+    // build that symbol resolved to a null weak reference and tend died of
+    // SIGSEGV on its first call.
+    // SAFETY: getrandom(2) writes at most buf.len() bytes into buf.
+    let n = unsafe {
+        libc::syscall(
+            libc::SYS_getrandom,
+            buf.as_mut_ptr(),
+            buf.len(),
+            libc::GRND_NONBLOCK,
+        )
+    };
     if n == 8 {
         u64::from_ne_bytes(buf)
     } else {

@@ -9,7 +9,7 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::harness::{exe, file, polite, CtlOut, Entry, Fixture, Tend};
+use crate::harness::{exe, file, polite, tend_bin, CtlOut, Entry, Fixture, Tend};
 
 /// A polite service that also records each USR1 in `$T/usr1-NAME`.
 fn usr1_aware(name: &str) -> String {
@@ -547,7 +547,7 @@ fn other_users_are_refused() {
     let fx = Fixture::new("ctl-refused", [exe("services/a/run", &polite("a"))]);
     // A copy of the client that uid 65534 can surely run.
     let bin = fx.path("tend-client");
-    std::fs::copy(env!("CARGO_BIN_EXE_tend"), &bin).expect("copy tend");
+    std::fs::copy(tend_bin(), &bin).expect("copy tend");
     std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let bin = bin.display().to_string();
     let nobody = [

@@ -62,14 +62,9 @@ fn demo_image() -> Option<&'static str> {
     }
 }
 
-/// The binary for the image: `TEND_STATIC_BIN` (set by .ci/run), else the
-/// musl release build.
+/// The binary for the image: the one every test runs.
 fn static_binary() -> PathBuf {
-    match std::env::var_os("TEND_STATIC_BIN") {
-        Some(p) => PathBuf::from(p),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("target/x86_64-unknown-linux-musl/release/tend"),
-    }
+    PathBuf::from(crate::harness::tend_bin())
 }
 
 fn build_demo() -> Result<String, Prereq> {

@@ -33,6 +33,41 @@ pub const TIMEOUT: Duration = Duration::from_secs(20);
 /// How often waits look again.
 const POLL: Duration = Duration::from_millis(10);
 
+/// The binary under test: the one users run, the static musl release build.
+/// `TEND_STATIC_BIN` names it (`.ci/run` sets it); without it the harness
+/// builds it once with cargo. Only when that build fails, and
+/// `TEND_IT_NO_SKIP` is unset, does it fall back to the debug build cargo
+/// made for the tests, saying so: a defect that lives only in the static
+/// build (a libc symbol that resolves differently, a relocation model) is
+/// invisible there.
+pub fn tend_bin() -> &'static str {
+    static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(p) = std::env::var_os("TEND_STATIC_BIN") {
+            return p.to_string_lossy().into_owned();
+        }
+        let root = env!("CARGO_MANIFEST_DIR");
+        let target = "x86_64-unknown-linux-musl";
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let built = Command::new(cargo)
+            .args(["build", "--release", "--target", target])
+            .current_dir(root)
+            .status();
+        let bin = format!("{root}/target/{target}/release/tend");
+        match built {
+            Ok(s) if s.success() => bin,
+            other => {
+                let why = format!("cannot build the static binary ({other:?})");
+                if std::env::var_os("TEND_IT_NO_SKIP").is_some() {
+                    panic!("TEND_IT_NO_SKIP is set, but {why}");
+                }
+                eprintln!("WARNING: {why}; testing the debug build instead");
+                env!("CARGO_BIN_EXE_tend").to_string()
+            }
+        }
+    })
+}
+
 /// One file of a fixture, relative to the fixture dir.
 pub struct Entry {
     path: String,
@@ -214,7 +249,7 @@ impl Fixture {
     /// Runs `tend ctl --control DIR/control.sock ARGS` from the host, whether
     /// or not a tend is running (see `Tend::ctl` for the usual case).
     pub fn ctl(&self, args: &[&str]) -> CtlOut {
-        self.ctl_bin(&[], env!("CARGO_BIN_EXE_tend"), args)
+        self.ctl_bin(&[], tend_bin(), args)
     }
 
     /// Like `ctl`, with the client binary at `bin`, run through `wrapper`
@@ -255,7 +290,7 @@ impl Fixture {
 
     fn start_in(&self, mut argv: Vec<String>, args: &[&str]) -> Tend<'_> {
         let direct = argv.is_empty();
-        argv.push(env!("CARGO_BIN_EXE_tend").to_string());
+        argv.push(tend_bin().to_string());
         for (opt, rel) in [
             ("--services", "services"),
             ("--init-dir", "init.d"),
