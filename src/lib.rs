@@ -5,7 +5,8 @@
 //! - `minitoml`: the TOML `service.toml` uses (pure);
 //! - `scan`: service directories -> specs (file reading, validation);
 //! - `state`: one service's life as a pure state machine;
-//! - `supervisor`: the event loop that carries out the state machine's actions;
+//! - `supervisor`: the event loop that carries out the state machine's actions, one
+//!   module per concern (phases, readiness, sockets, output, reload, verbs);
 //! - `ready`: readiness channels (sd_notify, tcp checks);
 //! - `logs`: service output pipes, prefixing, write queues;
 //! - `control`, `proto`: the control socket and its protocol (pure);

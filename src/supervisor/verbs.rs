@@ -60,8 +60,8 @@ impl Supervisor {
             for i in idx {
                 // An explicit up, down or restart overrides waiting for
                 // the `after` services.
-                self.svcs[i].held = false;
-                self.svcs[i].listening = false;
+                self.svcs[i].order.held = false;
+                self.svcs[i].sockets.listening = false;
                 self.feed(i, ev, now);
             }
             return Some((0, String::new()));
@@ -170,7 +170,7 @@ impl Supervisor {
         for s in self
             .svcs
             .iter()
-            .filter(|s| !s.removed && (s.sm.want_up || s.held))
+            .filter(|s| !s.removed && (s.sm.want_up || s.order.held))
         {
             let state = s.state_name();
             if !(matches!(s.sm.state, State::Up { .. }) && s.sm.ready) {

@@ -1,0 +1,509 @@
+//! The event loop, and the only place that carries out actions. One turn:
+//! advance the phase, wait (poll, timeout = nearest deadline), handle the
+//! signals read, reap every exited child, serve the fds that are ready,
+//! fire due deadlines. Idle, it sleeps in poll with no timeout: zero
+//! wakeups.
+//!
+//! The life of each service is `state::Service` (pure); this module maps
+//! pids to services, feeds events to the state machine and carries out the
+//! actions it returns. Its rooms, one concern each:
+//! - `phases`: tend's own life: init.d, services and main command,
+//!   shutdown in order, finish.d, draining leftovers;
+//! - `svc`: one service (`Svc`) and how its `run` is started;
+//! - `ready`: readiness channels of a running service (notification-fd,
+//!   sd_notify, tcp and command checks, watchdog);
+//! - `sockets`: `listen` sockets and on-demand starts;
+//! - `output`: stdout/stderr pipes, prefixing, loggers;
+//! - `reload`: rescanning the services dir;
+//! - `verbs`: the control verbs.
+
+use crate::config::{signal_name, Options};
+use crate::control::{Control, Incoming};
+use crate::logs::{Output, Pipe};
+use crate::proto::{self, Goal, Request};
+use crate::scan::Readiness;
+use crate::scan::{self, ServiceSpec};
+use crate::state::{Action, Event, Exit, Service, State};
+use crate::sys;
+use nix::sys::signal::SigSet;
+use nix::sys::signalfd::SignalFd;
+use std::collections::HashMap;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+mod output;
+mod phases;
+mod ready;
+mod reload;
+mod sockets;
+mod svc;
+mod verbs;
+
+use phases::{MainCmd, Phase, Scripts};
+use svc::{link, Svc};
+
+#[derive(Clone, Copy)]
+enum Owner {
+    Run(usize),
+    Finish(usize),
+    Main,
+    Script,
+    /// A `ready = { command = ... }` check of service i.
+    Check(usize),
+}
+
+/// What a pollfd is for.
+#[derive(Clone, Copy)]
+enum Token {
+    Signals,
+    Control,
+    Out(usize),
+    Err(usize),
+    NotifyFd(usize),
+    Notify(usize),
+    Tcp(usize),
+    /// A connection on a socket of an on-demand service that waits for one.
+    Listen(usize),
+    Stdout,
+    Stderr,
+}
+
+pub struct Supervisor {
+    opts: Options,
+    mask: SigSet,
+    sigfd: SignalFd,
+    svcs: Vec<Svc>,
+    pids: HashMap<i32, Owner>,
+    main: Option<MainCmd>,
+    phase: Phase,
+    init: Scripts,
+    finish: Scripts,
+    init_failed: bool,
+    critical_failed: bool,
+    /// QUIT without a main command: SIGKILL all, exit 131.
+    quit: bool,
+    /// Services that had to be SIGKILLed during shutdown.
+    killed: Vec<String>,
+    drain_kill_at: Option<Instant>,
+    drain_started: bool,
+    children_left: bool,
+    control: Option<Control>,
+    waiters: Vec<Waiter>,
+    stdout: Output,
+    stderr: Output,
+    prefixing: bool,
+}
+
+/// A `tend ctl wait` in progress.
+struct Waiter {
+    conn: u64,
+    goal: Goal,
+    names: Vec<String>,
+    deadline: Option<Instant>,
+}
+
+impl Supervisor {
+    pub fn new(opts: Options, specs: Vec<ServiceSpec>, mask: SigSet, sigfd: SignalFd) -> Self {
+        let main = (!opts.command.is_empty()).then(|| MainCmd {
+            argv: opts.command.clone(),
+            start_by: None,
+            pid: None,
+            exit: None,
+            kill_at: None,
+        });
+        // Prefixes are on when more than one service (loggers not counted)
+        // writes to tend's output.
+        let producers = specs.iter().filter(|s| s.logger_of.is_none()).count();
+        let prefixing = opts.log_prefix.unwrap_or(producers > 1);
+        let mut svcs: Vec<Svc> = specs.into_iter().map(|s| Svc::new(s, prefixing)).collect();
+        link(&mut svcs);
+        Supervisor {
+            init: Scripts::load(&opts.init_dir),
+            finish: Scripts::load(&opts.finish_dir),
+            opts,
+            mask,
+            sigfd,
+            svcs,
+            pids: HashMap::new(),
+            main,
+            phase: Phase::Init,
+            init_failed: false,
+            critical_failed: false,
+            quit: false,
+            killed: Vec::new(),
+            drain_kill_at: None,
+            drain_started: false,
+            children_left: true,
+            control: None,
+            waiters: Vec::new(),
+            stdout: Output::new(1),
+            stderr: Output::new(2),
+            prefixing,
+        }
+    }
+
+    /// Runs until everything is down; returns tend's exit code.
+    pub fn run(mut self) -> i32 {
+        match Control::bind(&self.opts.control) {
+            Ok(c) => self.control = Some(c),
+            Err(e) => log::warn!("control socket: {e}; tend ctl will not work"),
+        }
+        crate::log::queue(true);
+        let mut fds = Vec::new();
+        let mut tokens = Vec::new();
+        loop {
+            let now = Instant::now();
+            self.advance(now);
+            self.check_waiters(now);
+            if self.phase == Phase::Done {
+                break;
+            }
+            self.stderr.push_own(crate::log::take());
+            let timeout = self
+                .next_deadline()
+                .map(|d| d.saturating_duration_since(now));
+            self.pollfds(&mut fds, &mut tokens);
+            sys::poll(&mut fds, timeout);
+            let now = Instant::now();
+            for sig in sys::read_signals(&mut self.sigfd) {
+                self.on_signal(sig, now);
+            }
+            self.reap(now);
+            self.on_events(&fds, &tokens, now);
+            self.fire_deadlines(Instant::now());
+        }
+        let code = self.exit_code();
+        crate::log::queue(false);
+        self.flush_output();
+        code
+    }
+
+    /// The fds to wait on this turn, each with what it is for.
+    fn pollfds(&self, fds: &mut Vec<libc::pollfd>, tokens: &mut Vec<Token>) {
+        fds.clear();
+        tokens.clear();
+        let mut add = |fd: i32, events: libc::c_short, t: Token| {
+            fds.push(sys::pollfd(fd, events));
+            tokens.push(t);
+        };
+        add(sys::raw(&self.sigfd), libc::POLLIN, Token::Signals);
+        for (i, s) in self.svcs.iter().enumerate() {
+            s.pipes.poll(i, &self.stdout, &self.stderr, &mut add);
+            s.probes.poll(i, &mut add);
+            s.sockets.poll(i, &mut add);
+        }
+        if !self.stdout.queue.is_empty() {
+            add(1, libc::POLLOUT, Token::Stdout);
+        }
+        if !self.stderr.queue.is_empty() {
+            add(2, libc::POLLOUT, Token::Stderr);
+        }
+        if let Some(c) = &self.control {
+            let start = fds.len();
+            c.pollfds(fds);
+            tokens.resize(fds.len(), Token::Control);
+            debug_assert!(tokens[start..].iter().all(|t| matches!(t, Token::Control)));
+        }
+    }
+
+    fn on_events(&mut self, fds: &[libc::pollfd], tokens: &[Token], now: Instant) {
+        let mut control_revents = Vec::new();
+        for (p, &t) in fds.iter().zip(tokens) {
+            if let Token::Control = t {
+                control_revents.push(p.revents);
+                continue;
+            }
+            if p.revents == 0 {
+                continue;
+            }
+            match t {
+                Token::Signals | Token::Control => {}
+                Token::Out(i) => self.on_output(i, false),
+                Token::Err(i) => self.on_output(i, true),
+                Token::NotifyFd(i) => self.on_notification_fd(i, now),
+                Token::Notify(i) => self.on_notify(i, now),
+                Token::Tcp(i) => self.on_tcp(i, now),
+                Token::Listen(i) => self.on_first_connection(i, now),
+                Token::Stdout => self.stdout.write_some(),
+                Token::Stderr => self.stderr.write_some(),
+            }
+        }
+        if let Some(c) = &mut self.control {
+            let (incoming, gone) = c.service(&control_revents, now);
+            self.waiters.retain(|w| !gone.contains(&w.conn));
+            for req in incoming {
+                self.answer(req, now);
+            }
+        }
+    }
+
+    fn exit_code(&self) -> i32 {
+        if self.quit {
+            return 128 + libc::SIGQUIT;
+        }
+        if self.critical_failed || self.init_failed {
+            return 1;
+        }
+        if let Some(exit) = self.main.as_ref().and_then(|m| m.exit) {
+            let code = exit.shell_code();
+            return if self.opts.ok_codes.contains(&code) {
+                0
+            } else {
+                code
+            };
+        }
+        if self.killed.is_empty() {
+            0
+        } else {
+            log::warn!("had to SIGKILL {} after the grace", self.killed.join(", "));
+            1
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        let svcs = self
+            .svcs
+            .iter()
+            .flat_map(|s| [s.sm.deadline(), s.probes.at, s.probes.watchdog_at]);
+        let others = [
+            self.main.as_ref().and_then(|m| m.kill_at),
+            self.main
+                .as_ref()
+                .and_then(|m| m.start_by.filter(|_| m.pid.is_none())),
+            self.init.kill_at,
+            self.finish.kill_at,
+            self.drain_kill_at,
+            self.control.as_ref().and_then(Control::deadline),
+            self.waiters.iter().filter_map(|w| w.deadline).min(),
+        ];
+        svcs.chain(others).flatten().min()
+    }
+
+    // ---- events -------------------------------------------------------
+
+    fn on_signal(&mut self, sig: i32, now: Instant) {
+        let main_pid = self.main.as_ref().and_then(|m| m.pid);
+        match (sig, main_pid) {
+            (libc::SIGCHLD, _) => {} // reaped after every wakeup
+            (_, Some(pid)) => {
+                // With a main command every signal goes to it (as tini);
+                // TERM/INT stop the services once it has exited.
+                log::debug!("forwarding {} to the main command", signal_name(sig));
+                sys::kill(if self.opts.group { -pid } else { pid }, sig);
+                if sig == libc::SIGTERM || sig == libc::SIGINT {
+                    self.shutdown(now);
+                }
+            }
+            (libc::SIGTERM | libc::SIGINT, None) => {
+                log::info!("got {}, stopping", signal_name(sig));
+                self.shutdown(now);
+            }
+            (libc::SIGQUIT, None) if self.main.is_none() => {
+                log::info!("got SIGQUIT, killing everything");
+                self.quit = true;
+                for s in &self.svcs {
+                    if let Some(pid) = s.run_pid {
+                        sys::kill(-pid, libc::SIGKILL);
+                    }
+                }
+                sys::kill_descendants(libc::SIGKILL);
+                self.phase = Phase::Draining;
+                self.drain_started = true;
+                self.drain_kill_at = None;
+            }
+            (libc::SIGHUP, None) if self.main.is_none() => self.reload(now),
+            (_, None) => {
+                if self.main.is_some() {
+                    return; // main command gone: we are on the way down
+                }
+                for s in &self.svcs {
+                    if let Some(pid) = s.run_pid {
+                        sys::kill(pid, sig);
+                    }
+                }
+            }
+        }
+    }
+
+    fn reap(&mut self, now: Instant) {
+        let (exits, left) = sys::reap();
+        self.children_left = left;
+        for (pid, exit) in exits {
+            match self.pids.remove(&pid) {
+                Some(Owner::Run(i)) => {
+                    self.svcs[i].run_pid = None;
+                    self.svcs[i].probes.end();
+                    self.end_of_run_output(i);
+                    self.feed(i, Event::RunExited(exit), now);
+                    let s = &self.svcs[i];
+                    log::info!("{}[{pid}]: {exit}{}", s.spec.name, s.next_step(now));
+                }
+                Some(Owner::Finish(i)) => {
+                    self.svcs[i].finish_pid = None;
+                    self.feed(i, Event::FinishExited(exit), now);
+                    let s = &self.svcs[i];
+                    if exit != Exit::Code(0) || !s.next_step(now).is_empty() {
+                        log::info!("{}: finish {exit}{}", s.spec.name, s.next_step(now));
+                    }
+                }
+                Some(Owner::Main) => {
+                    if let Some(m) = &mut self.main {
+                        log::info!("main command {}[{pid}]: {exit}", m.argv[0]);
+                        m.pid = None;
+                        m.exit = Some(exit);
+                        m.kill_at = None;
+                    }
+                    self.shutdown(now);
+                }
+                Some(Owner::Script) => self.script_exited(pid, exit),
+                Some(Owner::Check(i)) => self.check_exited(i, exit, now),
+                None => {
+                    if self.opts.warn_zombies {
+                        log::warn!("reaped zombie process {pid}");
+                    }
+                }
+            }
+        }
+    }
+
+    fn fire_deadlines(&mut self, now: Instant) {
+        for i in 0..self.svcs.len() {
+            if self.svcs[i].sm.deadline().is_some_and(|d| d <= now) {
+                self.feed(i, Event::Timer, now);
+            }
+            self.fire_probes(i, now);
+        }
+        if let Some(m) = &mut self.main {
+            if let (Some(pid), Some(t)) = (m.pid, m.kill_at) {
+                if t <= now {
+                    sys::kill(-pid, libc::SIGKILL);
+                    m.kill_at = None;
+                }
+            }
+        }
+        for scripts in [&mut self.init, &mut self.finish] {
+            if let (Some(pid), Some(t)) = (scripts.pid, scripts.kill_at) {
+                if t <= now {
+                    log::warn!(
+                        "{}: still running after the grace, killing it",
+                        scripts.list[scripts.next - 1].display()
+                    );
+                    sys::kill(-pid, libc::SIGKILL);
+                    scripts.kill_at = None;
+                }
+            }
+        }
+        if self.drain_kill_at.is_some_and(|t| t <= now) {
+            log::warn!("processes left after the grace, sending SIGKILL");
+            sys::kill_descendants(libc::SIGKILL);
+            self.drain_kill_at = None;
+        }
+    }
+
+    /// Steps service `i` and carries out its actions.
+    fn feed(&mut self, i: usize, event: Event, now: Instant) {
+        let mut queue = vec![event];
+        while let Some(ev) = queue.pop() {
+            for action in self.svcs[i].sm.step(ev, now) {
+                if let Some(next) = self.act(i, action, now) {
+                    queue.push(next);
+                }
+            }
+        }
+    }
+
+    /// Carries out one action; an event to feed back when it failed at once.
+    fn act(&mut self, i: usize, action: Action, now: Instant) -> Option<Event> {
+        let s = &mut self.svcs[i];
+        match action {
+            Action::SpawnRun => match self.spawn_run(i, now) {
+                Ok(child) => {
+                    let s = &self.svcs[i];
+                    let what = format!("{}: cannot run {}", s.spec.name, s.spec.argv[0]);
+                    self.track(child, Owner::Run(i), what);
+                    None
+                }
+                Err(e) => {
+                    let s = &self.svcs[i];
+                    if e.kind() == std::io::ErrorKind::Other {
+                        log::error!("{e}"); // says itself what failed
+                    } else {
+                        log::error!("{}: cannot run {}: {e}", s.spec.name, s.spec.argv[0]);
+                    }
+                    Some(Event::RunExited(sys::exec_failure(&e)))
+                }
+            },
+            Action::SpawnFinish(exit) => {
+                let path = s.spec.finish.clone()?;
+                let (code, sig) = exit.finish_args();
+                // The run process's pid is its process group id (setsid).
+                let pgid = s.last_pid;
+                let argv = [
+                    path.to_string_lossy().into_owned(),
+                    code.to_string(),
+                    sig.to_string(),
+                    s.spec.name.clone(),
+                    pgid.to_string(),
+                ];
+                let mut spawn = sys::Spawn::new(&argv, &self.mask);
+                spawn.cwd = Some(&s.spec.dir);
+                spawn.env = &s.spec.env;
+                spawn.user = s.spec.user.as_ref();
+                // finish writes where run writes (prefixed, or to the logger).
+                spawn.stdio = [None, s.pipes.out_w(), s.pipes.err_w()];
+                match sys::spawn(&spawn) {
+                    Ok(child) => {
+                        s.finish_pid = Some(child.pid);
+                        let what = format!("{}: cannot run {}", s.spec.name, path.display());
+                        self.track(child, Owner::Finish(i), what);
+                        None
+                    }
+                    Err(e) => {
+                        log::error!("{}: cannot run {}: {e}", s.spec.name, path.display());
+                        Some(Event::FinishExited(sys::exec_failure(&e)))
+                    }
+                }
+            }
+            Action::Signal(sig) => {
+                if let Some(pid) = s.run_pid {
+                    if sig == libc::SIGKILL {
+                        log::warn!(
+                            "{}[{pid}]: still running after its grace, SIGKILL",
+                            s.spec.name
+                        );
+                        if self.phase != Phase::Running {
+                            self.killed.push(s.spec.name.clone());
+                        }
+                    }
+                    sys::kill(-pid, sig);
+                }
+                None
+            }
+            Action::KillFinish => {
+                if let Some(pid) = s.finish_pid {
+                    log::warn!("{}: finish overran its timeout, SIGKILL", s.spec.name);
+                    sys::kill(-pid, libc::SIGKILL);
+                }
+                None
+            }
+            Action::GaveUp => {
+                log::error!("{}: not restarting", s.spec.name);
+                if s.spec.critical {
+                    log::error!("{}: critical service failed, shutting down", s.spec.name);
+                    self.critical_failed = true;
+                    self.stop_everything(now);
+                }
+                None
+            }
+            Action::Completed => {
+                log::info!("{}: done", s.spec.name);
+                if s.spec.critical {
+                    log::info!("{}: critical service is done, shutting down", s.spec.name);
+                    self.stop_everything(now);
+                }
+                None
+            }
+        }
+    }
+}

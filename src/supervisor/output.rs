@@ -1,0 +1,127 @@
+//! A service's output as the loop sees it: the stdout and stderr pipes it
+//! keeps for the service's whole life, prefixed into tend's own output or
+//! (stdout) handed to the `log/` service. The line splitting, prefixing
+//! and write queues themselves are `crate::logs`.
+
+use super::*;
+
+/// One service's output pipes.
+pub(super) struct Pipes {
+    /// `NAME | `, or empty when output is not prefixed.
+    pub prefix: String,
+    /// To tend (prefixing) or, for stdout, to the `log/` service.
+    pub stdout: Option<Pipe>,
+    pub stderr: Option<Pipe>,
+    /// For a logger: the index of the service it reads.
+    pub feeds: Option<usize>,
+    /// Has a logger reading its stdout.
+    pub has_log: bool,
+}
+
+impl Pipes {
+    pub fn new(spec: &ServiceSpec, prefixing: bool) -> Pipes {
+        // Loggers write where they like, unprefixed.
+        let prefix = if prefixing && spec.logger_of.is_none() {
+            format!("{} | ", spec.name)
+        } else {
+            String::new()
+        };
+        Pipes {
+            prefix,
+            stdout: None,
+            stderr: None,
+            feeds: None,
+            has_log: false,
+        }
+    }
+
+    /// tend itself reads this service's stdout (to prefix it).
+    pub fn reads_out(&self) -> bool {
+        !self.prefix.is_empty() && !self.has_log
+    }
+
+    /// Creates the pipes on first use: stdout when prefixed or feeding a
+    /// logger, stderr when prefixed.
+    pub fn ensure(&mut self) -> std::io::Result<()> {
+        if self.stdout.is_none() && (!self.prefix.is_empty() || self.has_log) {
+            self.stdout = Some(Pipe::new(!self.has_log)?);
+        }
+        if self.stderr.is_none() && !self.prefix.is_empty() {
+            self.stderr = Some(Pipe::new(true)?);
+        }
+        Ok(())
+    }
+
+    /// The write ends a child of this service gets as stdout and stderr.
+    pub fn out_w(&self) -> Option<RawFd> {
+        self.stdout.as_ref()?.w.as_ref().map(|w| w.as_raw_fd())
+    }
+
+    pub fn err_w(&self) -> Option<RawFd> {
+        self.stderr.as_ref()?.w.as_ref().map(|w| w.as_raw_fd())
+    }
+
+    /// The pipes tend reads this turn: only while the output queue they
+    /// feed has room (back-pressure). A logger reads `stdout` itself.
+    pub fn poll(
+        &self,
+        i: usize,
+        out: &Output,
+        err: &Output,
+        add: &mut impl FnMut(RawFd, libc::c_short, Token),
+    ) {
+        if let Some(p) = self.stdout.as_ref().filter(|_| self.reads_out()) {
+            if !out.full() {
+                add(p.r.as_raw_fd(), libc::POLLIN, Token::Out(i));
+            }
+        }
+        if let Some(p) = &self.stderr {
+            if !err.full() {
+                add(p.r.as_raw_fd(), libc::POLLIN, Token::Err(i));
+            }
+        }
+    }
+}
+
+impl Supervisor {
+    /// Output of service i is waiting: queue its lines.
+    pub(super) fn on_output(&mut self, i: usize, stderr: bool) {
+        let s = &mut self.svcs[i];
+        let (pipe, out) = if stderr {
+            (&mut s.pipes.stderr, &mut self.stderr)
+        } else {
+            (&mut s.pipes.stdout, &mut self.stdout)
+        };
+        if let Some(pipe) = pipe {
+            pipe.drain_into(&s.pipes.prefix, out);
+        }
+    }
+
+    /// `run` of service i exited: what it wrote is in its pipes; take it,
+    /// and end an unfinished last line there rather than glue it to the
+    /// next run's first line.
+    pub(super) fn end_of_run_output(&mut self, i: usize) {
+        let s = &mut self.svcs[i];
+        if s.pipes.reads_out() {
+            if let Some(p) = &mut s.pipes.stdout {
+                while p.readable() && p.drain_into(&s.pipes.prefix, &mut self.stdout) {}
+                p.flush_partial(&s.pipes.prefix, &mut self.stdout);
+            }
+        }
+        if let Some(p) = &mut s.pipes.stderr {
+            while p.readable() && p.drain_into(&s.pipes.prefix, &mut self.stderr) {}
+            p.flush_partial(&s.pipes.prefix, &mut self.stderr);
+        }
+    }
+
+    /// On the way out: read what services left in their pipes, then write
+    /// everything queued, blocking (nothing else is left to do).
+    pub(super) fn flush_output(&mut self) {
+        for i in 0..self.svcs.len() {
+            self.end_of_run_output(i);
+        }
+        self.stderr.push_own(crate::log::take());
+        self.stdout.flush_blocking();
+        self.stderr.flush_blocking();
+    }
+}

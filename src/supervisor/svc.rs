@@ -1,0 +1,165 @@
+//! One supervised service as the loop sees it: its spec, its pure state
+//! machine (`state::Service`), the pids it runs, and one small struct per
+//! concern: `Order` (the `after` graph and the hold before start),
+//! `output::Pipes`, `ready::Probes` and `sockets::Sockets`. Also how `run`
+//! is started with all of them wired in.
+
+use super::output::Pipes;
+use super::ready::Probes;
+use super::sockets::Sockets;
+use super::*;
+
+pub(super) struct Svc {
+    pub spec: ServiceSpec,
+    pub sm: Service,
+    pub run_pid: Option<i32>,
+    pub finish_pid: Option<i32>,
+    /// The pid of the last `run`, which is also its process group id.
+    pub last_pid: i32,
+    /// Gone from the services dir at a reload: dropped once down.
+    pub removed: bool,
+    pub order: Order,
+    pub pipes: Pipes,
+    pub probes: Probes,
+    pub sockets: Sockets,
+}
+
+/// Where a service stands in the start and stop order.
+#[derive(Default)]
+pub(super) struct Order {
+    /// Indexes of the services named in `after` (and of its logger).
+    pub deps: Vec<usize>,
+    /// Should start, but waits for its `after` services to be ready.
+    pub held: bool,
+    /// Shutdown has sent it `Event::Stop`.
+    pub stop_sent: bool,
+}
+
+impl Svc {
+    pub fn new(spec: ServiceSpec, prefixing: bool) -> Svc {
+        Svc {
+            sm: Service::new(spec.policy()),
+            pipes: Pipes::new(&spec, prefixing),
+            spec,
+            run_pid: None,
+            finish_pid: None,
+            last_pid: 0,
+            removed: false,
+            order: Order::default(),
+            probes: Probes::default(),
+            sockets: Sockets::default(),
+        }
+    }
+
+    /// For the exit log line: `, restarting in 200ms` when in backoff.
+    pub fn next_step(&self, now: Instant) -> String {
+        match self.sm.state {
+            State::Backoff { until } => format!(
+                ", restarting in {}ms",
+                until.saturating_duration_since(now).as_millis()
+            ),
+            _ => String::new(),
+        }
+    }
+
+    /// The state `tend ctl` shows: a service waiting for its `after`
+    /// services is `starting`.
+    pub fn state_name(&self) -> &'static str {
+        if self.order.held {
+            "starting"
+        } else if self.sockets.listening {
+            "listening"
+        } else {
+            self.sm.name_of_state()
+        }
+    }
+
+    /// Ready for whoever runs `after` it: up and ready, or an on-demand
+    /// service whose sockets are bound (connections wait in the backlog).
+    pub fn is_ready(&self) -> bool {
+        self.sockets.listening || matches!(self.sm.state, State::Up { .. }) && self.sm.ready
+    }
+}
+
+/// Resolves `after` names (and loggers) to indexes. `scan::check_order`
+/// has dropped unknown names and cycles; a name gone at a reload is skipped.
+pub(super) fn link(svcs: &mut [Svc]) {
+    let names: Vec<String> = svcs.iter().map(|s| s.spec.name.clone()).collect();
+    for s in svcs.iter_mut() {
+        s.order.deps = s
+            .spec
+            .after
+            .iter()
+            .filter_map(|a| names.iter().position(|n| n == a))
+            .collect();
+        s.pipes.feeds = s
+            .spec
+            .logger_of
+            .as_ref()
+            .and_then(|p| names.iter().position(|n| n == p));
+    }
+    for i in 0..svcs.len() {
+        if let Some(p) = svcs[i].pipes.feeds {
+            svcs[p].pipes.has_log = true;
+        }
+    }
+}
+
+impl Supervisor {
+    /// Starts `run` of service i with its pipes, sockets and readiness
+    /// channel.
+    pub(super) fn spawn_run(&mut self, i: usize, now: Instant) -> std::io::Result<sys::Child> {
+        if let Some(p) = self.svcs[i].pipes.feeds {
+            self.svcs[p].pipes.ensure()?;
+        }
+        let control_dir = self.control_dir();
+        let s = &mut self.svcs[i];
+        s.pipes.ensure()?;
+        s.sockets.ensure(&s.spec)?;
+        let mut env = s.spec.env.clone();
+        s.sockets.add_env(&s.spec, &mut env);
+        let nfd_w = s.probes.start_run(&s.spec, &control_dir, &mut env, now)?;
+        let logger_in = s
+            .pipes
+            .feeds
+            .and_then(|p| self.svcs[p].pipes.stdout.as_ref())
+            .map(|p| p.r.as_raw_fd());
+        let s = &self.svcs[i];
+        let mut spawn = sys::Spawn::new(&s.spec.argv, &self.mask);
+        spawn.cwd = Some(&s.spec.dir);
+        spawn.env = &env;
+        spawn.user = s.spec.user.as_ref();
+        let listen_fds = s.sockets.raw_fds();
+        spawn.listen_fds = &listen_fds;
+        spawn.stdio = [logger_in, s.pipes.out_w(), s.pipes.err_w()];
+        if let (Readiness::Fd(n), Some(w)) = (&s.spec.readiness, &nfd_w) {
+            spawn.extra_fd = Some((w.as_raw_fd(), *n));
+        }
+        let child = sys::spawn(&spawn)?;
+        let pid = child.pid;
+        log::debug!("{}[{pid}]: started", s.spec.name);
+        let s = &mut self.svcs[i];
+        s.run_pid = Some(pid);
+        s.last_pid = pid;
+        Ok(child)
+    }
+
+    /// Where per-service files (notify sockets) go: beside the control
+    /// socket.
+    fn control_dir(&self) -> PathBuf {
+        self.opts
+            .control
+            .parent()
+            .unwrap_or(Path::new("/run/tend"))
+            .to_path_buf()
+    }
+
+    /// Remembers whose child this is; a failed exec (the child has exited
+    /// 127 or 126 and will be reaped as usual) is logged with `what`.
+    pub(super) fn track(&mut self, child: sys::Child, owner: Owner, what: String) {
+        if let Some(e) = &child.exec_err {
+            log::error!("{what}: {e}");
+        }
+        self.pids.insert(child.pid, owner);
+    }
+}
