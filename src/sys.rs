@@ -31,11 +31,29 @@ pub fn signal_fd() -> nix::Result<SignalFd> {
     SignalFd::with_flags(&all, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
 }
 
-/// Drains the signalfd: the signal numbers received, in order.
-pub fn read_signals(fd: &mut SignalFd) -> Vec<i32> {
+/// One signal read from the signalfd.
+#[derive(Debug, Clone, Copy)]
+pub struct Received {
+    pub signo: i32,
+    /// Raised by tend's own doing: a write to a closed pipe (SIGPIPE), a
+    /// file size or CPU limit (SIGXFSZ, SIGXCPU). The kernel sends these
+    /// as from tend itself (si_pid is tend's pid) or as SI_KERNEL; they
+    /// are not the user's to forward.
+    pub self_inflicted: bool,
+}
+
+/// Drains the signalfd: the signals received, in order.
+pub fn read_signals(fd: &mut SignalFd) -> Vec<Received> {
+    let me = std::process::id();
     let mut out = Vec::new();
     while let Ok(Some(info)) = fd.read_signal() {
-        out.push(info.ssi_signo as i32);
+        let signo = info.ssi_signo as i32;
+        let own = matches!(signo, libc::SIGPIPE | libc::SIGXFSZ | libc::SIGXCPU)
+            && (info.ssi_pid == me || info.ssi_code == libc::SI_KERNEL);
+        out.push(Received {
+            signo,
+            self_inflicted: own,
+        });
     }
     out
 }
@@ -497,6 +515,19 @@ pub fn pipe(nonblocking_read: bool) -> nix::Result<(OwnedFd, OwnedFd)> {
         )?;
     }
     Ok((r, w))
+}
+
+/// Sets or clears O_NONBLOCK on an fd: a pipe's read end that tend reads
+/// must not block; one handed to a logger must (programs expect it).
+pub fn set_nonblocking(fd: &impl std::os::fd::AsFd, on: bool) -> nix::Result<()> {
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    let flags = OFlag::from_bits_truncate(fcntl(fd, FcntlArg::F_GETFL)?);
+    let flags = if on {
+        flags | OFlag::O_NONBLOCK
+    } else {
+        flags - OFlag::O_NONBLOCK
+    };
+    fcntl(fd, FcntlArg::F_SETFL(flags)).map(drop)
 }
 
 /// One write(2) to a raw fd (tend's own stdout or stderr).

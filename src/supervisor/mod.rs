@@ -155,6 +155,7 @@ impl Supervisor {
         loop {
             let now = Instant::now();
             self.advance(now);
+            self.drop_removed();
             self.check_waiters(now);
             if self.phase == Phase::Done {
                 break;
@@ -167,7 +168,11 @@ impl Supervisor {
             sys::poll(&mut fds, timeout);
             let now = Instant::now();
             for sig in sys::read_signals(&mut self.sigfd) {
-                self.on_signal(sig, now);
+                if sig.self_inflicted {
+                    log::debug!("ignoring {} tend caused itself", signal_name(sig.signo));
+                } else {
+                    self.on_signal(sig.signo, now);
+                }
             }
             self.reap(now);
             self.on_events(&fds, &tokens, now);
@@ -284,6 +289,10 @@ impl Supervisor {
 
     fn on_signal(&mut self, sig: i32, now: Instant) {
         let main_pid = self.main.as_ref().and_then(|m| m.pid);
+        // SIGRTMIN+3 as glibc numbers it: systemd's halt, the STOPSIGNAL of
+        // images built for systemd (SPEC §3), an orderly shutdown as TERM.
+        const SYSTEMD_HALT: i32 = 37;
+        let stop = matches!(sig, libc::SIGTERM | libc::SIGINT | SYSTEMD_HALT);
         match (sig, main_pid) {
             (libc::SIGCHLD, _) => {} // reaped after every wakeup
             (_, Some(pid)) => {
@@ -291,27 +300,15 @@ impl Supervisor {
                 // TERM/INT stop the services once it has exited.
                 log::debug!("forwarding {} to the main command", signal_name(sig));
                 sys::kill(if self.opts.group { -pid } else { pid }, sig);
-                if sig == libc::SIGTERM || sig == libc::SIGINT {
+                if stop {
                     self.shutdown(now);
                 }
             }
-            (libc::SIGTERM | libc::SIGINT, None) => {
+            (_, None) if stop => {
                 log::info!("got {}, stopping", signal_name(sig));
                 self.shutdown(now);
             }
-            (libc::SIGQUIT, None) if self.main.is_none() => {
-                log::info!("got SIGQUIT, killing everything");
-                self.quit = true;
-                for s in &self.svcs {
-                    if let Some(pid) = s.run_pid {
-                        sys::kill(-pid, libc::SIGKILL);
-                    }
-                }
-                sys::kill_descendants(libc::SIGKILL);
-                self.phase = Phase::Draining;
-                self.drain_started = true;
-                self.drain_kill_at = None;
-            }
+            (libc::SIGQUIT, None) if self.main.is_none() => self.quit(now),
             (libc::SIGHUP, None) if self.main.is_none() => self.reload(now),
             (_, None) => {
                 if self.main.is_some() {
@@ -329,6 +326,23 @@ impl Supervisor {
     fn reap(&mut self, now: Instant) {
         let (exits, left) = sys::reap();
         self.children_left = left;
+        // First forget every pid of this batch, so that handling one exit
+        // (a run's end kills its check's group; a critical failure signals
+        // the main command) never signals a pid reaped in the same batch,
+        // which the kernel may already have given to a new process.
+        for (pid, _) in &exits {
+            match self.pids.get(pid) {
+                Some(Owner::Run(i)) => self.svcs[*i].run_pid = None,
+                Some(Owner::Finish(i)) => self.svcs[*i].finish_pid = None,
+                Some(Owner::Check(i)) => self.svcs[*i].probes.check_pid = None,
+                Some(Owner::Main) => {
+                    if let Some(m) = &mut self.main {
+                        m.pid = None;
+                    }
+                }
+                Some(Owner::Script) | None => {}
+            }
+        }
         for (pid, exit) in exits {
             match self.pids.remove(&pid) {
                 Some(Owner::Run(i)) => {
@@ -350,7 +364,6 @@ impl Supervisor {
                 Some(Owner::Main) => {
                     if let Some(m) = &mut self.main {
                         log::info!("main command {}[{pid}]: {exit}", m.argv[0]);
-                        m.pid = None;
                         m.exit = Some(exit);
                         m.kill_at = None;
                     }
@@ -467,7 +480,7 @@ impl Supervisor {
             }
             Action::Signal(sig) => {
                 if let Some(pid) = s.run_pid {
-                    if sig == libc::SIGKILL {
+                    if sig == libc::SIGKILL && !self.quit {
                         log::warn!(
                             "{}[{pid}]: still running after its grace, SIGKILL",
                             s.spec.name

@@ -35,9 +35,10 @@ impl Pipes {
         }
     }
 
-    /// tend itself reads this service's stdout (to prefix it).
+    /// tend itself reads this service's stdout pipe: it has one (prefixed,
+    /// or it had a logger once) and no logger reads it now.
     pub fn reads_out(&self) -> bool {
-        !self.prefix.is_empty() && !self.has_log
+        self.stdout.is_some() && !self.has_log
     }
 
     /// Creates the pipes on first use: stdout when prefixed or feeding a
@@ -84,6 +85,34 @@ impl Pipes {
 }
 
 impl Supervisor {
+    /// Re-resolves `after` and loggers after a reload, and hands each
+    /// stdout pipe to its new reader when a `log/` came or went: a logger
+    /// gets a blocking read end, tend a non-blocking one. A running service
+    /// that wrote straight to tend's stdout is restarted to write into its
+    /// new logger's pipe.
+    pub(super) fn relink(&mut self, now: Instant) {
+        let before: Vec<bool> = self.svcs.iter().map(|s| s.pipes.has_log).collect();
+        link(&mut self.svcs);
+        for (i, had_log) in before.into_iter().enumerate() {
+            let s = &mut self.svcs[i];
+            if s.pipes.has_log == had_log {
+                continue;
+            }
+            match &s.pipes.stdout {
+                Some(p) => {
+                    if let Err(e) = sys::set_nonblocking(&p.r, !s.pipes.has_log) {
+                        log::error!("{}: stdout pipe: {e}", s.spec.name);
+                    }
+                }
+                None if s.sm.has_process() => {
+                    log::info!("{}: logger added, restarting", s.spec.name);
+                    self.feed(i, Event::Restart, now);
+                }
+                None => {}
+            }
+        }
+    }
+
     /// Output of service i is waiting: queue its lines.
     pub(super) fn on_output(&mut self, i: usize, stderr: bool) {
         let s = &mut self.svcs[i];

@@ -333,4 +333,28 @@ impl Supervisor {
         }
         self.shutdown(now);
     }
+
+    /// SIGQUIT with no main command (SPEC §3): immediate shutdown. Every
+    /// service is stopped with SIGKILL and not restarted, its `finish` is
+    /// skipped, init.d and finish.d are abandoned, every other process is
+    /// SIGKILLed, and tend exits 131 once nothing is left.
+    pub(super) fn quit(&mut self, now: Instant) {
+        log::info!("got SIGQUIT, killing everything");
+        self.quit = true;
+        self.init.next = self.init.list.len();
+        self.finish.next = self.finish.list.len();
+        for i in 0..self.svcs.len() {
+            let s = &mut self.svcs[i];
+            s.order.held = false;
+            s.order.stop_sent = true;
+            s.sockets.listening = false;
+            s.sm.policy.stop_signal = libc::SIGKILL;
+            s.sm.policy.has_finish = false;
+            self.feed(i, Event::Stop, now);
+        }
+        sys::kill_descendants(libc::SIGKILL);
+        self.phase = Phase::Draining;
+        self.drain_started = true;
+        self.drain_kill_at = None;
+    }
 }

@@ -44,7 +44,9 @@ impl Probes {
             }
             Readiness::Notify => {
                 if self.notify.is_none() {
-                    let name = spec.name.replace('/', "_");
+                    // `+` cannot appear in a service name, so `x/log`
+                    // and `x_log` get different sockets.
+                    let name = spec.name.replace('/', "+");
                     let path = control_dir.join("notify").join(format!("{name}.sock"));
                     let owner = spec.user.as_ref().map(|u| (u.uid, u.gid));
                     let bound = NotifySocket::bind(&path, &name, owner).map_err(|e| {
@@ -203,6 +205,11 @@ impl Supervisor {
         let s = &mut self.svcs[i];
         if s.probes.watchdog_at.is_some_and(|t| t <= now) {
             s.probes.watchdog_at = None;
+            // Only a service that should be up is restarted: one being
+            // stopped (ctl down, shutdown) must not come back.
+            if !(s.sm.want_up && matches!(s.sm.state, State::Up { .. })) {
+                return;
+            }
             log::warn!(
                 "{}: no WATCHDOG=1 within {}ms, restarting",
                 s.spec.name,

@@ -24,6 +24,7 @@ impl Supervisor {
             if !specs.iter().any(|n| n.name == self.svcs[i].spec.name) && !self.svcs[i].removed {
                 log::info!("{}: removed, stopping", self.svcs[i].spec.name);
                 self.svcs[i].removed = true;
+                self.svcs[i].order.held = false; // never started later
                 self.svcs[i].sockets.close();
                 self.feed(i, Event::Stop, now);
             }
@@ -59,7 +60,39 @@ impl Supervisor {
                 }
             }
         }
-        link(&mut self.svcs);
+        self.relink(now);
         self.release_held(now);
+    }
+
+    /// Forgets the services a reload removed once nothing of theirs runs:
+    /// their pipes, notify socket and slot go, so that reloads cannot leak
+    /// fds or memory. Indexes after a dropped slot shift down by one.
+    pub(super) fn drop_removed(&mut self) {
+        let gone = |s: &Svc| {
+            s.removed
+                && !s.sm.has_process()
+                && s.run_pid.is_none()
+                && s.finish_pid.is_none()
+                && s.probes.check_pid.is_none()
+        };
+        if !self.svcs.iter().any(gone) {
+            return;
+        }
+        let mut i = 0;
+        while i < self.svcs.len() {
+            if !gone(&self.svcs[i]) {
+                i += 1;
+                continue;
+            }
+            let s = self.svcs.remove(i);
+            log::debug!("{}: removed", s.spec.name);
+            for owner in self.pids.values_mut() {
+                match owner {
+                    Owner::Run(j) | Owner::Finish(j) | Owner::Check(j) if *j > i => *j -= 1,
+                    _ => {}
+                }
+            }
+        }
+        link(&mut self.svcs);
     }
 }

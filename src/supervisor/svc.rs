@@ -98,8 +98,13 @@ pub(super) fn link(svcs: &mut [Svc]) {
             .as_ref()
             .and_then(|p| names.iter().position(|n| n == p));
     }
+    for s in svcs.iter_mut() {
+        s.pipes.has_log = false;
+    }
     for i in 0..svcs.len() {
-        if let Some(p) = svcs[i].pipes.feeds {
+        // A logger a reload removed no longer counts, though it may still
+        // be stopping: its service's stdout goes back to tend.
+        if let Some(p) = svcs[i].pipes.feeds.filter(|_| !svcs[i].removed) {
             svcs[p].pipes.has_log = true;
         }
     }

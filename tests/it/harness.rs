@@ -332,11 +332,18 @@ impl Fixture {
         let out = Arc::new(Mutex::new(Vec::new()));
         let err = Arc::new(Mutex::new(Vec::new()));
         let out_held = Arc::new(AtomicBool::new(false));
+        let out_closed = Arc::new(AtomicBool::new(false));
         let readers = vec![
-            collect(child.stdout.take().unwrap(), out.clone(), out_held.clone()),
+            collect(
+                child.stdout.take().unwrap(),
+                out.clone(),
+                out_held.clone(),
+                out_closed.clone(),
+            ),
             collect(
                 child.stderr.take().unwrap(),
                 err.clone(),
+                Arc::new(AtomicBool::new(false)),
                 Arc::new(AtomicBool::new(false)),
             ),
         ];
@@ -350,6 +357,7 @@ impl Fixture {
             err,
             readers,
             out_held,
+            out_closed,
             pid: direct.then_some(child_id),
             exit: None,
         }
@@ -430,12 +438,16 @@ fn collect(
     mut pipe: impl Read + Send + 'static,
     buf: Arc<Mutex<Vec<u8>>>,
     held: Arc<AtomicBool>,
+    closed: Arc<AtomicBool>,
 ) -> JoinHandle<()> {
     thread::spawn(move || {
         let mut chunk = [0u8; 4096];
         loop {
             while held.load(Ordering::SeqCst) {
                 thread::sleep(POLL);
+            }
+            if closed.load(Ordering::SeqCst) {
+                break; // drops the pipe: tend's next write gets EPIPE
             }
             let n = match pipe.read(&mut chunk) {
                 Ok(n) => n,
@@ -461,6 +473,8 @@ pub struct Tend<'f> {
     readers: Vec<JoinHandle<()>>,
     /// Set: the test stops reading tend's stdout (see `hold_stdout`).
     out_held: Arc<AtomicBool>,
+    /// Set: the test closes its end of tend's stdout (see `close_stdout`).
+    out_closed: Arc<AtomicBool>,
     /// tend's pid on the host, once found.
     pid: Option<u32>,
     exit: Option<(ExitStatus, Instant)>,
@@ -595,6 +609,21 @@ impl Tend<'_> {
     /// `docker logs`). At most one read already under way completes.
     pub fn hold_stdout(&self, held: bool) {
         self.out_held.store(held, Ordering::SeqCst);
+    }
+
+    /// Closes the test's end of tend's stdout (`tend | head`): once the
+    /// read under way returns, tend's writes there fail with EPIPE.
+    pub fn close_stdout(&self) {
+        self.out_closed.store(true, Ordering::SeqCst);
+    }
+
+    /// How many fds tend has open.
+    pub fn fd_count(&mut self) -> usize {
+        let pid = self.pid();
+        match fs::read_dir(format!("/proc/{pid}/fd")) {
+            Ok(d) => d.count(),
+            Err(e) => self.fail(format!("/proc/{pid}/fd: {e}")),
+        }
     }
 
     /// Waits for tend to exit and returns its exit code.

@@ -13,6 +13,7 @@ mod initfinish;
 mod lifecycle;
 mod logs;
 mod maincmd;
+mod pid1;
 mod ready;
 mod real_services;
 mod reaping;
