@@ -80,7 +80,8 @@ pub struct Supervisor {
     init: Scripts,
     finish: Scripts,
     init_failed: bool,
-    critical_failed: bool,
+    /// A critical service failed for good: tend exits with its status.
+    critical_exit: Option<i32>,
     /// QUIT without a main command: SIGKILL all, exit 131.
     quit: bool,
     /// Services that had to be SIGKILLed during shutdown.
@@ -129,7 +130,7 @@ impl Supervisor {
             main,
             phase: Phase::Init,
             init_failed: false,
-            critical_failed: false,
+            critical_exit: None,
             quit: false,
             killed: Vec::new(),
             drain_kill_at: None,
@@ -247,7 +248,10 @@ impl Supervisor {
         if self.quit {
             return 128 + libc::SIGQUIT;
         }
-        if self.critical_failed || self.init_failed {
+        if let Some(code) = self.critical_exit {
+            return code;
+        }
+        if self.init_failed {
             return 1;
         }
         if let Some(exit) = self.main.as_ref().and_then(|m| m.exit) {
@@ -504,7 +508,12 @@ impl Supervisor {
                 log::error!("{}: not restarting", s.spec.name);
                 if s.spec.critical {
                     log::error!("{}: critical service failed, shutting down", s.spec.name);
-                    self.critical_failed = true;
+                    // Its own status (SPEC §4), so that `docker run` and
+                    // Kubernetes see why the container ended; a run that
+                    // exited 0 (its finish said 125) still reads as a failure.
+                    let code = s.sm.last_exit.map_or(1, Exit::shell_code);
+                    log::error!("{}: exit status {code} is tend's", s.spec.name);
+                    self.critical_exit = Some(if code == 0 { 1 } else { code });
                     self.stop_everything(now);
                 }
                 None

@@ -208,13 +208,13 @@ fn crash_loop_backs_off_and_costs_little_cpu() {
 }
 
 #[test]
-fn critical_service_failing_for_good_shuts_down_with_1() {
+fn critical_service_failing_for_good_shuts_down_with_its_status() {
     let fx = Fixture::new(
         "critical-fails",
         [
             exe(
                 "services/core/run",
-                "while [ ! -e \"$T/up-other\" ]; do sleep 0.05; done\nexit 1\n",
+                "while [ ! -e \"$T/up-other\" ]; do sleep 0.05; done\nexit 3\n",
             ),
             file(
                 "services/core/service.toml",
@@ -226,7 +226,7 @@ fn critical_service_failing_for_good_shuts_down_with_1() {
     let mut t = fx.start(&["--grace", "10s"]);
     t.wait_file("up-other");
     let code = t.wait_exit();
-    t.check_eq(code, 1, "exit code after a critical service failed");
+    t.check_eq(code, 3, "exit code after a critical service failed");
     t.check(fx.exists("term-other"), "the other service got no SIGTERM");
     let named = t
         .stderr()
@@ -235,5 +235,32 @@ fn critical_service_failing_for_good_shuts_down_with_1() {
     t.check(
         named,
         "no log line names the failed critical service \"core\"",
+    );
+}
+
+// tend exits with a failed critical service's own status: 128+N when a
+// signal killed it, whatever the main command said.
+#[test]
+fn critical_service_killed_by_sigsegv_makes_tend_exit_139() {
+    let fx = Fixture::new(
+        "critical-segv",
+        [
+            exe(
+                "services/core/run",
+                "while [ ! -e \"$T/go\" ]; do sleep 0.02; done\nkill -SEGV $$\n",
+            ),
+            file(
+                "services/core/service.toml",
+                "critical = true\nrestart = \"never\"\n",
+            ),
+        ],
+    );
+    let go = fx.arg("go");
+    let mut t = fx.start(&["--", "sh", "-c", "touch \"$0\"; sleep 1000", &go]);
+    let code = t.wait_exit();
+    t.check_eq(
+        code,
+        139,
+        "exit code after a critical service died of SIGSEGV",
     );
 }
