@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
-# Build the static tend binary and the demo image (docker/Dockerfile).
+# Build the static tend binaries, for x86_64 and aarch64, as release files
+# with their checksums, and the (x86_64) demo image (docker/Dockerfile).
 #
-# Needs: cargo with the x86_64-unknown-linux-musl target, Debian's
-# busybox-static (/bin/busybox), a Docker engine. Pulls no image and reaches
+# Needs: cargo with the x86_64-unknown-linux-musl and aarch64-unknown-linux-musl
+# targets (rustup target add ...), file(1), Debian's busybox-static
+# (/bin/busybox) and a Docker engine for the image. Pulls no image and reaches
 # no network except crates.io when cargo has crates to fetch.
 #
-# usage: docker/build.sh [--no-cargo] [--tag NAME] [--context DIR]
-#   --no-cargo     use the tend binary already built (the integration tests do)
+# usage: docker/build.sh [--no-cargo] [--no-image] [--tag NAME] [--context DIR]
+#                        [--dist DIR]
+#   --no-cargo     use the tend binary already built and make no release
+#                  files (the integration tests do)
+#   --no-image     make the release files only: no busybox or Docker needed
 #   --tag NAME     image name (default tend-demo)
 #   --context DIR  where to stage the build context
 #                  (default target/docker-context)
+#   --dist DIR     where to put tend-x86_64, tend-aarch64 and SHA256SUMS
+#                  (default target/dist)
 # environment:
 #   TEND_BIN   the tend binary to put in the image
 #              (default target/x86_64-unknown-linux-musl/release/tend)
@@ -20,11 +27,15 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 target=x86_64-unknown-linux-musl
 tag=tend-demo
 context=$repo/target/docker-context
+dist=$repo/target/dist
 run_cargo=1
+make_image=1
 
 while [ $# -gt 0 ]; do
     case $1 in
         --no-cargo) run_cargo=0 ;;
+        --no-image) make_image=0 ;;
+        --dist) dist=${2:?--dist needs a dir}; shift ;;
         --tag) tag=${2:?--tag needs a name}; shift ;;
         --context) context=${2:?--context needs a dir}; shift ;;
         -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -36,11 +47,30 @@ done
 tend_bin=${TEND_BIN:-$repo/target/$target/release/tend}
 busybox=${BUSYBOX:-/bin/busybox}
 
-if [ "$run_cargo" = 1 ]; then
-    (cd "$repo" && cargo build --release --target "$target")
-fi
-
 die() { echo "build.sh: $*" >&2; exit 1; }
+
+if [ "$run_cargo" = 1 ]; then
+    # The release files: one static binary per architecture, named as the
+    # kernel (uname -m) names it, and their checksums for `sha256sum -c`.
+    rm -rf "$dist"
+    mkdir -p "$dist"
+    for arch in x86_64 aarch64; do
+        (cd "$repo" && cargo build --release --target "$arch-unknown-linux-musl")
+        built=$repo/target/$arch-unknown-linux-musl/release/tend
+        desc=$(file -b "$built") || die "file(1) is needed: apt-get install file"
+        case $arch in x86_64) machine=x86-64 ;; aarch64) machine="ARM aarch64" ;; esac
+        case $desc in
+            *", $machine,"*"statically linked"*) ;;
+            *) die "$built is not a static $arch binary: $desc" ;;
+        esac
+        install -m 0755 "$built" "$dist/tend-$arch"
+    done
+    (cd "$dist" && sha256sum tend-x86_64 tend-aarch64 >SHA256SUMS)
+    echo "release files in $dist:"
+    (cd "$dist" && ls -l tend-x86_64 tend-aarch64 && cat SHA256SUMS)
+fi
+[ "$make_image" = 1 ] || exit 0
+
 [ -x "$tend_bin" ] || die "no tend binary at $tend_bin (build it, or set TEND_BIN)"
 [ -x "$busybox" ] || die "no busybox at $busybox: apt-get install busybox-static"
 # A FROM scratch image has no libc: both binaries must be static. ldd lists

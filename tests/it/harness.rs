@@ -68,6 +68,57 @@ pub fn tend_bin() -> &'static str {
     })
 }
 
+/// The emulator the binary under test runs under, from `TEND_IT_EMULATOR`
+/// (`.ci/run` sets `qemu-aarch64-static` to test the aarch64 build on an
+/// x86_64 host). qemu-user execs the guest in place: the process keeps its
+/// pid, so under `unshare --pid --fork` tend is still PID 1 (`getpid()` and
+/// its children's `getppid()` say 1), only its `comm` is the emulator's.
+pub fn emulator() -> Option<&'static str> {
+    static EMU: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    EMU.get_or_init(|| {
+        let emu = std::env::var("TEND_IT_EMULATOR")
+            .ok()
+            .filter(|e| !e.is_empty())?;
+        // Without it the harness would build, and emulate, the host binary.
+        assert!(
+            std::env::var_os("TEND_STATIC_BIN").is_some(),
+            "TEND_IT_EMULATOR={emu} needs TEND_STATIC_BIN to name the binary it runs"
+        );
+        Some(emu)
+    })
+    .as_deref()
+}
+
+/// Under an emulator, says `SKIPPED:` with the test's name and `why` (what
+/// the emulator cannot do) and returns true, for the test to return early,
+/// `if crate::harness::emulated("why") { return; }`, or to leave out the one
+/// check the emulator defeats. Natively, false.
+pub fn emulated(why: &str) -> bool {
+    let Some(emu) = emulator() else {
+        return false;
+    };
+    let thread = thread::current();
+    let test = thread.name().unwrap_or("a test");
+    skip(format!("{test} under {emu}: {why}"));
+    true
+}
+
+/// Why a test skips, under qemu-user, its check of the log line naming a
+/// command whose exec failed (its exit code, 127 or 126, is still checked).
+pub const NO_EXEC_ERRNO: &str = "not checking the log line that names the failed command: \
+     qemu-user runs clone(CLONE_VM|CLONE_VFORK) as a plain fork, so the child's exec errno \
+     never reaches tend's memory";
+
+/// The command line that runs the binary under test: the emulator, if any,
+/// then `tend_bin()`.
+fn tend_cmd() -> Vec<String> {
+    emulator()
+        .into_iter()
+        .chain([tend_bin()])
+        .map(str::to_string)
+        .collect()
+}
+
 /// One file of a fixture, relative to the fixture dir.
 pub struct Entry {
     path: String,
@@ -257,6 +308,7 @@ impl Fixture {
     pub fn ctl_bin(&self, wrapper: &[&str], bin: &str, args: &[&str]) -> CtlOut {
         let sock = self.arg("control.sock");
         let mut argv: Vec<String> = wrapper.iter().map(|w| w.to_string()).collect();
+        argv.extend(emulator().map(str::to_string));
         argv.extend([bin.to_string(), "ctl".into(), "--control".into(), sock]);
         argv.extend(args.iter().map(|a| a.to_string()));
         let started = Instant::now();
@@ -290,7 +342,7 @@ impl Fixture {
 
     fn start_in(&self, mut argv: Vec<String>, args: &[&str]) -> Tend<'_> {
         let direct = argv.is_empty();
-        argv.push(tend_bin().to_string());
+        argv.extend(tend_cmd());
         for (opt, rel) in [
             ("--services", "services"),
             ("--init-dir", "init.d"),
@@ -506,9 +558,14 @@ impl Tend<'_> {
 
     fn find_pid(&self) -> Option<u32> {
         let unshare = self.child.id();
+        // What /proc shows as its comm once exec'd: the (first 15 bytes of
+        // the) name of what runs it, tend or its emulator.
+        let cmd = tend_cmd().swap_remove(0);
+        let name = cmd.rsplit('/').next().unwrap_or_default();
+        let comm = &name.as_bytes()[..name.len().min(15)];
         all_procs()
             .into_iter()
-            .find(|p| p.ppid == unshare && p.comm == "tend")
+            .find(|p| p.ppid == unshare && p.comm.as_bytes() == comm)
             .map(|p| p.pid)
     }
 

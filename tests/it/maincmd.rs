@@ -33,10 +33,13 @@ fn main_command_not_found_exits_127() {
     let mut t = fx.start(&["--", "/nonexistent/command"]);
     let code = t.wait_exit();
     t.check_eq(code, 127, "exit code");
-    t.check(
-        t.stderr().contains("/nonexistent/command"),
-        "the error does not name the command",
-    );
+    // The exit code is checked everywhere, the log line natively only.
+    if !crate::harness::emulated(crate::harness::NO_EXEC_ERRNO) {
+        t.check(
+            t.stderr().contains("/nonexistent/command"),
+            "the error does not name the command",
+        );
+    }
 }
 
 #[test]
