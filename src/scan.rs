@@ -141,6 +141,7 @@ impl ServiceSpec {
             has_finish: self.finish.is_some(),
             has_readiness: self.readiness != Readiness::None,
             finish_timeout: p.finish_timeout,
+            start_limit: None,
         }
     }
 }

@@ -74,6 +74,9 @@ pub struct Policy {
     pub has_readiness: bool,
     /// `None`: no limit (`timeout-finish` 0).
     pub finish_timeout: Option<Duration>,
+    /// `start-limit = "N/DUR"`: the (N+1)th start within DUR fails the
+    /// service instead.
+    pub start_limit: Option<(u32, Duration)>,
 }
 
 impl Default for Policy {
@@ -87,6 +90,7 @@ impl Default for Policy {
             has_finish: false,
             has_readiness: false,
             finish_timeout: Some(Duration::from_millis(5000)),
+            start_limit: None,
         }
     }
 }
@@ -163,6 +167,10 @@ pub struct Service {
     delay: Duration,
     /// How long the last run lasted.
     ran_for: Duration,
+    /// Times of the last starts, for `start_limit` (at most N kept).
+    starts: std::collections::VecDeque<Instant>,
+    /// The last failure was `start_limit`'s doing.
+    pub start_limited: bool,
 }
 
 impl Service {
@@ -179,6 +187,8 @@ impl Service {
             restart_now: false,
             delay,
             ran_for: Duration::ZERO,
+            starts: std::collections::VecDeque::new(),
+            start_limited: false,
         }
     }
 
@@ -218,8 +228,12 @@ impl Service {
         use State::*;
         match (self.state, event) {
             (Down | Failed, Start | Restart) => {
+                // An explicit start (boot, `ctl up`, `ctl restart`) clears
+                // the start budget.
                 self.want_up = true;
                 self.delay = self.policy.delay;
+                self.starts.clear();
+                self.start_limited = false;
                 self.spawn(now)
             }
             (Backoff { .. }, Start) => Vec::new(),
@@ -343,6 +357,21 @@ impl Service {
     }
 
     fn spawn(&mut self, now: Instant) -> Vec<Action> {
+        if let Some((n, window)) = self.policy.start_limit {
+            while self
+                .starts
+                .front()
+                .is_some_and(|&t| now.saturating_duration_since(t) >= window)
+            {
+                self.starts.pop_front();
+            }
+            if self.starts.len() >= n as usize {
+                self.state = State::Failed;
+                self.start_limited = true;
+                return vec![Action::GaveUp];
+            }
+            self.starts.push_back(now);
+        }
         self.state = State::Up { since: now };
         self.ready = !self.policy.has_readiness;
         self.killed = false;
@@ -489,6 +518,44 @@ mod tests {
                 until: t + 100 * MS
             }
         );
+    }
+
+    #[test]
+    fn start_limit_fails_the_n_plus_first_start_within_the_window() {
+        let t0 = Instant::now();
+        let mut s = svc(|p| {
+            p.start_limit = Some((3, 10_000 * MS));
+            p.delay_max = 100 * MS;
+        });
+        up(&mut s, t0);
+        let mut t = t0;
+        for _ in 0..2 {
+            s.step(RunExited(Exit::Code(1)), t);
+            t += 100 * MS;
+            assert_eq!(s.step(Timer, t), vec![SpawnRun]);
+        }
+        s.step(RunExited(Exit::Code(1)), t);
+        t += 100 * MS;
+        assert_eq!(s.step(Timer, t), vec![GaveUp], "the 4th start in 10s");
+        assert_eq!(s.state, State::Failed);
+        assert!(s.start_limited);
+        // `ctl up` clears it.
+        assert_eq!(s.step(Start, t), vec![SpawnRun]);
+        assert!(!s.start_limited);
+    }
+
+    #[test]
+    fn start_limit_counts_only_starts_within_the_window() {
+        let t0 = Instant::now();
+        let mut s = svc(|p| p.start_limit = Some((2, 1000 * MS)));
+        up(&mut s, t0);
+        let mut t = t0;
+        // One start every 600 ms: never 3 within a second.
+        for _ in 0..10 {
+            s.step(RunExited(Exit::Code(1)), t + 500 * MS);
+            t += 600 * MS;
+            assert_eq!(s.step(Event::Restart, t), vec![SpawnRun]);
+        }
     }
 
     #[test]

@@ -505,7 +505,14 @@ impl Supervisor {
                 None
             }
             Action::GaveUp => {
-                log::error!("{}: not restarting", s.spec.name);
+                match s.sm.policy.start_limit.filter(|_| s.sm.start_limited) {
+                    Some((n, window)) => log::error!(
+                        "{}: {n} starts within {}ms (start-limit), failed",
+                        s.spec.name,
+                        window.as_millis()
+                    ),
+                    None => log::error!("{}: not restarting", s.spec.name),
+                }
                 if s.spec.critical {
                     log::error!("{}: critical service failed, shutting down", s.spec.name);
                     // Its own status (SPEC §4), so that `docker run` and
