@@ -59,8 +59,9 @@ impl Probes {
                     env.push(("NOTIFY_SOCKET".into(), Some(n.address.clone())));
                 }
                 if let Some(w) = spec.watchdog {
+                    // Armed once the service is ready (as systemd does), so
+                    // a slow start is not mistaken for a hang.
                     env.push(("WATCHDOG_USEC".into(), Some(w.as_micros().to_string())));
-                    self.watchdog_at = Some(now + w);
                 }
             }
             Readiness::Tcp(_) | Readiness::Command(_) => {
@@ -107,8 +108,12 @@ impl Supervisor {
             return;
         }
         self.feed(i, Event::Ready, now);
-        if self.svcs[i].sm.ready {
-            log::info!("{}: ready", self.svcs[i].spec.name);
+        let s = &mut self.svcs[i];
+        if s.sm.ready {
+            log::info!("{}: ready", s.spec.name);
+            if let Some(w) = s.spec.watchdog {
+                s.probes.watchdog_at = Some(now + w);
+            }
         }
     }
 
