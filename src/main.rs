@@ -8,6 +8,21 @@ use tend::config::{self, Invocation, Options};
 use tend::{ctl, log as tlog, scan, supervisor, sys};
 
 fn main() {
+    // Panic policy: tend is written never to panic (no unwrap on input from
+    // outside; every (state, event) pair handled). Should a bug panic all
+    // the same, PID 1 must not limp on with half-updated state, nor die of
+    // an opaque SIGABRT: it says what happened on stderr, in one line, and
+    // exits 70 (EX_SOFTWARE), which ends the container visibly.
+    std::panic::set_hook(Box::new(|info| {
+        use std::io::Write as _;
+        let msg = info.payload_as_str().unwrap_or("panic");
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let _ = writeln!(std::io::stderr(), "tend: BUG: {msg}{at}; exiting 70");
+        sys::exit_now(70);
+    }));
     // Lossy: a non-UTF-8 argument must not make PID 1 panic.
     let mut argv = std::env::args_os().map(|a| a.to_string_lossy().into_owned());
     let argv0 = argv.next().unwrap_or_default();
@@ -38,6 +53,10 @@ fn main() {
 }
 
 fn supervise(opts: Options) -> i32 {
+    // The one way to exercise the panic policy from a test.
+    if std::env::var_os("TEND_TEST_PANIC").is_some() {
+        panic!("TEND_TEST_PANIC is set");
+    }
     let base = opts.log_level.unwrap_or(log::LevelFilter::Info);
     tlog::init(base);
 

@@ -578,6 +578,13 @@ pub fn random_u64() -> u64 {
     }
 }
 
+/// Ends tend at once with `code`, running nothing more of its own (the
+/// panic policy: state may be half-updated).
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit(2) takes an integer and does not return.
+    unsafe { libc::_exit(code) }
+}
+
 /// Makes tend the reaper of orphans below it when it is not PID 1.
 pub fn set_child_subreaper() -> nix::Result<()> {
     // SAFETY: prctl with integer arguments only.

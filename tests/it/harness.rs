@@ -331,16 +331,21 @@ impl Fixture {
     /// `--finish-dir` and `--control` point into the fixture unless `args`
     /// gives them; `args` (options, then `--` and a main command) follow.
     pub fn start(&self, args: &[&str]) -> Tend<'_> {
-        self.start_in(namespace_wrapper(), args)
+        self.start_in(namespace_wrapper(), &[], args)
+    }
+
+    /// Like `start`, with these variables added to tend's environment.
+    pub fn start_env(&self, env: &[(&str, &str)], args: &[&str]) -> Tend<'_> {
+        self.start_in(namespace_wrapper(), env, args)
     }
 
     /// Starts tend as a plain child of the test, not PID 1 of anything (it
     /// must then make itself a child subreaper).
     pub fn start_not_pid1(&self, args: &[&str]) -> Tend<'_> {
-        self.start_in(Vec::new(), args)
+        self.start_in(Vec::new(), &[], args)
     }
 
-    fn start_in(&self, mut argv: Vec<String>, args: &[&str]) -> Tend<'_> {
+    fn start_in(&self, mut argv: Vec<String>, env: &[(&str, &str)], args: &[&str]) -> Tend<'_> {
         let direct = argv.is_empty();
         argv.extend(tend_cmd());
         for (opt, rel) in [
@@ -377,6 +382,7 @@ impl Fixture {
         ] {
             cmd.env_remove(var);
         }
+        cmd.envs(env.iter().copied());
         let started = Instant::now();
         let mut child = cmd
             .spawn()

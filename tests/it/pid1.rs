@@ -312,3 +312,20 @@ fn rtmin_plus_3_is_an_orderly_shutdown() {
     let term = t.wait_file("term-a");
     t.check_eq(term, a, "pid that got TERM");
 }
+
+// The panic policy (README "Guarantees"): a panic, which tend is written
+// never to have, is one line on stderr and exit 70, with the services
+// gone with the namespace.
+#[test]
+fn a_panic_is_one_line_and_exit_70() {
+    let fx = Fixture::new("panic", [exe("services/a/run", &polite("a"))]);
+    let mut t = fx.start_env(&[("TEND_TEST_PANIC", "1")], &[]);
+    let code = t.wait_exit();
+    t.check_eq(code, 70, "exit code after a panic");
+    let err = t.stderr();
+    t.check(
+        err.lines()
+            .any(|l| l.starts_with("tend: BUG: ") && l.contains("TEND_TEST_PANIC")),
+        "no `tend: BUG:` line naming the panic",
+    );
+}
