@@ -519,6 +519,19 @@ fn collect(
     })
 }
 
+/// Sends SIGHUP and waits for tend to log its `n`th reload (so that what
+/// the test checks next is the reload's doing).
+pub fn hup(t: &mut Tend, n: usize) {
+    t.signal("HUP");
+    t.wait_for(&format!("reload #{n} in tend's log"), |t| {
+        t.stderr()
+            .lines()
+            .filter(|l| l.contains("reloading"))
+            .count()
+            >= n
+    });
+}
+
 /// A running (or finished) tend, as seen from the host.
 pub struct Tend<'f> {
     fx: &'f Fixture,

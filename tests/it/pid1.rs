@@ -2,19 +2,7 @@
 //! its own services by ordinary inputs (issue 9): signals, reloads, the
 //! watchdog, tend's own stdout. Each is named after what broke.
 
-use crate::harness::{exe, file, polite, stubborn, Fixture, Tend};
-
-/// Sends SIGHUP and waits for tend to log its `n`th reload.
-fn hup(t: &mut Tend, n: usize) {
-    t.signal("HUP");
-    t.wait_for(&format!("reload #{n} in tend's log"), |t| {
-        t.stderr()
-            .lines()
-            .filter(|l| l.contains("reloading"))
-            .count()
-            >= n
-    });
-}
+use crate::harness::{exe, file, hup, polite, stubborn, Fixture, Tend};
 
 /// An sd_notify service in Python: READY=1 at once, then WATCHDOG=1 every
 /// 100 ms until SIGTERM, which it ignores: from then on it is silent.

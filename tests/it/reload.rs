@@ -6,20 +6,7 @@
 use std::thread;
 use std::time::Duration;
 
-use crate::harness::{exe, file, polite, Fixture, Tend};
-
-/// Sends SIGHUP and waits for tend to log its `n`th reload (so that what
-/// the test checks next is the reload's doing).
-fn hup(t: &mut Tend, n: usize) {
-    t.signal("HUP");
-    t.wait_for(&format!("reload #{n} in tend's log"), |t| {
-        t.stderr()
-            .lines()
-            .filter(|l| l.contains("reloading"))
-            .count()
-            >= n
-    });
-}
+use crate::harness::{exe, file, hup, polite, Fixture, Tend};
 
 #[test]
 fn hup_starts_added_services_and_stops_removed_ones() {
