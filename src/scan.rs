@@ -636,41 +636,18 @@ pub fn check_order(mut specs: Vec<ServiceSpec>) -> (Vec<ServiceSpec>, Vec<String
     (kept, errors)
 }
 
-/// `ready = "notify"`, `{ tcp = "host:port" }` or `{ command = ... }`
-/// (a string run as one program, or an argv array).
-fn parse_ready(v: &crate::minitoml::Value) -> Result<Readiness, String> {
-    use crate::minitoml::Value;
+/// Checks `ready`: a tcp address needs a port, a command a program.
+fn parse_ready(v: &config::Ready) -> Result<Readiness, String> {
     match v {
-        Value::Str(s) if s == "notify" => Ok(Readiness::Notify),
-        Value::Table(t) if t.len() == 1 => match t.first() {
-            Some((k, _, Value::Str(a))) if k == "tcp" => {
-                if a.rsplit_once(':')
-                    .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-                {
-                    Ok(Readiness::Tcp(a.clone()))
-                } else {
-                    Err(format!("tcp: expected HOST:PORT, got {a:?}"))
-                }
-            }
-            Some((k, _, Value::Str(c))) if k == "command" && !c.is_empty() => {
-                Ok(Readiness::Command(vec![c.clone()]))
-            }
-            Some((k, _, Value::Array(a))) if k == "command" && !a.is_empty() => a
-                .iter()
-                .map(|x| match x {
-                    Value::Str(s) => Some(s.clone()),
-                    _ => None,
-                })
-                .collect::<Option<Vec<_>>>()
-                .map(Readiness::Command)
-                .ok_or_else(|| "command: expected strings".to_string()),
-            _ => Err(
-                "expected \"notify\", { tcp = \"HOST:PORT\" } or { command = \"./check\" }".into(),
-            ),
+        config::Ready::Notify => Ok(Readiness::Notify),
+        config::Ready::Tcp(a) => match a.rsplit_once(':') {
+            Some((_, port)) if port.parse::<u16>().is_ok() => Ok(Readiness::Tcp(a.clone())),
+            _ => Err(format!("tcp: expected HOST:PORT, got {a:?}")),
         },
-        _ => {
-            Err("expected \"notify\", { tcp = \"HOST:PORT\" } or { command = \"./check\" }".into())
-        }
+        config::Ready::Command(config::Argv(argv)) => match argv.first() {
+            Some(program) if !program.is_empty() => Ok(Readiness::Command(argv.clone())),
+            _ => Err("command: must name a program".into()),
+        },
     }
 }
 
