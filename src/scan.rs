@@ -6,9 +6,72 @@
 use crate::config::{self, Restart};
 use crate::state::Policy;
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
+use std::io::Read;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+/// Caps on what tend reads from a service dir. SPEC §2's files are short
+/// (one-liners and a service.toml of a few lines); a bigger one is a
+/// mistake, and PID 1 must not spend its memory finding that out.
+pub const SERVICE_TOML_MAX: u64 = 64 * 1024;
+/// `notification-fd`, `timeout-finish`, `down-signal`.
+pub const ONE_LINER_MAX: u64 = 4 * 1024;
+/// One `env/` file (one variable; the kernel takes at most 128 KiB each).
+pub const ENV_FILE_MAX: u64 = 64 * 1024;
+/// Files in `env/`, and entries in one service dir.
+pub const DIR_ENTRIES_MAX: usize = 1024;
+/// `/etc/passwd` and `/etc/group`, read for `user`.
+pub const ETC_FILE_MAX: u64 = 1024 * 1024;
+
+/// Reads `path` whole if it is a regular file of at most `cap` bytes, else
+/// a one-line error naming the path. A FIFO, a device or a symlink to one
+/// is refused before it is opened (opening a FIFO blocks, reading
+/// /dev/zero never ends, opening some devices has effects); the open is
+/// O_NONBLOCK and the file checked again, in case it was swapped in
+/// between; the read stops at `cap` + 1 bytes whatever the size said.
+pub fn read_bounded(path: &Path, cap: u64) -> Result<Vec<u8>, String> {
+    let fail = |what: String| format!("{}: {what}", path.display());
+    let regular = |m: &fs::Metadata| -> Result<(), String> {
+        let t = m.file_type();
+        let kind = match () {
+            _ if t.is_file() => return Ok(()),
+            _ if t.is_dir() => "a directory",
+            _ if t.is_fifo() => "a FIFO",
+            _ if t.is_char_device() => "a character device",
+            _ if t.is_block_device() => "a block device",
+            _ if t.is_socket() => "a socket",
+            _ => "of an unknown type",
+        };
+        Err(fail(format!("not a regular file but {kind}")))
+    };
+    let too_big = || fail(format!("larger than {cap} bytes"));
+    let meta = fs::metadata(path).map_err(|e| fail(e.to_string()))?;
+    regular(&meta)?;
+    if meta.len() > cap {
+        return Err(too_big());
+    }
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| fail(e.to_string()))?;
+    regular(&file.metadata().map_err(|e| fail(e.to_string()))?)?;
+    let mut bytes = Vec::new();
+    file.take(cap.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| fail(e.to_string()))?;
+    if bytes.len() as u64 > cap {
+        return Err(too_big());
+    }
+    Ok(bytes)
+}
+
+/// `read_bounded`, as UTF-8 text.
+fn read_text(path: &Path, cap: u64) -> Result<String, String> {
+    String::from_utf8(read_bounded(path, cap)?)
+        .map_err(|_| format!("{}: not UTF-8", path.display()))
+}
 
 /// Everything needed to run one service.
 #[derive(Debug, Clone, PartialEq)]
@@ -164,13 +227,19 @@ struct Listing {
 impl Listing {
     fn read(dir: &Path) -> Result<Listing, String> {
         let rd = fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let mut entries: Vec<(String, fs::Metadata)> = rd
-            .flatten()
-            .filter_map(|e| {
-                let name = e.file_name().to_string_lossy().into_owned();
-                Some((name, fs::metadata(e.path()).ok()?))
-            })
-            .collect();
+        let mut entries: Vec<(String, fs::Metadata)> = Vec::new();
+        for (i, e) in rd.flatten().enumerate() {
+            if i >= DIR_ENTRIES_MAX {
+                return Err(format!(
+                    "{}: more than {DIR_ENTRIES_MAX} entries",
+                    dir.display()
+                ));
+            }
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Ok(m) = fs::metadata(e.path()) {
+                entries.push((name, m));
+            }
+        }
         entries.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(Listing {
             dir: dir.to_path_buf(),
@@ -197,10 +266,7 @@ impl Listing {
         if !self.has(name) {
             return Ok(None);
         }
-        let path = self.dir.join(name);
-        fs::read_to_string(&path)
-            .map(|s| Some(s.trim().to_string()))
-            .map_err(|e| format!("{}: {e}", path.display()))
+        read_text(&self.dir.join(name), ONE_LINER_MAX).map(|s| Some(s.trim().to_string()))
     }
 
     /// FNV-1a over the name, size, modification time, mode and inode of
@@ -330,9 +396,7 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
     let files = Listing::read(dir)?;
     let toml_path = dir.join("service.toml");
     let toml = match files.has("service.toml") {
-        true => fs::read_to_string(&toml_path)
-            .map_err(|e| e.to_string())
-            .and_then(|text| config::parse_service_toml(&text))
+        true => config::parse_service_toml(&read_text(&toml_path, SERVICE_TOML_MAX)?)
             .map_err(|e| format!("{}: {e}", toml_path.display()))?,
         false => config::ServiceToml::default(),
     };
@@ -414,8 +478,13 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
     let user = match &toml.user {
         None => None,
         Some(u) => {
-            let passwd = fs::read_to_string("/etc/passwd").unwrap_or_default();
-            let group = fs::read_to_string("/etc/group").unwrap_or_default();
+            // A missing file is an empty one (numeric ids still work);
+            // any other problem is said.
+            let etc = |path: &str| match fs::symlink_metadata(path) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+                _ => read_text(Path::new(path), ETC_FILE_MAX).map_err(|e| bad("user", e)),
+            };
+            let (passwd, group) = (etc("/etc/passwd")?, etc("/etc/group")?);
             Some(config::resolve_user(u, &passwd, &group).map_err(|e| bad("user", e))?)
         }
     };
@@ -661,7 +730,13 @@ fn read_envdir(dir: &Path) -> Result<Vec<(String, Option<String>)>, String> {
         Err(e) => return Err(format!("{}: {e}", dir.display())),
     };
     let mut vars = Vec::new();
-    for entry in entries.flatten() {
+    for (i, entry) in entries.flatten().enumerate() {
+        if i >= DIR_ENTRIES_MAX {
+            return Err(format!(
+                "{}: more than {DIR_ENTRIES_MAX} entries",
+                dir.display()
+            ));
+        }
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.starts_with('.') {
             continue;
@@ -670,7 +745,7 @@ fn read_envdir(dir: &Path) -> Result<Vec<(String, Option<String>)>, String> {
         if name.contains('=') {
             return Err(format!("{}: bad variable name", path.display()));
         }
-        let bytes = fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let bytes = read_bounded(&path, ENV_FILE_MAX)?;
         vars.push((name, envdir_value(&bytes)));
     }
     vars.sort();
@@ -804,5 +879,23 @@ mod tests {
         assert_eq!(envdir_value(b"x \t\nsecond"), Some("x".into()));
         assert_eq!(envdir_value(b"a\0b"), Some("a\nb".into()));
         assert_eq!(envdir_value(b"\n"), Some("".into()));
+    }
+
+    #[test]
+    fn bounded_reads_take_only_small_regular_files() {
+        let dir = std::env::temp_dir().join(format!("tend-scan-unit-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("f");
+        fs::write(&f, "12345").unwrap();
+        assert_eq!(read_bounded(&f, 5).unwrap(), b"12345");
+        let e = read_bounded(&f, 4).unwrap_err();
+        assert_eq!(e, format!("{}: larger than 4 bytes", f.display()));
+        let e = read_bounded(Path::new("/dev/zero"), 5).unwrap_err();
+        assert_eq!(e, "/dev/zero: not a regular file but a character device");
+        assert!(read_bounded(&dir, 5).unwrap_err().contains("a directory"));
+        assert!(read_bounded(&dir.join("none"), 5).is_err());
+        fs::write(&f, b"\xff").unwrap();
+        assert!(read_text(&f, 5).unwrap_err().ends_with(": not UTF-8"));
+        fs::remove_dir_all(&dir).unwrap();
     }
 }
