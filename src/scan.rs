@@ -752,7 +752,8 @@ fn read_envdir(dir: &Path) -> Result<Vec<(String, Option<String>)>, String> {
     Ok(vars)
 }
 
-fn envdir_value(bytes: &[u8]) -> Option<String> {
+/// The value an envdir file's contents set: `None` (unset) when empty.
+pub fn envdir_value(bytes: &[u8]) -> Option<String> {
     if bytes.is_empty() {
         return None;
     }
