@@ -3,7 +3,8 @@
 //! Pure: functions take strings and return values or a one-line error; no
 //! file is opened here (see `scan` for that).
 
-use crate::minitoml::{self, Value};
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -27,75 +28,79 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("duration {s:?} is too long"))
 }
 
-const SIGNALS: &[(&str, i32)] = &[
-    ("HUP", libc::SIGHUP),
-    ("INT", libc::SIGINT),
-    ("QUIT", libc::SIGQUIT),
-    ("ILL", libc::SIGILL),
-    ("TRAP", libc::SIGTRAP),
-    ("ABRT", libc::SIGABRT),
-    ("BUS", libc::SIGBUS),
-    ("FPE", libc::SIGFPE),
-    ("KILL", libc::SIGKILL),
-    ("USR1", libc::SIGUSR1),
-    ("SEGV", libc::SIGSEGV),
-    ("USR2", libc::SIGUSR2),
-    ("PIPE", libc::SIGPIPE),
-    ("ALRM", libc::SIGALRM),
-    ("TERM", libc::SIGTERM),
-    ("STKFLT", libc::SIGSTKFLT),
-    ("CHLD", libc::SIGCHLD),
-    ("CONT", libc::SIGCONT),
-    ("STOP", libc::SIGSTOP),
-    ("TSTP", libc::SIGTSTP),
-    ("TTIN", libc::SIGTTIN),
-    ("TTOU", libc::SIGTTOU),
-    ("URG", libc::SIGURG),
-    ("XCPU", libc::SIGXCPU),
-    ("XFSZ", libc::SIGXFSZ),
-    ("VTALRM", libc::SIGVTALRM),
-    ("PROF", libc::SIGPROF),
-    ("WINCH", libc::SIGWINCH),
-    ("IO", libc::SIGIO),
-    ("PWR", libc::SIGPWR),
-    ("SYS", libc::SIGSYS),
-];
+/// The first real-time signal as glibc's `kill -l`, systemd and SPEC §3
+/// number them (RTMIN+3 = 37). Not `libc::SIGRTMIN()`: musl reserves one
+/// more signal and says 35.
+const RTMIN: i32 = 34;
+const RTMAX: i32 = 64;
 
-/// Parses `TERM`, `SIGTERM`, `term` or `15`.
+/// Parses `TERM`, `SIGTERM`, `term`, `15`, `RTMIN+3` or `SIGRTMAX-2`.
 pub fn parse_signal(s: &str) -> Result<i32, String> {
     let t = s.trim();
-    if let Ok(n) = t.parse::<i32>() {
-        if (1..=64).contains(&n) {
-            return Ok(n);
-        }
+    let bad = || format!("bad signal name {t:?}");
+    if t.bytes().all(|b| b.is_ascii_digit()) {
+        return match t.parse::<i32>() {
+            Ok(n) if (1..=RTMAX).contains(&n) => Ok(n),
+            _ => Err(bad()),
+        };
     }
     let up = t.to_ascii_uppercase();
     let bare = up.strip_prefix("SIG").unwrap_or(&up);
-    SIGNALS
-        .iter()
-        .find(|(name, _)| *name == bare)
-        .map(|&(_, n)| n)
-        .ok_or_else(|| format!("bad signal name {t:?}"))
+    if bare.starts_with("RT") {
+        return realtime_signal(bare).ok_or_else(bad);
+    }
+    // nix's table names the classic signals 1–31 (its enum cannot hold the
+    // real-time ones, hence the lines above).
+    format!("SIG{bare}")
+        .parse::<nix::sys::signal::Signal>()
+        .map(|sig| sig as i32)
+        .map_err(|_| bad())
 }
 
-/// `SIGTERM` for 15; the number for signals without a name.
+/// `RTMIN`, `RTMIN+N`, `RTMAX`, `RTMAX-N`, within 34–64.
+fn realtime_signal(bare: &str) -> Option<i32> {
+    let offset = |rest: &str, sign: char| -> Option<i32> {
+        if rest.is_empty() {
+            return Some(0);
+        }
+        let digits = rest.strip_prefix(sign)?;
+        if digits.is_empty() || digits.len() > 2 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        digits.parse().ok()
+    };
+    let n = if let Some(rest) = bare.strip_prefix("RTMIN") {
+        RTMIN + offset(rest, '+')?
+    } else {
+        RTMAX - offset(bare.strip_prefix("RTMAX")?, '-')?
+    };
+    (RTMIN..=RTMAX).contains(&n).then_some(n)
+}
+
+/// `SIGTERM` for 15, `SIGRTMIN+3` for 37; the number for 32 and 33, which
+/// have no name (the C library keeps them).
 pub fn signal_name(n: i32) -> String {
-    match SIGNALS.iter().find(|&&(_, m)| m == n) {
-        Some((name, _)) => format!("SIG{name}"),
-        None => format!("signal {n}"),
+    if (RTMIN..=RTMAX).contains(&n) {
+        return format!("SIGRTMIN+{}", n - RTMIN);
+    }
+    match nix::sys::signal::Signal::try_from(n) {
+        Ok(sig) => sig.as_str().to_string(),
+        Err(_) => format!("signal {n}"),
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Restart {
     Always,
     OnFailure,
     Never,
 }
 
-/// `service.toml` as written. Durations and signals stay strings here so
-/// that their errors can name the key; `scan` validates them.
-#[derive(Debug, Default)]
+/// `service.toml` as written (SPEC §2). Durations and signals stay strings
+/// here so that their errors can name the key; `scan` validates them.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ServiceToml {
     pub command: Option<Vec<String>>,
     pub critical: Option<bool>,
@@ -107,84 +112,108 @@ pub struct ServiceToml {
     pub after: Option<Vec<String>>,
     pub user: Option<String>,
     pub env: Option<BTreeMap<String, String>>,
-    pub ready: Option<Value>,
+    pub ready: Option<Ready>,
     pub watchdog: Option<String>,
     pub listen: Option<Vec<String>>,
     pub on_demand: Option<bool>,
+    #[serde(default, deserialize_with = "instance_count")]
     pub instances: Option<u32>,
 }
 
-/// Parses the text of a `service.toml`; the error is one line, with the
-/// line number and the key. Unknown keys are errors.
-pub fn parse_service_toml(text: &str) -> Result<ServiceToml, String> {
-    let mut t = ServiceToml::default();
-    for (key, line, v) in minitoml::parse(text)? {
-        let want = |what: &str| format!("line {line}: {key}: expected {what}, got {}", v.kind());
-        let string = || match &v {
-            Value::Str(s) => Ok(s.clone()),
-            _ => Err(want("a string")),
-        };
-        let strings = || match &v {
-            Value::Array(items) => items
-                .iter()
-                .map(|i| match i {
-                    Value::Str(s) => Some(s.clone()),
-                    _ => None,
-                })
-                .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| want("an array of strings")),
-            _ => Err(want("an array of strings")),
-        };
-        let boolean = || match &v {
-            Value::Bool(b) => Ok(*b),
-            _ => Err(want("true or false")),
-        };
-        match key.as_str() {
-            "command" => t.command = Some(strings()?),
-            "critical" => t.critical = Some(boolean()?),
-            "restart" => {
-                t.restart = Some(match string()?.as_str() {
-                    "always" => Restart::Always,
-                    "on-failure" => Restart::OnFailure,
-                    "never" => Restart::Never,
-                    other => {
-                        return Err(format!(
-                            "line {line}: restart: expected \"always\", \"on-failure\" or \"never\", got {other:?}"
-                        ))
-                    }
-                })
+/// `ready = "notify"`, `{ tcp = "HOST:PORT" }` or `{ command = ... }`: a
+/// string is a unit variant, a one-key table a variant with a value (the
+/// toml crate's enum encoding). `scan` checks the values.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Ready {
+    Notify,
+    Tcp(String),
+    Command(Argv),
+}
+
+/// A command: one string (run as one program, no shell) or an argv array.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Argv(pub Vec<String>);
+
+impl<'de> Deserialize<'de> for Argv {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Argv, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Argv;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string or an array of strings")
             }
-            "restart-delay" => t.restart_delay = Some(string()?),
-            "restart-delay-max" => t.restart_delay_max = Some(string()?),
-            "stop-signal" => t.stop_signal = Some(string()?),
-            "stop-grace" => t.stop_grace = Some(string()?),
-            "after" => t.after = Some(strings()?),
-            "user" => t.user = Some(string()?),
-            "env" => {
-                let Value::Table(vars) = &v else {
-                    return Err(want("a table of strings"));
-                };
-                let mut env = BTreeMap::new();
-                for (k, _, val) in vars {
-                    match val {
-                        Value::Str(s) => env.insert(k.clone(), s.clone()),
-                        _ => return Err(format!("line {line}: env.{k}: expected a string")),
-                    };
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Argv, E> {
+                Ok(Argv(vec![s.to_string()]))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Argv, A::Error> {
+                let mut argv = Vec::new();
+                while let Some(arg) = seq.next_element()? {
+                    argv.push(arg);
                 }
-                t.env = Some(env);
+                Ok(Argv(argv))
             }
-            "ready" => t.ready = Some(v.clone()),
-            "watchdog" => t.watchdog = Some(string()?),
-            "listen" => t.listen = Some(strings()?),
-            "on-demand" => t.on_demand = Some(boolean()?),
-            "instances" => match v {
-                Value::Int(n) if (1..=10_000).contains(&n) => t.instances = Some(n as u32),
-                _ => return Err(want("a count from 1 to 10000")),
-            },
-            other => return Err(format!("line {line}: unknown key {other:?}")),
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `instances`: 1 to 10000 (a bound, so that a typo cannot fork a million).
+fn instance_count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    let n = i64::deserialize(d)?;
+    match u32::try_from(n) {
+        Ok(n) if (1..=10_000).contains(&n) => Ok(Some(n)),
+        _ => Err(de::Error::custom(format!(
+            "instances: expected a count from 1 to 10000, got {n}"
+        ))),
+    }
+}
+
+/// Parses the text of a `service.toml` with the toml crate (which bounds
+/// nesting, so no input can exhaust the stack). The error is one line:
+/// `line L, column C: problem`. Unknown keys are errors.
+pub fn parse_service_toml(text: &str) -> Result<ServiceToml, String> {
+    toml::from_str(text).map_err(|e| {
+        let message = one_line(e.message());
+        match e.span() {
+            Some(span) => {
+                let (line, column) = line_column(text, span.start);
+                format!("line {line}, column {column}: {message}")
+            }
+            None => message,
+        }
+    })
+}
+
+/// 1-based line and column (in characters) of byte `offset` in `text`.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.as_bytes().get(..offset).unwrap_or(text.as_bytes());
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
+    // Count characters, not bytes: UTF-8 continuation bytes start with 10.
+    let column = 1 + before
+        .get(line_start..)
+        .unwrap_or_default()
+        .iter()
+        .filter(|&&b| b & 0xc0 != 0x80)
+        .count();
+    (line, column)
+}
+
+/// A message that quotes the user's text may hold newlines or control
+/// characters: escape them, so that an error stays one line.
+fn one_line(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c.is_control() {
+            true => out.extend(c.escape_default()),
+            false => out.push(c),
         }
     }
-    Ok(t)
+    out
 }
 
 /// A user to run a service as (`user` in service.toml).
@@ -201,6 +230,11 @@ pub struct User {
 /// Resolves `user = "NAME"`, `"UID"` or `"UID:GID"` against the texts of
 /// /etc/passwd and /etc/group. A name must be in passwd; a number need not
 /// be (as `docker run --user 1000:1000`), and then has no home or groups.
+///
+/// Hand-written rather than nix's `User::from_name` and `getgrouplist`:
+/// `scan` reads both files through its bounded regular-file reader (musl's
+/// getpwnam would read a FIFO or a huge file unbounded from PID 1, then
+/// ask nscd over a socket), and a pure function is table-tested on texts.
 pub fn resolve_user(spec: &str, passwd: &str, group: &str) -> Result<User, String> {
     // passwd: name:password:uid:gid:gecos:home:shell
     let entries = passwd.lines().filter_map(|l| {
@@ -522,11 +556,47 @@ mod tests {
         ] {
             assert_eq!(parse_signal(text), Ok(n), "{text}");
         }
-        for bad in ["", "TERMINATE", "0", "65", "SIG"] {
+        for (text, n) in [
+            ("RTMIN", 34),
+            ("RTMIN+3", 37),
+            ("SIGRTMIN+3", 37),
+            ("rtmax", 64),
+            ("SIGRTMAX-2", 62),
+            ("RTMIN+30", 64),
+            ("40", 40),
+        ] {
+            assert_eq!(parse_signal(text), Ok(n), "{text}");
+        }
+        for bad in [
+            "",
+            "TERMINATE",
+            "0",
+            "65",
+            "SIG",
+            "-1",
+            "+5",
+            "RTMIN+31",
+            "RTMIN-1",
+            "RTMAX+1",
+            "RTMIN+",
+            "RTMIN++3",
+            "RTMIN+003",
+            "RT",
+            "SIGSIGTERM",
+            "TERM\0",
+            "é",
+            "RTMINé",
+        ] {
             assert!(parse_signal(bad).is_err(), "{bad:?} accepted");
         }
         assert_eq!(signal_name(15), "SIGTERM");
-        assert_eq!(signal_name(40), "signal 40");
+        assert_eq!(signal_name(37), "SIGRTMIN+3");
+        assert_eq!(signal_name(32), "signal 32");
+        assert_eq!(signal_name(0), "signal 0");
+        // Every name tend prints, it reads back.
+        for n in (1..=31).chain(34..=64) {
+            assert_eq!(parse_signal(&signal_name(n)), Ok(n), "{n}");
+        }
     }
 
     #[test]
@@ -544,14 +614,101 @@ mod tests {
     }
 
     #[test]
+    fn service_toml_ready_and_instances() {
+        let ready = |text: &str| parse_service_toml(text).map(|t| t.ready);
+        assert_eq!(ready("ready = \"notify\""), Ok(Some(Ready::Notify)));
+        assert_eq!(
+            ready("ready = { tcp = \"127.0.0.1:80\" }"),
+            Ok(Some(Ready::Tcp("127.0.0.1:80".into())))
+        );
+        assert_eq!(
+            ready("ready = { command = \"./check\" }"),
+            Ok(Some(Ready::Command(Argv(vec!["./check".into()]))))
+        );
+        assert_eq!(
+            ready("[ready]\ncommand = [\"a\", \"b\"]"),
+            Ok(Some(Ready::Command(Argv(vec!["a".into(), "b".into()]))))
+        );
+        for bad in [
+            "ready = \"tcp\"",
+            "ready = { tcp = 1 }",
+            "ready = { command = [1] }",
+            "ready = { tcp = \"a:1\", command = \"x\" }",
+            "ready = true",
+        ] {
+            assert!(ready(bad).is_err(), "{bad:?} accepted");
+        }
+        assert_eq!(
+            parse_service_toml("instances = 4").unwrap().instances,
+            Some(4)
+        );
+        for bad in ["0", "10001", "-1", "99999999999", "\"4\"", "4.0"] {
+            let e = parse_service_toml(&format!("instances = {bad}")).unwrap_err();
+            assert!(e.starts_with("line 1, column 13: "), "{bad}: {e}");
+        }
+    }
+
+    /// TOML the hand-written parser refused or accepted wrongly (issue 10)
+    /// now reads as the TOML spec says.
+    #[test]
+    fn service_toml_is_toml() {
+        let t = parse_service_toml(
+            "instances = 0x10\ncommand = [\"\"\"a\"\"\"\", '''b''']\n[env]\nA = \"1\"\n",
+        )
+        .unwrap();
+        assert_eq!(t.instances, Some(16));
+        assert_eq!(t.command.unwrap(), vec!["a\"", "b"]);
+        assert_eq!(t.env.unwrap()["A"], "1");
+        for bad in [
+            "command = [\"\\u+041\"]",
+            "instances = 01",
+            "user = \"a\u{1}b\"",
+            "env = { A = \"1\", A = \"2\" }",
+            "[env]\nA.x = \"1\"",
+        ] {
+            assert!(parse_service_toml(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
     fn service_toml_errors_are_one_line_and_name_the_key() {
         let e = parse_service_toml("critical = true\nbogus = 1\n").unwrap_err();
         assert!(e.contains("bogus"), "{e}");
-        assert!(e.starts_with("line 2"), "{e}");
+        assert!(e.starts_with("line 2, column 1: "), "{e}");
         assert!(!e.contains('\n'), "{e}");
         let e = parse_service_toml("restart = \"sometimes\"\n").unwrap_err();
         assert!(e.contains("sometimes"), "{e}");
-        assert!(parse_service_toml("critical = \n").is_err());
+        assert!(e.starts_with("line 1, column 11: "), "{e}");
+        let e = parse_service_toml("critical = \n").unwrap_err();
+        assert!(e.starts_with("line 1, "), "{e}");
+        // A quoted value with a newline in it stays on one line.
+        let e = parse_service_toml("restart = \"a\\nb\\u0000\"").unwrap_err();
+        assert!(!e.chars().any(char::is_control), "{e:?}");
+        // Columns count characters, not bytes.
+        let e = parse_service_toml("user = \"é\"\néé = 1").unwrap_err();
+        assert!(e.starts_with("line 2, column 1: "), "{e}");
+        let e = parse_service_toml("env = { \"é\" = \"x\", B = 1 }").unwrap_err();
+        assert!(e.starts_with("line 1, column 24: "), "{e}");
+    }
+
+    /// Issue 9: `command = ` then 50,000 `[` overflowed the stack and
+    /// killed PID 1. Every way TOML nests must end in an error.
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let n = 50_000;
+        for text in [
+            format!("command = {}", "[".repeat(n)),
+            format!("command = {}{}", "[".repeat(n), "]".repeat(n)),
+            format!("env = {}", "{ a = ".repeat(n)),
+            format!("env = {}1{}", "{ a = ".repeat(n), "}".repeat(n)),
+            format!("env.{} = \"x\"", "a.".repeat(n)),
+            format!("[env{}]", ".a".repeat(n)),
+            format!("[[env{}]]", ".a".repeat(n)),
+            format!("ready = {}", "[{a=".repeat(n)),
+        ] {
+            let e = parse_service_toml(&text).unwrap_err();
+            assert!(!e.contains('\n') && e.len() < 1000, "{e}");
+        }
     }
 
     #[test]

@@ -1,8 +1,7 @@
 //! tend: a small static PID-1 init and process supervisor for
 //! multi-service containers. The contract is SPEC.md; the layout:
 //!
-//! - `config`: options, durations, signals, `service.toml`, users (pure);
-//! - `minitoml`: the TOML `service.toml` uses (pure);
+//! - `config`: options, durations, signals, `service.toml` (toml + serde), users (pure);
 //! - `scan`: service directories -> specs (file reading, validation);
 //! - `state`: one service's life as a pure state machine;
 //! - `supervisor`: the event loop that carries out the state machine's actions, one
@@ -19,7 +18,6 @@ pub mod control;
 pub mod ctl;
 pub mod log;
 pub mod logs;
-pub mod minitoml;
 pub mod proto;
 pub mod ready;
 pub mod scan;

@@ -6,9 +6,72 @@
 use crate::config::{self, Restart};
 use crate::state::Policy;
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
+use std::io::Read;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+/// Caps on what tend reads from a service dir. SPEC §2's files are short
+/// (one-liners and a service.toml of a few lines); a bigger one is a
+/// mistake, and PID 1 must not spend its memory finding that out.
+pub const SERVICE_TOML_MAX: u64 = 64 * 1024;
+/// `notification-fd`, `timeout-finish`, `down-signal`.
+pub const ONE_LINER_MAX: u64 = 4 * 1024;
+/// One `env/` file (one variable; the kernel takes at most 128 KiB each).
+pub const ENV_FILE_MAX: u64 = 64 * 1024;
+/// Files in `env/`, and entries in one service dir.
+pub const DIR_ENTRIES_MAX: usize = 1024;
+/// `/etc/passwd` and `/etc/group`, read for `user`.
+pub const ETC_FILE_MAX: u64 = 1024 * 1024;
+
+/// Reads `path` whole if it is a regular file of at most `cap` bytes, else
+/// a one-line error naming the path. A FIFO, a device or a symlink to one
+/// is refused before it is opened (opening a FIFO blocks, reading
+/// /dev/zero never ends, opening some devices has effects); the open is
+/// O_NONBLOCK and the file checked again, in case it was swapped in
+/// between; the read stops at `cap` + 1 bytes whatever the size said.
+pub fn read_bounded(path: &Path, cap: u64) -> Result<Vec<u8>, String> {
+    let fail = |what: String| format!("{}: {what}", path.display());
+    let regular = |m: &fs::Metadata| -> Result<(), String> {
+        let t = m.file_type();
+        let kind = match () {
+            _ if t.is_file() => return Ok(()),
+            _ if t.is_dir() => "a directory",
+            _ if t.is_fifo() => "a FIFO",
+            _ if t.is_char_device() => "a character device",
+            _ if t.is_block_device() => "a block device",
+            _ if t.is_socket() => "a socket",
+            _ => "of an unknown type",
+        };
+        Err(fail(format!("not a regular file but {kind}")))
+    };
+    let too_big = || fail(format!("larger than {cap} bytes"));
+    let meta = fs::metadata(path).map_err(|e| fail(e.to_string()))?;
+    regular(&meta)?;
+    if meta.len() > cap {
+        return Err(too_big());
+    }
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| fail(e.to_string()))?;
+    regular(&file.metadata().map_err(|e| fail(e.to_string()))?)?;
+    let mut bytes = Vec::new();
+    file.take(cap.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| fail(e.to_string()))?;
+    if bytes.len() as u64 > cap {
+        return Err(too_big());
+    }
+    Ok(bytes)
+}
+
+/// `read_bounded`, as UTF-8 text.
+fn read_text(path: &Path, cap: u64) -> Result<String, String> {
+    String::from_utf8(read_bounded(path, cap)?)
+        .map_err(|_| format!("{}: not UTF-8", path.display()))
+}
 
 /// Everything needed to run one service.
 #[derive(Debug, Clone, PartialEq)]
@@ -165,13 +228,19 @@ struct Listing {
 impl Listing {
     fn read(dir: &Path) -> Result<Listing, String> {
         let rd = fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let mut entries: Vec<(String, fs::Metadata)> = rd
-            .flatten()
-            .filter_map(|e| {
-                let name = e.file_name().to_string_lossy().into_owned();
-                Some((name, fs::metadata(e.path()).ok()?))
-            })
-            .collect();
+        let mut entries: Vec<(String, fs::Metadata)> = Vec::new();
+        for (i, e) in rd.flatten().enumerate() {
+            if i >= DIR_ENTRIES_MAX {
+                return Err(format!(
+                    "{}: more than {DIR_ENTRIES_MAX} entries",
+                    dir.display()
+                ));
+            }
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Ok(m) = fs::metadata(e.path()) {
+                entries.push((name, m));
+            }
+        }
         entries.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(Listing {
             dir: dir.to_path_buf(),
@@ -198,10 +267,7 @@ impl Listing {
         if !self.has(name) {
             return Ok(None);
         }
-        let path = self.dir.join(name);
-        fs::read_to_string(&path)
-            .map(|s| Some(s.trim().to_string()))
-            .map_err(|e| format!("{}: {e}", path.display()))
+        read_text(&self.dir.join(name), ONE_LINER_MAX).map(|s| Some(s.trim().to_string()))
     }
 
     /// FNV-1a over the name, size, modification time, mode and inode of
@@ -331,9 +397,7 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
     let files = Listing::read(dir)?;
     let toml_path = dir.join("service.toml");
     let toml = match files.has("service.toml") {
-        true => fs::read_to_string(&toml_path)
-            .map_err(|e| e.to_string())
-            .and_then(|text| config::parse_service_toml(&text))
+        true => config::parse_service_toml(&read_text(&toml_path, SERVICE_TOML_MAX)?)
             .map_err(|e| format!("{}: {e}", toml_path.display()))?,
         false => config::ServiceToml::default(),
     };
@@ -415,8 +479,13 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
     let user = match &toml.user {
         None => None,
         Some(u) => {
-            let passwd = fs::read_to_string("/etc/passwd").unwrap_or_default();
-            let group = fs::read_to_string("/etc/group").unwrap_or_default();
+            // A missing file is an empty one (numeric ids still work);
+            // any other problem is said.
+            let etc = |path: &str| match fs::symlink_metadata(path) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+                _ => read_text(Path::new(path), ETC_FILE_MAX).map_err(|e| bad("user", e)),
+            };
+            let (passwd, group) = (etc("/etc/passwd")?, etc("/etc/group")?);
             Some(config::resolve_user(u, &passwd, &group).map_err(|e| bad("user", e))?)
         }
     };
@@ -637,41 +706,18 @@ pub fn check_order(mut specs: Vec<ServiceSpec>) -> (Vec<ServiceSpec>, Vec<String
     (kept, errors)
 }
 
-/// `ready = "notify"`, `{ tcp = "host:port" }` or `{ command = ... }`
-/// (a string run as one program, or an argv array).
-fn parse_ready(v: &crate::minitoml::Value) -> Result<Readiness, String> {
-    use crate::minitoml::Value;
+/// Checks `ready`: a tcp address needs a port, a command a program.
+fn parse_ready(v: &config::Ready) -> Result<Readiness, String> {
     match v {
-        Value::Str(s) if s == "notify" => Ok(Readiness::Notify),
-        Value::Table(t) if t.len() == 1 => match t.first() {
-            Some((k, _, Value::Str(a))) if k == "tcp" => {
-                if a.rsplit_once(':')
-                    .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-                {
-                    Ok(Readiness::Tcp(a.clone()))
-                } else {
-                    Err(format!("tcp: expected HOST:PORT, got {a:?}"))
-                }
-            }
-            Some((k, _, Value::Str(c))) if k == "command" && !c.is_empty() => {
-                Ok(Readiness::Command(vec![c.clone()]))
-            }
-            Some((k, _, Value::Array(a))) if k == "command" && !a.is_empty() => a
-                .iter()
-                .map(|x| match x {
-                    Value::Str(s) => Some(s.clone()),
-                    _ => None,
-                })
-                .collect::<Option<Vec<_>>>()
-                .map(Readiness::Command)
-                .ok_or_else(|| "command: expected strings".to_string()),
-            _ => Err(
-                "expected \"notify\", { tcp = \"HOST:PORT\" } or { command = \"./check\" }".into(),
-            ),
+        config::Ready::Notify => Ok(Readiness::Notify),
+        config::Ready::Tcp(a) => match a.rsplit_once(':') {
+            Some((_, port)) if port.parse::<u16>().is_ok() => Ok(Readiness::Tcp(a.clone())),
+            _ => Err(format!("tcp: expected HOST:PORT, got {a:?}")),
         },
-        _ => {
-            Err("expected \"notify\", { tcp = \"HOST:PORT\" } or { command = \"./check\" }".into())
-        }
+        config::Ready::Command(config::Argv(argv)) => match argv.first() {
+            Some(program) if !program.is_empty() => Ok(Readiness::Command(argv.clone())),
+            _ => Err("command: must name a program".into()),
+        },
     }
 }
 
@@ -685,7 +731,13 @@ fn read_envdir(dir: &Path) -> Result<Vec<(String, Option<String>)>, String> {
         Err(e) => return Err(format!("{}: {e}", dir.display())),
     };
     let mut vars = Vec::new();
-    for entry in entries.flatten() {
+    for (i, entry) in entries.flatten().enumerate() {
+        if i >= DIR_ENTRIES_MAX {
+            return Err(format!(
+                "{}: more than {DIR_ENTRIES_MAX} entries",
+                dir.display()
+            ));
+        }
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.starts_with('.') {
             continue;
@@ -694,14 +746,15 @@ fn read_envdir(dir: &Path) -> Result<Vec<(String, Option<String>)>, String> {
         if name.contains('=') {
             return Err(format!("{}: bad variable name", path.display()));
         }
-        let bytes = fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let bytes = read_bounded(&path, ENV_FILE_MAX)?;
         vars.push((name, envdir_value(&bytes)));
     }
     vars.sort();
     Ok(vars)
 }
 
-fn envdir_value(bytes: &[u8]) -> Option<String> {
+/// The value an envdir file's contents set: `None` (unset) when empty.
+pub fn envdir_value(bytes: &[u8]) -> Option<String> {
     if bytes.is_empty() {
         return None;
     }
@@ -828,5 +881,23 @@ mod tests {
         assert_eq!(envdir_value(b"x \t\nsecond"), Some("x".into()));
         assert_eq!(envdir_value(b"a\0b"), Some("a\nb".into()));
         assert_eq!(envdir_value(b"\n"), Some("".into()));
+    }
+
+    #[test]
+    fn bounded_reads_take_only_small_regular_files() {
+        let dir = std::env::temp_dir().join(format!("tend-scan-unit-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("f");
+        fs::write(&f, "12345").unwrap();
+        assert_eq!(read_bounded(&f, 5).unwrap(), b"12345");
+        let e = read_bounded(&f, 4).unwrap_err();
+        assert_eq!(e, format!("{}: larger than 4 bytes", f.display()));
+        let e = read_bounded(Path::new("/dev/zero"), 5).unwrap_err();
+        assert_eq!(e, "/dev/zero: not a regular file but a character device");
+        assert!(read_bounded(&dir, 5).unwrap_err().contains("a directory"));
+        assert!(read_bounded(&dir.join("none"), 5).is_err());
+        fs::write(&f, b"\xff").unwrap();
+        assert!(read_text(&f, 5).unwrap_err().ends_with(": not UTF-8"));
+        fs::remove_dir_all(&dir).unwrap();
     }
 }
