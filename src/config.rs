@@ -35,6 +35,18 @@ const RTMIN: i32 = 34;
 const RTMAX: i32 = 64;
 
 /// Parses `TERM`, `SIGTERM`, `term`, `15`, `RTMIN+3` or `SIGRTMAX-2`.
+/// `start-limit = "N/DUR"`: at most N starts within DUR (N ≥ 1, DUR > 0).
+pub fn parse_start_limit(s: &str) -> Result<(u32, Duration), String> {
+    let bad = || format!("{s:?}: expected STARTS/DURATION, e.g. \"5/60s\"");
+    let (n, d) = s.split_once('/').ok_or_else(bad)?;
+    let n: u32 = n.trim().parse().map_err(|_| bad())?;
+    let d = parse_duration(d.trim())?;
+    if n == 0 || d.is_zero() {
+        return Err(bad());
+    }
+    Ok((n, d))
+}
+
 pub fn parse_signal(s: &str) -> Result<i32, String> {
     let t = s.trim();
     let bad = || format!("bad signal name {t:?}");
@@ -118,6 +130,8 @@ pub struct ServiceToml {
     pub on_demand: Option<bool>,
     #[serde(default, deserialize_with = "instance_count")]
     pub instances: Option<u32>,
+    pub start_limit: Option<String>,
+    pub reload_signal: Option<String>,
 }
 
 /// `ready = "notify"`, `{ tcp = "HOST:PORT" }` or `{ command = ... }`: a
@@ -510,6 +524,17 @@ pub fn parse_args(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn start_limits() {
+        use super::parse_start_limit as p;
+        use std::time::Duration;
+        assert_eq!(p("5/60s"), Ok((5, Duration::from_secs(60))));
+        assert_eq!(p("3 / 10s"), Ok((3, Duration::from_secs(10))));
+        for bad in ["", "5", "/60s", "0/60s", "5/0s", "x/1s", "5/1x", "-1/1s"] {
+            assert!(p(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
     use super::*;
 
     fn args(s: &[&str]) -> Vec<String> {

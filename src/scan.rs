@@ -183,6 +183,10 @@ pub struct PolicySpec {
     pub stop_signal: i32,
     pub grace: Duration,
     pub finish_timeout: Option<Duration>,
+    /// `start-limit`: (N, DUR).
+    pub start_limit: Option<(u32, Duration)>,
+    /// `reload-signal`: what `tend ctl reload NAME` sends (default HUP).
+    pub reload_signal: i32,
 }
 
 impl ServiceSpec {
@@ -204,7 +208,7 @@ impl ServiceSpec {
             has_finish: self.finish.is_some(),
             has_readiness: self.readiness != Readiness::None,
             finish_timeout: p.finish_timeout,
-            start_limit: None,
+            start_limit: p.start_limit,
         }
     }
 }
@@ -474,6 +478,14 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
         stop_signal,
         grace: duration("stop-grace", &toml.stop_grace, grace)?,
         finish_timeout,
+        start_limit: match &toml.start_limit {
+            Some(s) => Some(config::parse_start_limit(s).map_err(|e| bad("start-limit", e))?),
+            None => None,
+        },
+        reload_signal: match &toml.reload_signal {
+            Some(s) => config::parse_signal(s).map_err(|e| bad("reload-signal", e))?,
+            None => libc::SIGHUP,
+        },
     };
 
     let user = match &toml.user {

@@ -267,3 +267,69 @@ fn critical_service_killed_by_sigsegv_makes_tend_exit_139() {
         "exit code after a critical service died of SIGSEGV",
     );
 }
+
+// start-limit = "3/10s" on a crash loop: exactly 3 starts, then `failed`;
+// a critical service then takes tend down with its own status.
+#[test]
+fn start_limit_fails_a_crash_loop_after_exactly_n_starts() {
+    let fx = Fixture::new(
+        "start-limit",
+        [
+            exe(
+                "services/loop/run",
+                "echo $$ >> \"$T/start-loop\"\nexit 4\n",
+            ),
+            file(
+                "services/loop/service.toml",
+                "start-limit = \"3/10s\"\nrestart-delay = \"20ms\"\n",
+            ),
+            exe(
+                "services/crit/run",
+                "echo $$ >> \"$T/start-crit\"\nexit 5\n",
+            ),
+            file(
+                "services/crit/service.toml",
+                "start-limit = \"3/10s\"\nrestart-delay = \"20ms\"\ncritical = true\n",
+            ),
+        ],
+    );
+    let mut t = fx.start(&[]);
+    let code = t.wait_exit();
+    t.check_eq(code, 5, "exit code: the critical service's own status");
+    t.check_eq(fx.lines("start-crit").len(), 3, "starts of crit");
+    let err = t.stderr();
+    t.check(
+        err.contains("crit: 3 starts within 10000ms (start-limit), failed"),
+        "no log line says crit hit its start-limit",
+    );
+}
+
+#[test]
+fn start_limit_failed_service_shows_failed_and_ctl_up_clears_it() {
+    let fx = Fixture::new(
+        "start-limit-up",
+        [
+            exe(
+                "services/loop/run",
+                "echo $$ >> \"$T/start-loop\"\nexit 4\n",
+            ),
+            file(
+                "services/loop/service.toml",
+                "start-limit = \"3/10s\"\nrestart-delay = \"20ms\"\n",
+            ),
+            exe("services/other/run", &polite("other")),
+        ],
+    );
+    let mut t = fx.start(&[]);
+    t.wait_for("loop to fail", |t| {
+        t.fixture().ctl(&["status", "loop"]).out.contains("failed")
+    });
+    t.check_eq(fx.lines("start-loop").len(), 3, "starts before failing");
+    t.ctl_ok(&["up", "loop"]);
+    t.wait_lines("start-loop", 6);
+    t.wait_for("loop to fail again", |t| {
+        t.fixture().ctl(&["status", "loop"]).out.contains("failed")
+    });
+    t.check_eq(fx.lines("start-loop").len(), 6, "starts after ctl up");
+    t.term_expect(0);
+}
