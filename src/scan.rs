@@ -814,6 +814,8 @@ mod tests {
                 stop_signal: 15,
                 grace: Duration::ZERO,
                 finish_timeout: None,
+                start_limit: None,
+                reload_signal: libc::SIGHUP,
             },
             fingerprint: 0,
         }
