@@ -311,6 +311,20 @@ impl Listing {
 /// Scans `root`, returning the good services sorted by name and one error
 /// line per problem. `Err` only when `root` itself cannot be read.
 pub fn scan(root: &Path, grace: Duration) -> Result<(Vec<ServiceSpec>, Vec<String>), String> {
+    scan_dirs(root, grace).map(|s| (s.specs, s.errors))
+}
+
+/// What a scan found: the services, one error line per problem, and the
+/// names of the service dirs that are there but broken (so that a reload
+/// keeps such a service running on its old definition).
+pub struct Scanned {
+    pub specs: Vec<ServiceSpec>,
+    pub errors: Vec<String>,
+    /// (dir name, error) of each service dir that failed to load.
+    pub broken: Vec<(String, String)>,
+}
+
+pub fn scan_dirs(root: &Path, grace: Duration) -> Result<Scanned, String> {
     let entries = fs::read_dir(root).map_err(|e| format!("{}: {e}", root.display()))?;
     // Absolute paths: `run` is started with the service dir as its cwd, so
     // a relative `--services` must not leak into the paths tend executes.
@@ -337,11 +351,13 @@ pub fn scan(root: &Path, grace: Duration) -> Result<(Vec<ServiceSpec>, Vec<Strin
     }
     names.sort();
     let mut specs = Vec::new();
+    let mut broken = Vec::new();
     for name in names {
         let dir = root.join(&name);
         let mut spec = match load(&dir, &name, grace) {
             Ok(spec) => spec,
             Err(e) => {
+                broken.push((name, e.clone()));
                 errors.push(e);
                 continue;
             }
@@ -352,6 +368,7 @@ pub fn scan(root: &Path, grace: Duration) -> Result<(Vec<ServiceSpec>, Vec<Strin
             true => match load(&log_dir, &format!("{name}/log"), grace) {
                 Ok(logger) => Some(logger),
                 Err(e) => {
+                    broken.push((name.clone(), e.clone()));
                     errors.push(format!("{e} (so {name} is not started either)"));
                     continue;
                 }
@@ -393,7 +410,11 @@ pub fn scan(root: &Path, grace: Duration) -> Result<(Vec<ServiceSpec>, Vec<Strin
     }
     let (specs, more) = check_order(specs);
     errors.extend(more);
-    Ok((specs, errors))
+    Ok(Scanned {
+        specs,
+        errors,
+        broken,
+    })
 }
 
 /// Loads one service dir; the error names the file and the problem.

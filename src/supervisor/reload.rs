@@ -9,18 +9,28 @@ impl Supervisor {
         if self.phase != Phase::Running {
             return;
         }
-        let (specs, errors) = match scan::scan(&self.opts.services, self.opts.grace) {
+        let scanned = match scan::scan_dirs(&self.opts.services, self.opts.grace) {
             Ok(r) => r,
             Err(e) => {
                 log::error!("reload: {e}");
                 return;
             }
         };
-        for e in errors {
+        for e in &scanned.errors {
             log::error!("{e}");
         }
+        let specs = scanned.specs;
         log::info!("reloading {}", self.opts.services.display());
         for i in 0..self.svcs.len() {
+            let s = &mut self.svcs[i];
+            // A dir that is there but broken (a typo in service.toml) is not
+            // a removal: the service runs on as it was, and says why.
+            let broken = scanned.broken.iter().find(|(n, _)| n == s.dir_name());
+            s.config_error = broken.map(|(_, e)| e.clone());
+            if broken.is_some() && !s.removed {
+                log::warn!("{}: keeps running on its previous definition", s.spec.name);
+                continue;
+            }
             if !specs.iter().any(|n| n.name == self.svcs[i].spec.name) && !self.svcs[i].removed {
                 log::info!("{}: removed, stopping", self.svcs[i].spec.name);
                 self.svcs[i].removed = true;

@@ -18,6 +18,9 @@ pub(super) struct Svc {
     pub last_pid: i32,
     /// Gone from the services dir at a reload: dropped once down.
     pub removed: bool,
+    /// Its dir is broken since the last reload: it runs on its old
+    /// definition, and `check` fails with this error.
+    pub config_error: Option<String>,
     pub order: Order,
     pub pipes: Pipes,
     pub probes: Probes,
@@ -36,6 +39,13 @@ pub(super) struct Order {
 }
 
 impl Svc {
+    /// The name of the service dir it comes from: `web` for `web`,
+    /// `web@2` and `web/log`.
+    pub fn dir_name(&self) -> &str {
+        let name = self.spec.name.split('/').next().unwrap_or_default();
+        self.spec.template.as_deref().unwrap_or(name)
+    }
+
     pub fn new(spec: ServiceSpec, prefixing: bool) -> Svc {
         Svc {
             sm: Service::new(spec.policy()),
@@ -45,6 +55,7 @@ impl Svc {
             finish_pid: None,
             last_pid: 0,
             removed: false,
+            config_error: None,
             order: Order::default(),
             probes: Probes::default(),
             sockets: Sockets::default(),

@@ -176,6 +176,12 @@ impl Supervisor {
             if !(matches!(s.sm.state, State::Up { .. }) && s.sm.ready) {
                 problems.push(format!("{}: {state}", s.spec.name));
             }
+            if let Some(e) = &s.config_error {
+                problems.push(format!(
+                    "{}: runs on its previous definition: {e}",
+                    s.spec.name
+                ));
+            }
         }
         if problems.is_empty() {
             (0, String::new())
@@ -196,6 +202,16 @@ impl Supervisor {
             };
             rows.push((s, uptime));
         }
+        let errors: Vec<String> = rows
+            .iter()
+            .filter_map(|(s, _)| {
+                let e = s.config_error.as_ref()?;
+                Some(format!(
+                    "{}: runs on its previous definition: {e}\n",
+                    s.spec.name
+                ))
+            })
+            .collect();
         if json {
             let items: Vec<String> = rows
                 .iter()
@@ -205,8 +221,12 @@ impl Supervisor {
                         Some(Exit::Code(c)) => format!("{{\"code\":{c}}}"),
                         Some(Exit::Signal(n)) => format!("{{\"signal\":{n}}}"),
                     };
+                    let error = s
+                        .config_error
+                        .as_deref()
+                        .map_or("null".to_string(), proto::json_str);
                     format!(
-                        "{{\"name\":{},\"state\":\"{}\",\"pid\":{},\"ready\":{},\"restarts\":{},\"uptime_ms\":{},\"last_exit\":{last}}}",
+                        "{{\"name\":{},\"state\":\"{}\",\"pid\":{},\"ready\":{},\"restarts\":{},\"uptime_ms\":{},\"last_exit\":{last},\"error\":{error}}}",
                         proto::json_str(&s.spec.name),
                         s.state_name(),
                         s.run_pid.map_or("null".to_string(), |p| p.to_string()),
@@ -256,6 +276,7 @@ impl Supervisor {
             out.push_str(cells.join("  ").trim_end());
             out.push('\n');
         }
+        out.extend(errors);
         out
     }
 }

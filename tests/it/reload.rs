@@ -121,3 +121,43 @@ fn listed(t: &Tend, name: &str) -> bool {
         .skip(1)
         .any(|l| l.split_whitespace().next() == Some(name))
 }
+
+// Symptom: a typo in a running service's service.toml, then a reload,
+// stopped the service as if it were removed, and `check` still passed.
+#[test]
+fn a_broken_definition_keeps_the_service_running_on_its_old_one() {
+    let fx = Fixture::new(
+        "reload-broken",
+        [
+            exe("services/web/run", &polite("web")),
+            exe("services/other/run", &polite("other")),
+        ],
+    );
+    let mut t = fx.start(&[]);
+    let web = t.wait_file("up-web");
+    t.wait_file("up-other");
+    fx.write(file("services/web/service.toml", "restrat = \"always\"\n"));
+    hup(&mut t, 1);
+    t.check(!fx.exists("term-web"), "the broken service was stopped");
+    let alive = t.find_ns_pid(&web).is_some();
+    t.check(alive, "the broken service is gone");
+    let check = t.ctl(&["check"]);
+    t.check(
+        check.code == 1 && check.err.contains("web: runs on its previous definition"),
+        format!("check after a broken reload: {check}"),
+    );
+    let status = t.ctl_ok(&["status"]);
+    t.check(
+        status.contains("restrat"),
+        format!("status does not show the error: {status}"),
+    );
+    // Fixed: the service restarts on its new (good) definition.
+    fx.remove("services/web/service.toml");
+    hup(&mut t, 2);
+    let r = t.ctl(&["wait", "up", "web", "--timeout", "5s"]);
+    t.check(r.code == 0, format!("wait up web: {r}"));
+    t.wait_for("check to pass again", |t| {
+        t.fixture().ctl(&["check"]).code == 0
+    });
+    t.term_expect(0);
+}
