@@ -9,6 +9,7 @@ mod harness;
 
 mod ctl;
 mod docker;
+mod hostile;
 mod initfinish;
 mod lifecycle;
 mod logs;
