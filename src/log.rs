@@ -3,39 +3,83 @@
 //! adds them. A tiny `log::Log` rather than a logging dependency.
 //!
 //! Writing to stderr is one `write` of a preformatted line so lines from
-//! tend never interleave mid-line with each other.
+//! tend never interleave mid-line with each other. Never blocking for
+//! long: while the supervisor runs, lines are queued (at most `MAX_QUEUED`
+//! bytes between two turns of its loop, the rest counted and dropped);
+//! otherwise a stalled stderr gets `logs::FLUSH_LIMIT` per line.
 
-use std::io::Write;
+use std::time::Instant;
 
 struct StderrLogger;
 
 static LOGGER: StderrLogger = StderrLogger;
 
+/// Bytes of messages queued between two `take`s; more are dropped.
+const MAX_QUEUED: usize = 64 * 1024;
+
+/// Queued messages and how many were dropped since the last `take`.
+struct Queue {
+    bytes: Vec<u8>,
+    dropped: u64,
+}
+
 /// While the supervisor runs, messages are queued here and written by its
 /// loop when stderr is writable, so a stalled stderr never blocks PID 1.
-static QUEUE: std::sync::Mutex<Option<Vec<u8>>> = std::sync::Mutex::new(None);
+static QUEUE: std::sync::Mutex<Option<Queue>> = std::sync::Mutex::new(None);
 
-/// Turns queueing on or off (off: messages are written at once).
+/// Turns queueing on or off (off: messages are written at once, and what
+/// was queued is written now, within `logs::FLUSH_LIMIT`).
 pub fn queue(on: bool) {
-    if let Ok(mut q) = QUEUE.lock() {
-        match (on, q.is_some()) {
-            (true, false) => *q = Some(Vec::new()),
-            (false, true) => {
-                if let Some(rest) = q.take() {
-                    let _ = std::io::stderr().write_all(&rest);
-                }
+    let rest = match QUEUE.lock() {
+        Ok(mut q) => match (on, q.is_some()) {
+            (true, false) => {
+                *q = Some(Queue {
+                    bytes: Vec::new(),
+                    dropped: 0,
+                });
+                None
             }
-            _ => {}
-        }
+            (false, true) => q.take().map(Queue::into_bytes),
+            _ => None,
+        },
+        Err(_) => None,
+    };
+    if let Some(rest) = rest {
+        write_stderr(&rest);
     }
 }
 
 /// The messages queued since the last call.
 pub fn take() -> Vec<u8> {
     match QUEUE.lock() {
-        Ok(mut q) => q.as_mut().map(std::mem::take).unwrap_or_default(),
+        Ok(mut q) => q.take().map_or_else(Vec::new, |old| {
+            *q = Some(Queue {
+                bytes: Vec::new(),
+                dropped: 0,
+            });
+            old.into_bytes()
+        }),
         Err(_) => Vec::new(),
     }
+}
+
+impl Queue {
+    /// The queued lines, then one line saying how many were dropped.
+    fn into_bytes(mut self) -> Vec<u8> {
+        if self.dropped > 0 {
+            let note = format!(
+                "tend: warning: {} messages dropped: stderr not read in time\n",
+                self.dropped
+            );
+            self.bytes.extend_from_slice(note.as_bytes());
+        }
+        self.bytes
+    }
+}
+
+fn write_stderr(bytes: &[u8]) {
+    let deadline = Instant::now() + crate::logs::FLUSH_LIMIT;
+    crate::logs::write_until(2, bytes, deadline);
 }
 
 impl log::Log for StderrLogger {
@@ -58,12 +102,16 @@ impl log::Log for StderrLogger {
         };
         if let Ok(mut q) = QUEUE.lock() {
             if let Some(q) = q.as_mut() {
-                q.extend_from_slice(line.as_bytes());
+                if q.bytes.len() + line.len() <= MAX_QUEUED {
+                    q.bytes.extend_from_slice(line.as_bytes());
+                } else {
+                    q.dropped += 1;
+                }
                 return;
             }
         }
         // A failed write to stderr has nowhere to be reported; ignore it.
-        let _ = std::io::stderr().write_all(line.as_bytes());
+        write_stderr(line.as_bytes());
     }
 
     fn flush(&self) {}

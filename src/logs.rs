@@ -6,14 +6,29 @@
 //! a time; while a queue is over `HIGH_WATER`, tend stops reading the
 //! pipes that feed it, so a slow reader back-pressures the services rather
 //! than losing lines or stalling supervision.
+//!
+//! Bounded everywhere, whatever the services do: one read takes at most
+//! `READ_BUDGET` bytes and never more than the queue can take without
+//! passing `QUEUE_CAP` (a prefix multiplies short lines); the end of a run
+//! takes only what is in the pipe at that moment (a process the run left
+//! behind may write forever); what must still be dropped is counted and
+//! said in one line. On the way out, a reader that takes nothing gets
+//! `FLUSH_LIMIT`, then the rest is dropped: tend's exit never waits on it.
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
 
 /// A line longer than this is cut (at a UTF-8 character boundary) and
 /// continued on a new prefixed line.
 pub const MAX_LINE: usize = 8192;
 /// Bytes queued for one output before tend stops reading its producers.
 pub const HIGH_WATER: usize = 64 * 1024;
+/// Bytes one queue never exceeds: what would is dropped and counted.
+pub const QUEUE_CAP: usize = 4 * HIGH_WATER;
+/// The most one read of a pipe takes.
+pub const READ_BUDGET: usize = 16 * 1024;
+/// On the way out, how long a stalled reader of tend's output is waited for.
+pub const FLUSH_LIMIT: Duration = Duration::from_secs(1);
 /// One write: what a pipe that poll says is writable takes without blocking.
 const CHUNK: usize = 4096;
 
@@ -44,18 +59,49 @@ impl Pipe {
         crate::sys::bytes_waiting(self.r.as_raw_fd()) > 0
     }
 
-    /// Reads what is there and queues its complete lines on `out`.
-    /// Returns false at end of file or error.
+    /// One bounded read; its complete lines are queued on `out`. Returns
+    /// false when the caller should stop reading this pipe for now: end of
+    /// file, an error, or `out` has no room left (so a loop of
+    /// `readable() && drain_into(..)` ends however fast the writer is).
     pub fn drain_into(&mut self, prefix: &str, out: &mut Output) -> bool {
-        let mut buf = [0u8; 16 * 1024];
-        match nix::unistd::read(&self.r, &mut buf) {
-            Ok(0) => false,
-            Ok(n) => {
-                split_lines(&mut self.partial, &buf[..n], prefix, &mut out.queue);
-                true
+        self.read_some(prefix, out, READ_BUDGET).1
+    }
+
+    /// The end of a run: takes what is in the pipe now, no more (a process
+    /// the run left behind may keep writing), and no more than `out` has
+    /// room for (the rest stays in the pipe, read later as usual). When
+    /// all of it was taken, an unfinished last line is ended there rather
+    /// than glued to the next run's first line.
+    pub fn drain_pending(&mut self, prefix: &str, out: &mut Output) {
+        let mut left = crate::sys::bytes_waiting(self.r.as_raw_fd());
+        while left > 0 {
+            match self.read_some(prefix, out, left) {
+                (n @ 1.., true) => left = left.saturating_sub(n),
+                _ => break,
             }
-            Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EINTR) => true,
-            Err(_) => false,
+        }
+        if left == 0 {
+            self.flush_partial(prefix, out);
+        }
+    }
+
+    /// Reads at most `max` bytes (and what `out` can take); returns the
+    /// bytes read and whether reading may go on.
+    fn read_some(&mut self, prefix: &str, out: &mut Output, max: usize) -> (usize, bool) {
+        let n = out.read_room(prefix.len()).min(max);
+        if n == 0 {
+            return (0, false);
+        }
+        let mut buf = [0u8; READ_BUDGET];
+        match nix::unistd::read(&self.r, &mut buf[..n]) {
+            Ok(0) => (0, false),
+            Ok(got) => {
+                split_lines(&mut self.partial, &buf[..got], prefix, &mut out.queue);
+                out.enforce_cap();
+                (got, true)
+            }
+            Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EINTR) => (0, true),
+            Err(_) => (0, false),
         }
     }
 
@@ -66,6 +112,7 @@ impl Pipe {
             out.queue.extend_from_slice(prefix.as_bytes());
             out.queue.append(&mut self.partial);
             out.queue.push(b'\n');
+            out.enforce_cap();
         }
     }
 }
@@ -119,6 +166,8 @@ fn utf8_cut(bytes: &[u8]) -> usize {
 pub struct Output {
     pub fd: RawFd,
     pub queue: Vec<u8>,
+    /// Bytes dropped since the last notice.
+    dropped: u64,
 }
 
 impl Output {
@@ -126,14 +175,47 @@ impl Output {
         Output {
             fd,
             queue: Vec::new(),
+            dropped: 0,
         }
     }
 
-    /// Queues tend's own messages, unless the queue is far over its
-    /// limit (stderr not read at all): then they are dropped.
+    fn name(&self) -> String {
+        match self.fd {
+            1 => "stdout".to_string(),
+            2 => "stderr".to_string(),
+            fd => format!("fd {fd}"),
+        }
+    }
+
+    /// How many bytes one read of a pipe may take so that its lines, each
+    /// prefixed with `prefix_len` bytes (worst case: every byte a newline),
+    /// plus a cut unfinished line, still fit under `QUEUE_CAP`.
+    fn read_room(&self, prefix_len: usize) -> usize {
+        let reserved = self.queue.len() + MAX_LINE + 2 * (prefix_len + 2);
+        (QUEUE_CAP.saturating_sub(reserved) / (prefix_len + 2)).min(READ_BUDGET)
+    }
+
+    /// Cuts the queue back to `QUEUE_CAP` at a line end, counting what
+    /// goes. `read_room` makes this a last resort.
+    fn enforce_cap(&mut self) {
+        if self.queue.len() <= QUEUE_CAP {
+            return;
+        }
+        let keep = self.queue[..QUEUE_CAP]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        self.dropped += (self.queue.len() - keep) as u64;
+        self.queue.truncate(keep);
+    }
+
+    /// Queues tend's own messages, unless that would pass the cap (stderr
+    /// not read at all): then they are dropped, and counted.
     pub fn push_own(&mut self, bytes: Vec<u8>) {
-        if self.queue.len() < 16 * HIGH_WATER {
+        if self.queue.len() + bytes.len() <= QUEUE_CAP {
             self.queue.extend_from_slice(&bytes);
+        } else {
+            self.dropped += bytes.len() as u64;
         }
     }
 
@@ -149,16 +231,73 @@ impl Output {
             Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => {}
             // Nobody reads our output any more: drop it rather than
             // stopping every service that writes.
-            Err(_) => self.queue.clear(),
+            Err(_) => {
+                self.dropped += self.queue.len() as u64;
+                self.queue.clear();
+            }
+        }
+        // Once the reader caught up, say what it missed (one line).
+        if self.dropped > 0 && !self.full() {
+            let n = std::mem::take(&mut self.dropped);
+            log::warn!(
+                "dropped {n} bytes of output to {}: not read in time",
+                self.name()
+            );
         }
     }
 
-    /// Writes everything, blocking: only on the way out of tend.
+    /// On the way out of tend: writes what the reader takes within
+    /// `FLUSH_LIMIT`, then drops the rest, saying so on stderr if that
+    /// takes it at once. Never blocks past the limit.
     pub fn flush_blocking(&mut self) {
-        while let Ok(written @ 1..) = crate::sys::write_fd(self.fd, &self.queue) {
-            self.queue.drain(..written);
+        self.flush_until(Instant::now() + FLUSH_LIMIT);
+    }
+
+    /// `flush_blocking` with the deadline given; returns the bytes dropped.
+    pub fn flush_until(&mut self, deadline: Instant) -> u64 {
+        let written = write_until(self.fd, &self.queue, deadline);
+        let dropped = self.dropped + (self.queue.len() - written) as u64;
+        self.queue.clear();
+        self.dropped = 0;
+        if dropped > 0 {
+            let line = format!(
+                "tend: warning: dropped {dropped} bytes of output to {}: not read in time\n",
+                self.name()
+            );
+            write_until(2, line.as_bytes(), Instant::now());
+        }
+        dropped
+    }
+}
+
+/// Writes `bytes` to `fd` (blocking or not) one `CHUNK` at a time, each
+/// only after poll(2) says the fd is writable, until all is written or
+/// `deadline` passes (a deadline already past still writes what the fd
+/// takes at once). Returns the bytes written. For tend's own output when
+/// the loop cannot queue it: at exit, and before or after the loop.
+pub fn write_until(fd: RawFd, bytes: &[u8], deadline: Instant) -> usize {
+    let mut done = 0;
+    while done < bytes.len() {
+        let mut fds = [crate::sys::pollfd(fd, libc::POLLOUT)];
+        let left = deadline.saturating_duration_since(Instant::now());
+        crate::sys::poll(&mut fds, Some(left));
+        if fds[0].revents & libc::POLLOUT == 0 {
+            if fds[0].revents != 0 || Instant::now() >= deadline {
+                break; // an error, a hangup, or time is up
+            }
+            continue; // interrupted
+        }
+        let end = bytes.len().min(done + CHUNK);
+        match crate::sys::write_fd(fd, &bytes[done..end]) {
+            Ok(n @ 1..) => done += n,
+            Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => {}
+            Ok(0) | Err(_) => break,
+        }
+        if Instant::now() >= deadline && done < bytes.len() {
+            break;
         }
     }
+    done
 }
 
 #[cfg(test)]
@@ -193,6 +332,84 @@ mod tests {
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[0].len(), "web | ".len() + MAX_LINE - 1);
         assert_eq!(lines[1], "web | €tail");
+    }
+
+    /// Writes as much of `bytes` as the pipe takes without blocking.
+    fn fill(p: &Pipe, bytes: &[u8]) -> usize {
+        let w = p.w.as_ref().unwrap();
+        nix::fcntl::fcntl(
+            w,
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        )
+        .unwrap();
+        nix::unistd::write(w, bytes).unwrap_or(0)
+    }
+
+    // Symptom (#4): the supervisor's end-of-run loop `while readable() &&
+    // drain_into()` never ended while a left-behind process kept the pipe
+    // full, and the queue grew by 113 MB a second.
+    #[test]
+    fn a_pipe_that_never_empties_cannot_grow_a_queue_past_its_cap() {
+        let mut p = Pipe::new(true).unwrap();
+        let mut out = Output::new(-1);
+        let prefix = "x".repeat(200) + " | ";
+        let lines = b"y\n".repeat(READ_BUDGET / 2);
+        let mut turns = 0;
+        loop {
+            fill(&p, &lines); // a writer that always keeps up
+            if !(p.readable() && p.drain_into(&prefix, &mut out)) {
+                break;
+            }
+            turns += 1;
+            assert!(turns < 1000, "the loop does not end");
+        }
+        assert!(out.queue.len() <= QUEUE_CAP, "{} queued", out.queue.len());
+        assert_eq!(out.dropped, 0, "room is checked before reading");
+    }
+
+    #[test]
+    fn drain_pending_takes_what_is_there_and_ends_the_last_line() {
+        let mut p = Pipe::new(true).unwrap();
+        let mut out = Output::new(-1);
+        fill(&p, b"one\ntwo");
+        p.drain_pending("a | ", &mut out);
+        assert_eq!(out.queue, b"a | one\na | two\n");
+        assert!(!p.readable());
+        // Without room, nothing is read and nothing is lost.
+        out.queue = vec![b'q'; QUEUE_CAP];
+        fill(&p, b"three\n");
+        p.drain_pending("a | ", &mut out);
+        assert!(p.readable());
+        assert_eq!(out.queue.len(), QUEUE_CAP);
+    }
+
+    #[test]
+    fn the_cap_holds_and_drops_are_counted() {
+        let mut out = Output::new(-1);
+        out.push_own(vec![b'm'; QUEUE_CAP - 10]);
+        out.push_own(b"0123456789abc\n".to_vec());
+        assert_eq!(out.queue.len(), QUEUE_CAP - 10);
+        assert_eq!(out.dropped, 14);
+        let mut over = Output::new(-1);
+        over.queue = b"line\n".repeat(QUEUE_CAP / 5 + 10);
+        over.enforce_cap();
+        assert!(over.queue.len() <= QUEUE_CAP && over.queue.ends_with(b"\n"));
+        assert_eq!(over.dropped as usize, 50);
+    }
+
+    // Symptom (#13): tend's last write to a pipe nobody read blocked its
+    // exit forever.
+    #[test]
+    fn the_final_flush_gives_up_at_its_deadline() {
+        let (r, w) = crate::sys::pipe(false).unwrap();
+        let mut out = Output::new(w.as_raw_fd());
+        out.queue = vec![b'z'; 1 << 20]; // more than a pipe holds
+        let start = Instant::now();
+        let dropped = out.flush_until(start + Duration::from_millis(200));
+        assert!(start.elapsed() < Duration::from_secs(2));
+        assert!(dropped > 0 && dropped < 1 << 20, "{dropped}");
+        assert!(out.queue.is_empty());
+        drop(r);
     }
 
     #[test]

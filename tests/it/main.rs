@@ -9,6 +9,7 @@ mod harness;
 
 mod ctl;
 mod docker;
+mod hostile;
 mod hostile_input;
 mod initfinish;
 mod lifecycle;
