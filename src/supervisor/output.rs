@@ -130,21 +130,22 @@ impl Supervisor {
     /// and end an unfinished last line there rather than glue it to the
     /// next run's first line.
     pub(super) fn end_of_run_output(&mut self, i: usize) {
+        // Bounded: only what is in the pipe now, and only what the queue
+        // has room for. A process the run left behind may keep writing.
         let s = &mut self.svcs[i];
         if s.pipes.reads_out() {
             if let Some(p) = &mut s.pipes.stdout {
-                while p.readable() && p.drain_into(&s.pipes.prefix, &mut self.stdout) {}
-                p.flush_partial(&s.pipes.prefix, &mut self.stdout);
+                p.drain_pending(&s.pipes.prefix, &mut self.stdout);
             }
         }
         if let Some(p) = &mut s.pipes.stderr {
-            while p.readable() && p.drain_into(&s.pipes.prefix, &mut self.stderr) {}
-            p.flush_partial(&s.pipes.prefix, &mut self.stderr);
+            p.drain_pending(&s.pipes.prefix, &mut self.stderr);
         }
     }
 
     /// On the way out: read what services left in their pipes, then write
-    /// everything queued, blocking (nothing else is left to do).
+    /// what is queued, bounded by a deadline (a stalled reader of tend's
+    /// stdout must not keep PID 1 from exiting).
     pub(super) fn flush_output(&mut self) {
         for i in 0..self.svcs.len() {
             self.end_of_run_output(i);
