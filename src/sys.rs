@@ -7,8 +7,6 @@ use crate::state::Exit;
 use nix::errno::Errno;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::Pid;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
@@ -351,21 +349,42 @@ pub fn spawn(s: &Spawn) -> std::io::Result<Child> {
     })
 }
 
+/// What a wait(2) status says: the exit code, or the signal that killed
+/// the child (any, 1 to 64: nix's waitpid failed with EINVAL on the
+/// real-time ones after the kernel had reaped the child, and the exit was
+/// lost). None for a stop or continue report, which reaps nothing.
+pub fn decode_status(status: libc::c_int) -> Option<Exit> {
+    if libc::WIFEXITED(status) {
+        Some(Exit::Code(libc::WEXITSTATUS(status)))
+    } else if libc::WIFSIGNALED(status) {
+        Some(Exit::Signal(libc::WTERMSIG(status)))
+    } else {
+        None
+    }
+}
+
 /// Reaps every child that has exited. The bool is false when tend has no
-/// child left at all (ECHILD).
+/// child left at all (ECHILD). Each turn of the loop reaps one child (or
+/// consumes one stop report), so it ends.
 pub fn reap() -> (Vec<(i32, Exit)>, bool) {
     let mut out = Vec::new();
     loop {
-        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(pid, code)) => out.push((pid.as_raw(), Exit::Code(code))),
-            Ok(WaitStatus::Signaled(pid, sig, _)) => {
-                out.push((pid.as_raw(), Exit::Signal(sig as i32)))
+        let mut status: libc::c_int = 0;
+        // SAFETY: waitpid writes one int to the pointer given.
+        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+        if pid > 0 {
+            if let Some(exit) = decode_status(status) {
+                out.push((pid, exit));
             }
-            Ok(WaitStatus::StillAlive) => return (out, true),
-            Ok(_) => continue,
-            Err(Errno::EINTR) => continue,
-            Err(Errno::ECHILD) => return (out, false),
-            Err(e) => {
+            continue;
+        }
+        if pid == 0 {
+            return (out, true);
+        }
+        match Errno::last() {
+            Errno::EINTR => continue,
+            Errno::ECHILD => return (out, false),
+            e => {
                 log::error!("waitpid: {e}");
                 return (out, true);
             }
@@ -598,4 +617,29 @@ pub fn my_uid() -> u32 {
 
 pub fn raw(fd: &SignalFd) -> RawFd {
     fd.as_raw_fd()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decode_status_reads_every_signal_and_code() {
+        // (raw wait status, what it says), as the kernel encodes them.
+        let table = [
+            (0x0000, Some(Exit::Code(0))),
+            (0x0300, Some(Exit::Code(3))),
+            (0xff00, Some(Exit::Code(255))),
+            (9, Some(Exit::Signal(9))),
+            (0x80 | 6, Some(Exit::Signal(6))), // core dumped
+            (37, Some(Exit::Signal(37))),      // real-time: nix lost these
+            (40, Some(Exit::Signal(40))),
+            (64, Some(Exit::Signal(64))),
+            (0x137f, None), // stopped by SIGSTOP
+            (0xffff, None), // continued
+        ];
+        for (raw, want) in table {
+            assert_eq!(decode_status(raw), want, "status {raw:#x}");
+        }
+    }
 }
