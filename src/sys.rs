@@ -102,13 +102,15 @@ struct ChildPlan {
     cwd: Option<std::ffi::CString>,
     search_path: bool,
     main: bool,
-    stdio: [Option<RawFd>; 3],
     mask: libc::sigset_t,
     /// `(uid, gid, groups)` to switch to, if not tend's own.
     ids: Option<(u32, u32, Vec<libc::gid_t>)>,
-    /// `(source, target)` fds to put in place after stdio: the
-    /// notification-fd pipe and the listening sockets.
+    /// `(source, target)` fds to put in place: stdio replacements, the
+    /// notification-fd pipe and the listening sockets. The child overwrites
+    /// each source with its temporary copy.
     moves: Vec<(RawFd, i32)>,
+    /// An fd number above every target, where the temporaries go.
+    above: i32,
     /// The `LISTEN_PID=` entry of envp, whose digits the child writes.
     listen_pid: Option<*mut u8>,
     /// Written by the child when it fails before or at exec.
@@ -146,20 +148,19 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
         } else if libc::setsid() < 0 {
             fail(plan);
         }
-        for (n, fd) in plan.stdio.iter().enumerate() {
-            if let Some(fd) = *fd {
-                if libc::dup2(fd, n as i32) < 0 {
-                    fail(plan);
-                }
+        // Two passes, so that no dup2 lands on a source not yet copied,
+        // whatever the numbers (a source may be another move's target, e.g.
+        // a listening socket that tend holds as fd 5 with notification-fd
+        // 5): every source to a fresh fd above all targets, then each into
+        // place. dup2 clears close-on-exec; the temporaries keep it.
+        for m in plan.moves.iter_mut() {
+            m.0 = libc::fcntl(m.0, libc::F_DUPFD_CLOEXEC, plan.above);
+            if m.0 < 0 {
+                fail(plan);
             }
         }
-        // Two steps, so that no source is overwritten before it is moved:
-        // every source to a fresh fd above all targets, then into place
-        // (dup2 clears close-on-exec; the temporaries keep it).
-        let above = plan.moves.iter().map(|&(_, t)| t).max().unwrap_or(0) + 1;
-        for m in plan.moves.iter_mut() {
-            m.0 = libc::fcntl(m.0, libc::F_DUPFD_CLOEXEC, above);
-            if m.0 < 0 || libc::dup2(m.0, m.1) < 0 {
+        for &(tmp, target) in plan.moves.iter() {
+            if libc::dup2(tmp, target) < 0 {
                 fail(plan);
             }
         }
@@ -281,6 +282,24 @@ pub fn spawn(s: &Spawn) -> std::io::Result<Child> {
             .get_or_init(|| std::fs::File::open("/dev/null").ok())
             .as_ref()
     };
+    let stdio = [
+        s.stdio[0].or(devnull.map(|f| f.as_raw_fd())),
+        s.stdio[1],
+        s.stdio[2],
+    ];
+    let moves: Vec<(RawFd, i32)> = stdio
+        .iter()
+        .enumerate()
+        .filter_map(|(n, fd)| fd.map(|fd| (fd, n as i32)))
+        .chain(s.extra_fd)
+        .chain(
+            s.listen_fds
+                .iter()
+                .enumerate()
+                .map(|(i, &fd)| (fd, 3 + i as i32)),
+        )
+        .collect();
+    let above = moves.iter().map(|&(_, t)| t).max().unwrap_or(2) + 1;
     let mut plan = ChildPlan {
         argv: argv
             .iter()
@@ -301,21 +320,8 @@ pub fn spawn(s: &Spawn) -> std::io::Result<Child> {
         },
         search_path: !s.argv[0].contains('/'),
         main: s.main,
-        stdio: [
-            s.stdio[0].or(devnull.map(|f| f.as_raw_fd())),
-            s.stdio[1],
-            s.stdio[2],
-        ],
-        moves: s
-            .extra_fd
-            .into_iter()
-            .chain(
-                s.listen_fds
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &fd)| (fd, 3 + i as i32)),
-            )
-            .collect(),
+        moves,
+        above,
         listen_pid: listen_pid_ptr,
         mask: *s.mask.as_ref(),
         // Already that user (tend not run as root): nothing to switch.
@@ -328,9 +334,10 @@ pub fn spawn(s: &Spawn) -> std::io::Result<Child> {
     let mut stack = vec![0u8; CHILD_STACK];
     // The stack grows down: pass its (16-byte aligned) top.
     let top = (stack.as_mut_ptr() as usize + CHILD_STACK) & !15;
-    // SAFETY: child_main only reads `plan` and writes its errno; `plan`,
-    // `stack` and everything they point to outlive the call, because
-    // CLONE_VFORK suspends tend until the child has exec'd or exited.
+    // SAFETY: child_main only reads `plan` and writes its errno and moves;
+    // `plan`, `stack` and everything they point to outlive the call,
+    // because CLONE_VFORK suspends tend until the child has exec'd or
+    // exited.
     let pid = unsafe {
         libc::clone(
             child_main,
@@ -622,6 +629,7 @@ pub fn raw(fd: &SignalFd) -> RawFd {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
 
     #[test]
     fn decode_status_reads_every_signal_and_code() {
@@ -641,5 +649,60 @@ mod tests {
         for (raw, want) in table {
             assert_eq!(decode_status(raw), want, "status {raw:#x}");
         }
+    }
+
+    /// Waits for `pid` (a child spawned by `spawn`, not by Command) and
+    /// decodes its status.
+    fn wait_pid(pid: i32) -> Exit {
+        let mut status = 0;
+        // SAFETY: waitpid writes one int to the pointer given.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        assert_eq!(r, pid, "waitpid: {}", Errno::last());
+        decode_status(status).expect("an exit")
+    }
+
+    /// `fd` moved to a free number at or above `min`.
+    fn fd_at_least(fd: OwnedFd, min: i32) -> OwnedFd {
+        let moved = nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(min)).unwrap();
+        // SAFETY: a new fd that nothing else owns.
+        unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(moved) }
+    }
+
+    /// notification-fd equal to the number a listen socket has in tend:
+    /// the pipe's dup2 used to close the socket before it was moved, and
+    /// the child got the pipe on fd 3.
+    #[test]
+    fn moves_survive_a_source_that_is_another_moves_target() {
+        use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
+        let sock = socket(
+            AddressFamily::Unix,
+            SockType::Stream,
+            SockFlag::SOCK_CLOEXEC,
+            None,
+        )
+        .unwrap();
+        let sock = fd_at_least(sock, 200);
+        let (_nr, nw) = pipe(false).unwrap();
+        let (out_r, out_w) = pipe(false).unwrap();
+        let n = sock.as_raw_fd();
+        let script = format!(
+            "for f in 3 {n}; do stat -L -c %F /proc/$$/fd/$f; done; \
+             [ -e /proc/$$/fd/{} ] && echo leaked",
+            n + 1
+        );
+        let argv = ["/bin/sh".to_string(), "-c".into(), script];
+        let mask = SigSet::empty();
+        let mut s = Spawn::new(&argv, &mask);
+        s.stdio = [None, Some(out_w.as_raw_fd()), None];
+        s.extra_fd = Some((nw.as_raw_fd(), n));
+        let listen = [n];
+        s.listen_fds = &listen;
+        let child = spawn(&s).unwrap();
+        assert!(child.exec_err.is_none());
+        drop(out_w);
+        let mut out = String::new();
+        std::fs::File::from(out_r).read_to_string(&mut out).unwrap();
+        assert_eq!(wait_pid(child.pid), Exit::Code(1));
+        assert_eq!(out, "socket\nfifo\n", "fd 3, then fd {n}");
     }
 }

@@ -4,7 +4,94 @@
 //! environment tend keeps to itself, and tini's `-w`. Each test is named
 //! after what broke and runs the static binary as PID 1.
 
-use crate::harness::{exe, Fixture};
+use crate::harness::{exe, file, skip, Fixture};
+
+/// Python: reports what fds 3, 4 and `N` (argv[1]) are, to `$T/fds`, then
+/// signals readiness on fd N (s6 notification-fd) and idles.
+const FDS_PY: &str = r#"import os, socket, stat, sys, time
+n = int(sys.argv[1])
+def kind(fd):
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        return "closed"
+    if stat.S_ISFIFO(st.st_mode):
+        return "fifo"
+    if stat.S_ISSOCK(st.st_mode):
+        s = socket.socket(fileno=os.dup(fd))
+        listening = s.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+        s.close()
+        return "listen" if listening else "socket"
+    return "other"
+line = "3=%s 4=%s n=%s\n" % (kind(3), kind(4), kind(n))
+with open(os.environ["T"] + "/fds", "w") as f:
+    f.write(line)
+os.write(n, b"\n")
+time.sleep(1000)
+"#;
+
+/// A service `svc` with two unix listen sockets and notification-fd `n`;
+/// its run script first records which of tend's fds hold the socket that
+/// it gets as fd 3 (found by inode through tend's /proc/1/fd).
+fn fd_fixture(name: &str, n: u32) -> Fixture {
+    let fx = Fixture::new(name, [file("fds.py", FDS_PY)]);
+    let sock = |i: u32| fx.arg(&format!("s{i}.sock"));
+    fx.write(file(
+        "services/svc/service.toml",
+        &format!("listen = [\"unix:{}\", \"unix:{}\"]\n", sock(1), sock(2)),
+    ));
+    fx.write(file("services/svc/notification-fd", &format!("{n}\n")));
+    fx.write(exe(
+        "services/svc/run",
+        "me=$(readlink /proc/$$/fd/3)\n\
+         for f in /proc/1/fd/*; do\n\
+           [ \"$(readlink \"$f\")\" = \"$me\" ] && echo \"${f##*/}\" >> \"$T/in-tend\"\n\
+         done\n\
+         export T\n\
+         exec python3 \"$T/fds.py\" \"$(cat notification-fd)\"\n",
+    ));
+    fx
+}
+
+/// With notification-fd equal to the fd number a listen socket had in tend,
+/// the child's dup2 of the readiness pipe closed that socket before it was
+/// moved: the service saw its readiness pipe on fd 3 and no socket.
+#[test]
+fn notification_fd_equal_to_a_sockets_fd_in_tend_keeps_the_socket() {
+    // First run: where does tend keep the socket the service gets as fd 3?
+    // The layout of tend's fds is the same from run to run.
+    let probe = fd_fixture("nfd-probe", 1000);
+    let mut t = probe.start(&[]);
+    let at = t.wait_file("in-tend");
+    t.wait_file("fds");
+    t.term_expect(0);
+    let n: u32 = at.trim().parse().expect("an fd number");
+    if n < 5 {
+        skip(format!(
+            "the socket is tend's fd {n}, which cannot be a notification-fd here"
+        ));
+        return;
+    }
+    // Second run: notification-fd is exactly that number.
+    let fx = fd_fixture("nfd-clobber", n);
+    let mut t = fx.start(&[]);
+    let fds = t.wait_file("fds");
+    t.check_eq(
+        fds.as_str(),
+        "3=listen 4=listen n=fifo",
+        "the service's fds",
+    );
+    // Had the layout changed, this run would not test the collision.
+    let in_tend = t.fixture().read("in-tend").unwrap_or_default();
+    t.check_eq(
+        in_tend.trim(),
+        n.to_string().as_str(),
+        "the socket's fd in tend",
+    );
+    let ready = t.ctl(&["wait", "ready", "svc", "--timeout", "10s"]);
+    t.check(ready.code == 0, format!("svc never ready: {ready}"));
+    t.term_expect(0);
+}
 
 /// `tend -- sh -c 'kill -40 $$'` never exited: nix's waitpid could not
 /// represent signal 40, returned EINVAL after the kernel had reaped the
