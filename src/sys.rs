@@ -99,12 +99,15 @@ pub struct Child {
 struct ChildPlan {
     argv: Vec<*const libc::c_char>,
     envp: Vec<*const libc::c_char>,
+    /// The paths to execve, in order: the command itself when it holds a
+    /// '/', else each directory of the child's PATH joined with it (what
+    /// execvp(3) would try, but with the child's PATH, not tend's).
+    exec_paths: Vec<*const libc::c_char>,
     cwd: Option<std::ffi::CString>,
-    search_path: bool,
     main: bool,
     mask: libc::sigset_t,
-    /// `(uid, gid, groups)` to switch to, if not tend's own.
-    ids: Option<(u32, u32, Vec<libc::gid_t>)>,
+    /// The ids to switch to; each None when tend already has it.
+    ids: Ids,
     /// `(source, target)` fds to put in place: stdio replacements, the
     /// notification-fd pipe and the listening sockets. The child overwrites
     /// each source with its temporary copy.
@@ -115,6 +118,50 @@ struct ChildPlan {
     listen_pid: Option<*mut u8>,
     /// Written by the child when it fails before or at exec.
     errno: i32,
+}
+
+/// The credentials a child switches to, each only when it differs from
+/// tend's own: a tend that is not root can then still run a service whose
+/// `user` is itself, and root gets exactly the gid and groups asked for.
+#[derive(Debug, Default, PartialEq)]
+struct Ids {
+    groups: Option<Vec<libc::gid_t>>,
+    gid: Option<u32>,
+    uid: Option<u32>,
+}
+
+impl Ids {
+    /// What must change to run as `u`, given tend's (real, effective,
+    /// saved) uid and gid and its supplementary groups.
+    fn to_switch(u: &crate::config::User, uids: [u32; 3], gids: [u32; 3], groups: &[u32]) -> Ids {
+        let mut want = u.groups.clone();
+        want.sort_unstable();
+        want.dedup();
+        let mut have = groups.to_vec();
+        have.sort_unstable();
+        have.dedup();
+        Ids {
+            groups: (want != have).then_some(u.groups.clone()),
+            gid: (gids != [u.gid; 3]).then_some(u.gid),
+            uid: (uids != [u.uid; 3]).then_some(u.uid),
+        }
+    }
+
+    /// The same, against tend's credentials now.
+    fn for_user(u: &crate::config::User) -> Ids {
+        let (mut r, mut e, mut s) = (0, 0, 0);
+        // SAFETY: getresuid writes one uid to each pointer given.
+        unsafe { libc::getresuid(&mut r, &mut e, &mut s) };
+        let uids = [r, e, s];
+        // SAFETY: getresgid writes one gid to each pointer given.
+        unsafe { libc::getresgid(&mut r, &mut e, &mut s) };
+        let gids = [r, e, s];
+        // Unknown groups: assume they differ (the switch then sets them).
+        let groups = nix::unistd::getgroups()
+            .map(|g| g.iter().map(|g| g.as_raw()).collect())
+            .unwrap_or_else(|_| vec![u32::MAX]);
+        Ids::to_switch(u, uids, gids, &groups)
+    }
 }
 
 /// The child side of `spawn`: set up, exec; on failure record errno and
@@ -172,23 +219,44 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
                 fail(plan);
             }
         }
-        if let Some((uid, gid, groups)) = &plan.ids {
-            // Raw syscalls: libc's set*id wrappers synchronise every thread
-            // of the process, and this child shares tend's memory. Groups
-            // first, then gid, then uid: after that, no way back.
-            let ok = libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) == 0
-                && libc::syscall(libc::SYS_setresgid, *gid, *gid, *gid) == 0
-                && libc::syscall(libc::SYS_setresuid, *uid, *uid, *uid) == 0;
-            if !ok {
+        // Raw syscalls: libc's set*id wrappers synchronise every thread of
+        // the process, and this child shares tend's memory. Groups first,
+        // then gid, then uid: after that, no way back.
+        if let Some(groups) = &plan.ids.groups {
+            if libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) != 0 {
+                fail(plan);
+            }
+        }
+        if let Some(gid) = plan.ids.gid {
+            if libc::syscall(libc::SYS_setresgid, gid, gid, gid) != 0 {
+                fail(plan);
+            }
+        }
+        if let Some(uid) = plan.ids.uid {
+            if libc::syscall(libc::SYS_setresuid, uid, uid, uid) != 0 {
                 fail(plan);
             }
         }
         libc::sigprocmask(libc::SIG_SETMASK, &plan.mask, std::ptr::null_mut());
-        if plan.search_path {
-            libc::execvpe(plan.argv[0], plan.argv.as_ptr(), plan.envp.as_ptr());
-        } else {
-            libc::execve(plan.argv[0], plan.argv.as_ptr(), plan.envp.as_ptr());
+        // execvp(3)'s rules over the paths found before clone: a path that
+        // is not there is skipped, one that may not be executed is
+        // remembered (EACCES, 126, when nothing else runs), any other error
+        // ends the search.
+        let mut err = libc::ENOENT;
+        let mut denied = false;
+        for &path in plan.exec_paths.iter() {
+            libc::execve(path, plan.argv.as_ptr(), plan.envp.as_ptr());
+            err = *libc::__errno_location();
+            match err {
+                libc::EACCES => denied = true,
+                libc::ENOENT | libc::ENOTDIR => {}
+                _ => break,
+            }
         }
+        if denied && matches!(err, libc::EACCES | libc::ENOENT | libc::ENOTDIR) {
+            err = libc::EACCES;
+        }
+        *libc::__errno_location() = err;
         fail(plan)
     }
 }
@@ -214,9 +282,52 @@ unsafe fn write_decimal(at: *mut u8, mut n: i32) {
     *at.add(len) = 0;
 }
 
-/// Bytes of stack for the child between clone and exec (execvpe keeps a
-/// path buffer there).
+/// Bytes of stack for the child between clone and exec (it only makes
+/// syscalls; paths are built beforehand).
 const CHILD_STACK: usize = 32 * 1024;
+
+/// The variable name of a `NAME=value` entry.
+fn env_name(entry: &[u8]) -> &[u8] {
+    entry.split(|&b| b == b'=').next().unwrap_or_default()
+}
+
+/// execvp(3)'s search path when PATH is unset (musl's, as the static
+/// binary's execvp used).
+const DEFAULT_PATH: &[u8] = b"/usr/local/bin:/bin:/usr/bin";
+
+/// At most this many PATH entries are tried (the rest are dropped with a
+/// warning): a hostile PATH must not make tend build megabytes of paths.
+const MAX_PATH_ENTRIES: usize = 256;
+
+/// The paths execvp(3) would try for `cmd` with `path` as PATH (None:
+/// unset), in order: `cmd` itself when it holds a '/', else each entry
+/// joined with it (an empty entry is the current directory). Entries too
+/// long for the kernel to take are skipped, as execvp skips them.
+fn exec_candidates(cmd: &[u8], path: Option<&[u8]>) -> Vec<Vec<u8>> {
+    if cmd.contains(&b'/') {
+        return vec![cmd.to_vec()];
+    }
+    if cmd.is_empty() {
+        return Vec::new();
+    }
+    let path = path.unwrap_or(DEFAULT_PATH);
+    let entries = path.split(|&b| b == b':');
+    let n = entries.clone().count();
+    if n > MAX_PATH_ENTRIES {
+        log::warn!(
+            "PATH has {n} entries: only the first {MAX_PATH_ENTRIES} are searched for {}",
+            String::from_utf8_lossy(cmd)
+        );
+    }
+    entries
+        .take(MAX_PATH_ENTRIES)
+        .filter(|dir| dir.len() + 1 + cmd.len() < libc::PATH_MAX as usize)
+        .map(|dir| match dir {
+            b"" => cmd.to_vec(),
+            _ => [dir, b"/", cmd].concat(),
+        })
+        .collect()
+}
 
 /// Starts a child the way posix_spawn does: clone(CLONE_VM | CLONE_VFORK)
 /// shares tend's memory until the exec, so there are no page tables to copy
@@ -244,11 +355,7 @@ pub fn spawn(s: &Spawn) -> std::io::Result<Child> {
             .collect()
     });
     let changed = |entry: &CString| {
-        let name = entry
-            .as_bytes()
-            .split(|&b| b == b'=')
-            .next()
-            .unwrap_or_default();
+        let name = env_name(entry.as_bytes());
         s.env.iter().any(|(k, _)| k.as_bytes() == name)
     };
     // A later change of the same variable wins (service.toml over env/
@@ -266,6 +373,19 @@ pub fn spawn(s: &Spawn) -> std::io::Result<Child> {
             v.as_ref()
                 .map(|v| cstr(&[k.as_bytes(), b"=", v.as_bytes()].concat()))
         })
+        .collect::<Result<_, _>>()?;
+    // The command is searched on the child's PATH (its own, else tend's),
+    // not on tend's: execvpe(3) would read tend's.
+    let path = match last.iter().find(|(k, _)| k == "PATH") {
+        Some((_, v)) => v.as_ref().map(|v| v.as_bytes()),
+        None => base
+            .iter()
+            .find(|e| env_name(e.as_bytes()) == b"PATH")
+            .map(|e| &e.as_bytes()[5..]),
+    };
+    let exec_paths: Vec<CString> = exec_candidates(argv[0].as_bytes(), path)
+        .into_iter()
+        .map(|p| cstr(&p))
         .collect::<Result<_, _>>()?;
     // LISTEN_PID is the child's own pid, known only in the child: room for
     // it is made here, the digits are written there.
@@ -314,21 +434,17 @@ pub fn spawn(s: &Spawn) -> std::io::Result<Child> {
             .chain(listen_pid_ptr.map(|_| listen_pid_entry.as_ptr().cast()))
             .chain([std::ptr::null()])
             .collect(),
+        exec_paths: exec_paths.iter().map(|p| p.as_ptr()).collect(),
         cwd: match s.cwd {
             Some(d) => Some(cstr(d.as_os_str().as_bytes())?),
             None => None,
         },
-        search_path: !s.argv[0].contains('/'),
         main: s.main,
         moves,
         above,
         listen_pid: listen_pid_ptr,
         mask: *s.mask.as_ref(),
-        // Already that user (tend not run as root): nothing to switch.
-        ids: s
-            .user
-            .filter(|u| u.uid != nix::unistd::geteuid().as_raw())
-            .map(|u| (u.uid, u.gid, u.groups.clone())),
+        ids: s.user.map(Ids::for_user).unwrap_or_default(),
         errno: 0,
     };
     let mut stack = vec![0u8; CHILD_STACK];
@@ -651,6 +767,73 @@ mod tests {
         }
     }
 
+    #[test]
+    fn exec_candidates_follow_execvp() {
+        let c = |cmd: &str, path: Option<&str>| -> Vec<String> {
+            exec_candidates(cmd.as_bytes(), path.map(str::as_bytes))
+                .into_iter()
+                .map(|p| String::from_utf8(p).unwrap())
+                .collect()
+        };
+        assert_eq!(c("/bin/sh", Some("/x")), ["/bin/sh"]);
+        assert_eq!(c("./run", Some("/x")), ["./run"]);
+        assert_eq!(c("sh", Some("/a:/b/")), ["/a/sh", "/b//sh"]);
+        assert_eq!(c("sh", Some("/a::/b")), ["/a/sh", "sh", "/b/sh"]);
+        assert_eq!(
+            c("sh", None),
+            ["/usr/local/bin/sh", "/bin/sh", "/usr/bin/sh"]
+        );
+        assert!(c("", Some("/a")).is_empty());
+        let long = format!("/{}", "d".repeat(5000));
+        assert_eq!(c("sh", Some(&format!("{long}:/a"))), ["/a/sh"]);
+        let many = vec!["/a"; 10_000].join(":");
+        assert_eq!(c("sh", Some(&many)).len(), MAX_PATH_ENTRIES);
+    }
+
+    #[test]
+    fn ids_switch_whatever_differs() {
+        let user = |uid, gid, groups: &[u32]| crate::config::User {
+            name: None,
+            uid,
+            gid,
+            groups: groups.to_vec(),
+            home: None,
+        };
+        // `user = "0:5"` as root: the uid is tend's, the gid is not.
+        assert_eq!(
+            Ids::to_switch(&user(0, 5, &[5]), [0; 3], [0; 3], &[0]),
+            Ids {
+                groups: Some(vec![5]),
+                gid: Some(5),
+                uid: None
+            }
+        );
+        // Already exactly that user (tend not root): nothing to do.
+        assert_eq!(
+            Ids::to_switch(
+                &user(1000, 1000, &[1000, 27]),
+                [1000; 3],
+                [1000; 3],
+                &[27, 1000]
+            ),
+            Ids::default()
+        );
+        // Another user: everything.
+        assert_eq!(
+            Ids::to_switch(&user(65534, 65534, &[65534]), [0; 3], [0; 3], &[0]),
+            Ids {
+                groups: Some(vec![65534]),
+                gid: Some(65534),
+                uid: Some(65534)
+            }
+        );
+        // A saved uid of root left behind would be a way back: switch.
+        assert_eq!(
+            Ids::to_switch(&user(1000, 1000, &[]), [1000, 1000, 0], [1000; 3], &[]).uid,
+            Some(1000)
+        );
+    }
+
     /// Waits for `pid` (a child spawned by `spawn`, not by Command) and
     /// decodes its status.
     fn wait_pid(pid: i32) -> Exit {
@@ -704,5 +887,40 @@ mod tests {
         std::fs::File::from(out_r).read_to_string(&mut out).unwrap();
         assert_eq!(wait_pid(child.pid), Exit::Code(1));
         assert_eq!(out, "socket\nfifo\n", "fd 3, then fd {n}");
+    }
+
+    #[test]
+    fn spawn_reports_127_and_126_on_the_childs_path() {
+        let dir = std::env::temp_dir().join(format!("tend-sys-path-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let plain = dir.join("tend-unit-cmd");
+        std::fs::write(&plain, "#!/bin/sh\nexit 0\n").unwrap();
+        let mask = SigSet::empty();
+        let run = |cmd: &str, path: &str| {
+            let argv = [cmd.to_string()];
+            let env = [("PATH".to_string(), Some(path.to_string()))];
+            let mut s = Spawn::new(&argv, &mask);
+            s.env = &env;
+            let child = spawn(&s).unwrap();
+            let err = child.exec_err.map(|e| e.raw_os_error());
+            (wait_pid(child.pid), err)
+        };
+        let d = dir.display().to_string();
+        assert_eq!(
+            run("tend-unit-cmd", &d),
+            (Exit::Code(126), Some(Some(libc::EACCES)))
+        );
+        assert_eq!(
+            run("tend-unit-none", &d),
+            (Exit::Code(127), Some(Some(libc::ENOENT)))
+        );
+        // The child's PATH, not the test's: `true` is found only there.
+        assert_eq!(
+            run("true", &format!("{d}:/bin:/usr/bin")),
+            (Exit::Code(0), None)
+        );
+        assert_eq!(run("true", &d).0, Exit::Code(127));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -4,7 +4,7 @@
 //! environment tend keeps to itself, and tini's `-w`. Each test is named
 //! after what broke and runs the static binary as PID 1.
 
-use crate::harness::{exe, file, skip, Fixture};
+use crate::harness::{exe, file, is_root, skip, Fixture};
 
 /// Python: reports what fds 3, 4 and `N` (argv[1]) are, to `$T/fds`, then
 /// signals readiness on fd N (s6 notification-fd) and idles.
@@ -120,5 +120,89 @@ fn service_killed_by_a_realtime_signal_is_restarted() {
     let mut t = fx.start(&[]);
     t.wait_lines("runs", 2);
     t.wait_stderr("the exit logged", |e| e.contains("killed by signal 37"));
+    t.term_expect(0);
+}
+
+/// A service's PATH (env/ or service.toml `env`) was not used to find its
+/// command: execvpe searched tend's own PATH.
+#[test]
+fn service_command_is_found_on_the_services_own_path() {
+    let fx = Fixture::new(
+        "svc-path",
+        [
+            // Not executable: skipped, as execvp skips it.
+            file("noexec/tend-it-hello", "#!/bin/sh\nexit 3\n"),
+            exe(
+                "bin/tend-it-hello",
+                "echo \"$1\" >> \"$T/hello\"\nexec sleep 1000\n",
+            ),
+            file(
+                "services/envdir/service.toml",
+                "command = [\"tend-it-hello\", \"envdir\"]\n",
+            ),
+            // Not found anywhere: 127; found but not executable: 126.
+            file(
+                "services/missing/service.toml",
+                "command = [\"tend-it-nowhere\"]\n",
+            ),
+            exe(
+                "services/missing/finish",
+                "echo \"$1\" >> \"$T/finish-missing\"\n",
+            ),
+            file(
+                "services/noexec/service.toml",
+                "command = [\"tend-it-hello\"]\n",
+            ),
+            exe(
+                "services/noexec/finish",
+                "echo \"$1\" >> \"$T/finish-noexec\"\n",
+            ),
+        ],
+    );
+    let path = format!("{}:{}", fx.arg("noexec"), fx.arg("bin"));
+    fx.write(file("services/envdir/env/PATH", &format!("{path}\n")));
+    fx.write(file(
+        "services/toml/service.toml",
+        &format!("command = [\"tend-it-hello\", \"toml\"]\nenv = {{ PATH = \"{path}\" }}\n"),
+    ));
+    fx.write(file("services/missing/env/PATH", &format!("{path}\n")));
+    fx.write(file(
+        "services/noexec/env/PATH",
+        &format!("{}\n", fx.arg("noexec")),
+    ));
+    let mut t = fx.start(&[]);
+    t.wait_for("both hellos", |t| {
+        let mut l = t.fixture().lines("hello");
+        l.sort();
+        l == ["envdir", "toml"]
+    });
+    let missing = t.wait_file("finish-missing");
+    t.check_eq(missing.as_str(), "127", "exit code when not found");
+    let noexec = t.wait_file("finish-noexec");
+    t.check_eq(noexec.as_str(), "126", "exit code when not executable");
+    t.term_expect(0);
+}
+
+/// `user = "0:5"` as root kept gid 0: the switch was skipped whenever the
+/// uid was tend's own, whatever the gid and groups.
+#[test]
+fn user_with_tends_own_uid_still_gets_its_gid() {
+    if !is_root() {
+        skip("switching to gid 5 needs root");
+        return;
+    }
+    let fx = Fixture::new(
+        "user-gid",
+        [
+            exe(
+                "services/g/run",
+                "echo \"$(id -u) $(id -g)\" > \"$T/ids\"\nexec sleep 1000\n",
+            ),
+            file("services/g/service.toml", "user = \"0:5\"\n"),
+        ],
+    );
+    let mut t = fx.start(&[]);
+    let ids = t.wait_file("ids");
+    t.check_eq(ids.as_str(), "0 5", "uid and gid");
     t.term_expect(0);
 }
