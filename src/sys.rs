@@ -286,6 +286,22 @@ unsafe fn write_decimal(at: *mut u8, mut n: i32) {
 /// syscalls; paths are built beforehand).
 const CHILD_STACK: usize = 32 * 1024;
 
+/// Variables of tend's own environment that no child gets (SPEC §7): they
+/// speak of tend's manager (its notify socket, the sockets and watchdog it
+/// gave tend) or set tend's own options. A service gets its own notify
+/// socket and sockets from the supervisor, in `Spawn::env`.
+fn is_tends_own(name: &[u8]) -> bool {
+    matches!(
+        name,
+        b"NOTIFY_SOCKET"
+            | b"LISTEN_FDS"
+            | b"LISTEN_PID"
+            | b"LISTEN_FDNAMES"
+            | b"WATCHDOG_USEC"
+            | b"WATCHDOG_PID"
+    ) || name.starts_with(b"TEND_")
+}
+
 /// The variable name of a `NAME=value` entry.
 fn env_name(entry: &[u8]) -> &[u8] {
     entry.split(|&b| b == b'=').next().unwrap_or_default()
@@ -346,11 +362,12 @@ pub fn spawn(s: &Spawn) -> std::io::Result<Child> {
         .iter()
         .map(|a| cstr(a.as_bytes()))
         .collect::<Result<_, _>>()?;
-    // tend's environment (read once: it does not change) with the
-    // service's changes applied.
+    // tend's environment (read once: it does not change) without what is
+    // tend's own, with the service's changes applied.
     static BASE_ENV: std::sync::OnceLock<Vec<CString>> = std::sync::OnceLock::new();
     let base = BASE_ENV.get_or_init(|| {
         std::env::vars_os()
+            .filter(|(k, _)| !is_tends_own(k.as_bytes()))
             .filter_map(|(k, v)| CString::new([k.as_bytes(), b"=", v.as_bytes()].concat()).ok())
             .collect()
     });
@@ -428,7 +445,7 @@ pub fn spawn(s: &Spawn) -> std::io::Result<Child> {
             .collect(),
         envp: base
             .iter()
-            .filter(|e| !changed(e) && !e.as_bytes().starts_with(b"LISTEN_PID="))
+            .filter(|e| !changed(e))
             .chain(&extra_env)
             .map(|e| e.as_ptr())
             .chain(listen_pid_ptr.map(|_| listen_pid_entry.as_ptr().cast()))

@@ -4,7 +4,11 @@
 //! environment tend keeps to itself, and tini's `-w`. Each test is named
 //! after what broke and runs the static binary as PID 1.
 
-use crate::harness::{exe, file, is_root, skip, Fixture};
+use std::fs;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use crate::harness::{exe, file, is_root, skip, tend_bin, Fixture, TIMEOUT};
 
 /// Python: reports what fds 3, 4 and `N` (argv[1]) are, to `$T/fds`, then
 /// signals readiness on fd N (s6 notification-fd) and idles.
@@ -123,6 +127,12 @@ fn service_killed_by_a_realtime_signal_is_restarted() {
     t.term_expect(0);
 }
 
+/// Python: a unix datagram to `$NOTIFY_SOCKET` saying READY=1.
+const NOTIFY: &str = "python3 -c 'import os, socket\n\
+     a = os.environ[\"NOTIFY_SOCKET\"]\n\
+     a = \"\\0\" + a[1:] if a[0] == \"@\" else a\n\
+     socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b\"READY=1\", a)'\n";
+
 /// A service's PATH (env/ or service.toml `env`) was not used to find its
 /// command: execvpe searched tend's own PATH.
 #[test]
@@ -205,4 +215,129 @@ fn user_with_tends_own_uid_still_gets_its_gid() {
     let ids = t.wait_file("ids");
     t.check_eq(ids.as_str(), "0 5", "uid and gid");
     t.term_expect(0);
+}
+
+/// Runs tend (PID 1 of a new PID namespace) with `env` added to its own
+/// environment, until it exits; returns its exit code and stderr.
+fn run_with_env(fx: &Fixture, env: &[(&str, &str)], args: &[&str]) -> (i32, String) {
+    let mut cmd = Command::new("unshare");
+    if !is_root() {
+        cmd.args(["--user", "--map-root-user"]);
+    }
+    cmd.args([
+        "--pid",
+        "--fork",
+        "--mount-proc",
+        "--kill-child",
+        tend_bin(),
+    ]);
+    for (opt, rel) in [
+        ("--services", "services"),
+        ("--init-dir", "init.d"),
+        ("--finish-dir", "finish.d"),
+        ("--control", "control.sock"),
+    ] {
+        cmd.args([opt.to_string(), fx.arg(rel)]);
+    }
+    cmd.args(args);
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("TEND_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.envs(env.iter().copied());
+    let err = fs::File::create(fx.path("tend.stderr")).expect("stderr file");
+    let out = fs::File::create(fx.path("tend.stdout")).expect("stdout file");
+    let mut child = cmd
+        .current_dir(fx.path(""))
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .expect("run unshare");
+    let deadline = Instant::now() + TIMEOUT;
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "tend did not exit within {TIMEOUT:?}; stderr: {:?}",
+                fx.read("tend.stderr")
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    (
+        status.code().unwrap_or(-1),
+        fx.read("tend.stderr").unwrap_or_default(),
+    )
+}
+
+/// tend passed its own NOTIFY_SOCKET, LISTEN_*, WATCHDOG_* (from its
+/// manager) and TEND_* settings on to every service, script and the main
+/// command; a service must see only its own notify socket.
+#[test]
+fn tends_own_manager_variables_reach_no_child() {
+    let fx = Fixture::new(
+        "env-leak",
+        [
+            exe("init.d/10-env", "env > \"$T/env-init\"\n"),
+            exe(
+                "services/plain/run",
+                "env > \"$T/env-plain\"\nexec sleep 1000\n",
+            ),
+            exe(
+                "services/note/run",
+                &format!("env > \"$T/env-note\"\n{NOTIFY}exec sleep 1000\n"),
+            ),
+            file("services/note/service.toml", "ready = \"notify\"\n"),
+        ],
+    );
+    let manager = format!("@tend-it-manager-{}", std::process::id());
+    let env = [
+        ("NOTIFY_SOCKET", manager.as_str()),
+        ("LISTEN_FDS", "2"),
+        ("LISTEN_PID", "999999"),
+        ("LISTEN_FDNAMES", "a:b"),
+        ("WATCHDOG_USEC", "999000000"),
+        ("WATCHDOG_PID", "999999"),
+        ("TEND_GRACE", "3s"),
+        ("TEND_IT_LEAK", "leak"),
+    ];
+    let env_main = fx.arg("env-main");
+    let main = format!(
+        "until [ -s '{0}/env-plain' ] && [ -s '{0}/env-note' ]; do sleep 0.01; done; env > '{env_main}'",
+        fx.arg("")
+    );
+    let (code, err) = run_with_env(&fx, &env, &["--", "sh", "-c", &main]);
+    assert_eq!(code, 0, "tend's exit code; stderr: {err}");
+    let banned = [
+        "NOTIFY_SOCKET=",
+        "LISTEN_FDS=",
+        "LISTEN_PID=",
+        "LISTEN_FDNAMES=",
+        "WATCHDOG_USEC=",
+        "WATCHDOG_PID=",
+        "TEND_",
+    ];
+    for who in ["init", "plain", "note", "main"] {
+        let text = fx.read(&format!("env-{who}")).unwrap_or_default();
+        assert!(text.contains("PATH="), "{who} got no environment: {text}");
+        for line in text.lines() {
+            let own_notify = who == "note" && line.starts_with("NOTIFY_SOCKET=");
+            assert!(
+                own_notify || !banned.iter().any(|b| line.starts_with(b)),
+                "{who} got tend's {line:?}"
+            );
+        }
+    }
+    let note = fx.read("env-note").unwrap_or_default();
+    let sock = note
+        .lines()
+        .find_map(|l| l.strip_prefix("NOTIFY_SOCKET="))
+        .unwrap_or_else(|| panic!("note has no NOTIFY_SOCKET: {note}"));
+    assert_ne!(sock, manager, "note got tend's manager socket");
 }
