@@ -600,8 +600,9 @@ fn descendants(root: i32) -> Vec<i32> {
 }
 
 /// A listening stream socket for `listen` (close-on-exec in tend; the
-/// child gets it by dup2). A stale unix socket file is replaced; `owner`
-/// chowns it for a service that runs as another user.
+/// child gets it by dup2). A stale unix socket file is replaced; the new
+/// one is mode 0666 (as systemd's SocketMode), and `owner` chowns it for a
+/// service that runs as another user.
 pub fn listen_socket(
     addr: &crate::scan::ListenAddr,
     owner: Option<(u32, u32)>,
@@ -627,14 +628,24 @@ pub fn listen_socket(
             }
         }
         ListenAddr::Unix(path) => {
+            use std::os::unix::fs::{FileTypeExt, PermissionsExt};
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir)?;
             }
-            let _ = std::fs::remove_file(path);
+            // Only a stale socket is replaced: a regular file (or anything
+            // else) at that path is the user's mistake, not tend's to delete.
+            match std::fs::symlink_metadata(path) {
+                Ok(m) if m.file_type().is_socket() => std::fs::remove_file(path)?,
+                _ => {}
+            }
             socket::bind(fd.as_raw_fd(), &UnixAddr::new(path.as_path())?)?;
             if let Some((uid, gid)) = owner {
                 std::os::unix::fs::chown(path, Some(uid), Some(gid))?;
             }
+            // bind(2) leaves the mode to the umask (0755 under 022, which
+            // other users cannot connect to); systemd's SocketMode default
+            // is 0666.
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))?;
         }
     }
     socket::listen(

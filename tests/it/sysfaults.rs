@@ -217,6 +217,26 @@ fn user_with_tends_own_uid_still_gets_its_gid() {
     t.term_expect(0);
 }
 
+/// `listen` unix sockets had the mode the umask left (0755 under umask
+/// 022), so other users could not connect; the default is 0666, as
+/// systemd's SocketMode. The chown to the service's user stays.
+#[test]
+fn unix_listen_socket_is_mode_0666_and_owned_by_the_service_user() {
+    let owner = if is_root() { "nobody" } else { "root" };
+    let fx = Fixture::new("sock-mode", [exe("services/s/run", "exec sleep 1000\n")]);
+    let sock = fx.arg("s.sock");
+    let user = if is_root() { "user = \"nobody\"\n" } else { "" };
+    fx.write(file(
+        "services/s/service.toml",
+        &format!("listen = [\"unix:{sock}\"]\n{user}"),
+    ));
+    // The main command runs once the service is up, its socket bound.
+    let mut t = fx.start(&["--", "stat", "-c", "%a %U", &sock]);
+    let code = t.wait_exit();
+    t.check_eq(code, 0, "exit code of stat");
+    t.check_eq(t.stdout(), format!("666 {owner}\n"), "mode and owner");
+}
+
 /// Runs tend (PID 1 of a new PID namespace) with `env` added to its own
 /// environment, until it exits; returns its exit code and stderr.
 fn run_with_env(fx: &Fixture, env: &[(&str, &str)], args: &[&str]) -> (i32, String) {
