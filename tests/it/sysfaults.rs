@@ -361,3 +361,24 @@ fn tends_own_manager_variables_reach_no_child() {
         .unwrap_or_else(|| panic!("note has no NOTIFY_SOCKET: {note}"));
     assert_ne!(sock, manager, "note got tend's manager socket");
 }
+
+/// tini's `-w` printed nothing: tini mode logs only errors by default, and
+/// the "reaped zombie" warnings are warnings.
+#[test]
+fn tini_w_warns_of_reaped_zombies_at_the_default_level() {
+    let fx = Fixture::new("tini-w", []);
+    // The orphan is reparented to tend, which reaps it; the main command
+    // waits until it is gone from /proc (a zombie is still there).
+    let script = "(sh -c 'echo $$ > \"$0/orphan\"' \"$0\" &)\n\
+                  until [ -s \"$0/orphan\" ] && [ ! -e /proc/$(cat \"$0/orphan\") ]; do sleep 0.01; done\n\
+                  echo main done";
+    let dir = fx.arg("");
+    let mut t = fx.start(&["-w", "--", "sh", "-c", script, &dir]);
+    let code = t.wait_exit();
+    t.check_eq(code, 0, "exit code");
+    t.check_eq(t.stdout(), "main done\n".to_string(), "stdout");
+    t.check(
+        t.stderr().contains("reaped zombie process"),
+        "no reaped-zombie warning on stderr",
+    );
+}
