@@ -770,10 +770,122 @@ pub fn raw(fd: &SignalFd) -> RawFd {
     fd.as_raw_fd()
 }
 
+/// A process that tend signals without ever hitting a reused pid.
+///
+/// A pid names whatever process has that number *now*: once a child is
+/// reaped its number can go to a new process, and a kill(pid) meant for
+/// the old one hits the new one. A pidfd (pidfd_open(2), Linux ≥ 5.3)
+/// names the process itself: once it is reaped, pidfd_send_signal(2) fails
+/// with ESRCH, and while the pidfd is open the number is not reused.
+///
+/// Use: open it right after `spawn` returns (`Proc::open(child.pid)`): the
+/// child cannot have been reaped yet, since only tend reaps its children
+/// and tend has one thread. Keep it beside the pid, signal through it, and
+/// drop it when `reap` reports that pid. Without pidfds (ENOSYS on an old
+/// kernel, EPERM from an old container seccomp profile) it holds no fd and
+/// falls back to kill(pid), which is as safe only as long as the owner
+/// drops the `Proc` when the pid is reaped, never later.
+#[derive(Debug)]
+pub struct Proc {
+    pid: i32,
+    fd: Option<OwnedFd>,
+}
+
+impl Proc {
+    /// Tracks `pid`, which must be tend's own unreaped child (or, for a
+    /// process that is not, one just checked to be the right one: the
+    /// pidfd then pins it). ESRCH when there is no such process.
+    pub fn open(pid: i32) -> Result<Proc, Errno> {
+        Proc::open_with(pid, true)
+    }
+
+    fn open_with(pid: i32, use_pidfd: bool) -> Result<Proc, Errno> {
+        if pid <= 0 {
+            return Err(Errno::EINVAL);
+        }
+        if use_pidfd {
+            // SAFETY: pidfd_open(2) takes a pid and flags and returns a
+            // new fd (always close-on-exec) or -1.
+            let r = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+            if r >= 0 {
+                // SAFETY: r is a new fd that nothing else owns.
+                let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(r as RawFd) };
+                return Ok(Proc { pid, fd: Some(fd) });
+            }
+            match Errno::last() {
+                Errno::ENOSYS | Errno::EPERM => {}
+                e => return Err(e),
+            }
+        }
+        // SAFETY: kill(2) with signal 0 only checks that the pid exists.
+        Errno::result(unsafe { libc::kill(pid, 0) })?;
+        Ok(Proc { pid, fd: None })
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// The pidfd, when there is one: poll(2) sees it readable once the
+    /// process has exited.
+    pub fn pidfd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        use std::os::fd::AsFd;
+        self.fd.as_ref().map(|f| f.as_fd())
+    }
+
+    /// Sends `sig` to this process (0: only check that it is unreaped).
+    /// ESRCH once it has been reaped; a zombie still takes (and ignores)
+    /// signals.
+    pub fn signal(&self, sig: i32) -> Result<(), Errno> {
+        if let Some(fd) = &self.fd {
+            // SAFETY: pidfd_send_signal(2) takes an fd, a signal, a null
+            // siginfo (filled as kill(2) fills it) and flags 0.
+            let r = unsafe {
+                libc::syscall(
+                    libc::SYS_pidfd_send_signal,
+                    fd.as_raw_fd(),
+                    sig,
+                    std::ptr::null::<libc::siginfo_t>(),
+                    0,
+                )
+            };
+            if r == 0 {
+                return Ok(());
+            }
+            match Errno::last() {
+                Errno::ENOSYS => {}
+                e => return Err(e),
+            }
+        }
+        // SAFETY: kill(2) takes plain integers and has no memory effects.
+        Errno::result(unsafe { libc::kill(self.pid, sig) }).map(drop)
+    }
+
+    /// Sends `sig` to the process group this process leads (`spawn` makes
+    /// every child a group leader: setsid, or setpgid for the main
+    /// command).
+    ///
+    /// There is no pidfd for a group: this is kill(-pid), safe only while
+    /// the leader is unreaped, since the group id is the leader's pid and
+    /// that number cannot be reused while the leader exists, even as a
+    /// zombie. So it first checks the leader (ESRCH once reaped; then
+    /// nothing is sent), and nothing can reap it between that check and
+    /// the kill: only tend reaps its children, on its one thread. Processes
+    /// left in a group whose leader is reaped are reached with
+    /// `kill_descendants`, never by the old group id.
+    pub fn signal_group(&self, sig: i32) -> Result<(), Errno> {
+        self.signal(0)?;
+        // SAFETY: kill(2) takes plain integers and has no memory effects.
+        Errno::result(unsafe { libc::kill(-self.pid, sig) }).map(drop)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Read;
+    use std::io::{BufRead, Read};
+    use std::os::unix::process::CommandExt;
+    use std::process::{Command, Stdio};
 
     #[test]
     fn decode_status_reads_every_signal_and_code() {
@@ -950,5 +1062,71 @@ mod tests {
         );
         assert_eq!(run("true", &d).0, Exit::Code(127));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// `sleep 1000` in a process group of its own, with its pid and, from
+    /// `sh`, the pid of a background member of the group.
+    fn group_with_member() -> (std::process::Child, i32) {
+        let mut child = Command::new("/bin/sh")
+            .args(["-c", "sleep 1000 & echo $!; exec sleep 1000"])
+            .process_group(0)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        (child, line.trim().parse().unwrap())
+    }
+
+    /// Waits, bounded, until `p` has exited (its pidfd turns readable).
+    fn wait_gone(p: &Proc) {
+        let fd = p.pidfd().expect("a pidfd (Linux >= 5.3)");
+        let mut fds = [pollfd(fd.as_raw_fd(), libc::POLLIN)];
+        poll(&mut fds, Some(Duration::from_secs(20)));
+        assert!(fds[0].revents & libc::POLLIN != 0, "{} still runs", p.pid);
+    }
+
+    #[test]
+    fn proc_signals_its_live_child() {
+        for use_pidfd in [true, false] {
+            let mut child = Command::new("sleep").arg("1000").spawn().unwrap();
+            let p = Proc::open_with(child.id() as i32, use_pidfd).unwrap();
+            assert_eq!(p.pidfd().is_some(), use_pidfd);
+            p.signal(libc::SIGTERM).unwrap();
+            let status = child.wait().unwrap();
+            use std::os::unix::process::ExitStatusExt;
+            assert_eq!(status.signal(), Some(libc::SIGTERM));
+        }
+    }
+
+    #[test]
+    fn proc_never_signals_a_reaped_child() {
+        let mut child = Command::new("sleep").arg("1000").spawn().unwrap();
+        let p = Proc::open(child.id() as i32).unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        // Reaped: whatever now has that pid (the pidfd keeps the number
+        // from reuse, but without it a new process could), nothing is sent.
+        assert_eq!(p.signal(libc::SIGKILL), Err(Errno::ESRCH));
+        assert_eq!(p.signal_group(libc::SIGKILL), Err(Errno::ESRCH));
+        assert_eq!(Proc::open(child.id() as i32).err(), Some(Errno::ESRCH));
+    }
+
+    #[test]
+    fn proc_signals_the_group_while_the_leader_is_unreaped() {
+        let (mut leader, member) = group_with_member();
+        let p = Proc::open(leader.id() as i32).unwrap();
+        let m = Proc::open(member).unwrap();
+        // The leader exits first: a zombie, unreaped, still holds the
+        // group id, so its group may still be signalled.
+        p.signal(libc::SIGKILL).unwrap();
+        wait_gone(&p);
+        p.signal(0).expect("a zombie takes signals until reaped");
+        p.signal_group(libc::SIGKILL).unwrap();
+        wait_gone(&m);
+        leader.wait().unwrap();
+        assert_eq!(p.signal_group(libc::SIGKILL), Err(Errno::ESRCH));
     }
 }
