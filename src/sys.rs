@@ -532,9 +532,16 @@ pub fn reap() -> (Vec<(i32, Exit)>, bool) {
     }
 }
 
-/// Sends `sig` to a process (`pid` > 0) or a process group (`pid` < 0).
-/// A process already gone is not an error.
+/// Sends `sig` to a process (`pid` > 0) or a process group (`pid` < -1).
+/// A process already gone is not an error. 0 and -1 are refused: they
+/// would signal tend's own group or every process (a pid that was never
+/// set must not become that).
 pub fn kill(pid: i32, sig: i32) {
+    if pid == 0 || pid == -1 || pid == i32::MIN {
+        debug_assert!(false, "kill({pid}, {sig})");
+        log::warn!("refused to send signal {sig} to pid {pid}");
+        return;
+    }
     // SAFETY: kill(2) takes plain integers and has no memory effects.
     let r = unsafe { libc::kill(pid, sig) };
     if r != 0 {
@@ -548,22 +555,83 @@ pub fn kill(pid: i32, sig: i32) {
 /// Sends `sig` to every process tend is the ancestor of. As PID 1 that is
 /// every other process of the namespace (kill(-1)); otherwise the
 /// descendants found in /proc, so that a subreaper tend never signals
-/// processes that are not its own.
+/// processes that are not its own. A pid read from /proc may be reaped and
+/// reused before it is signalled: each is pinned with a pidfd and checked
+/// again (same start time, parent still tend or one of its descendants)
+/// before the signal goes through that pidfd.
 pub fn kill_descendants(sig: i32) {
     let me = std::process::id() as i32;
     if me == 1 {
-        kill(-1, sig);
+        // SAFETY: kill(2) takes plain integers and has no memory effects.
+        if unsafe { libc::kill(-1, sig) } != 0 && Errno::last() != Errno::ESRCH {
+            log::warn!("kill(-1, {sig}): {}", Errno::last());
+        }
         return;
     }
-    for pid in descendants(me) {
-        kill(pid, sig);
+    let found = descendants(me);
+    let ours = |ppid: i32| ppid == me || found.iter().any(|d| d.pid == ppid);
+    for d in &found {
+        let proc = match Proc::open(d.pid) {
+            Ok(p) => p,
+            Err(Errno::ESRCH) => continue,
+            Err(e) => {
+                log::warn!("pidfd_open({}): {e}", d.pid);
+                continue;
+            }
+        };
+        // Pinned now (a pidfd keeps the pid from reuse): is it still the
+        // process that was found?
+        match proc_stat(d.pid) {
+            Some(now) if now.start == d.start && ours(now.ppid) => {}
+            _ => continue,
+        }
+        if let Err(e) = proc.signal(sig) {
+            if e != Errno::ESRCH {
+                log::warn!("kill({}, {sig}): {e}", d.pid);
+            }
+        }
     }
 }
 
-fn descendants(root: i32) -> Vec<i32> {
-    let mut parent_of: Vec<(i32, i32)> = Vec::new();
+/// One process as /proc/PID/stat shows it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct ProcStat {
+    pid: i32,
+    ppid: i32,
+    /// Start time in clock ticks after boot: a reused pid has another.
+    start: u64,
+}
+
+/// At most this many processes are looked at in /proc: a fork bomb must
+/// not make one wakeup of tend unbounded.
+const MAX_PROCS: usize = 65536;
+
+/// Reads /proc/PID/stat (at most 1 KiB; the line is a few hundred bytes).
+fn proc_stat(pid: i32) -> Option<ProcStat> {
+    use std::io::Read;
+    let mut buf = [0u8; 1024];
+    let mut f = std::fs::File::open(format!("/proc/{pid}/stat")).ok()?;
+    let n = f.read(&mut buf).ok()?;
+    parse_stat(pid, &buf[..n])
+}
+
+/// "pid (comm) state ppid ... starttime(22nd field) ...": comm may hold
+/// spaces and ')', so fields are counted after the last ')'.
+fn parse_stat(pid: i32, stat: &[u8]) -> Option<ProcStat> {
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    let rest = std::str::from_utf8(&stat[close + 1..]).ok()?;
+    let mut fields = rest.split_whitespace();
+    // After comm: state(3) ppid(4) ... starttime(22).
+    let ppid = fields.nth(1)?.parse().ok()?;
+    let start = fields.nth(17)?.parse().ok()?;
+    Some(ProcStat { pid, ppid, start })
+}
+
+/// Every process below `root`, parents before their children.
+fn descendants(root: i32) -> Vec<ProcStat> {
+    let mut all: Vec<ProcStat> = Vec::new();
     if let Ok(dir) = std::fs::read_dir("/proc") {
-        for entry in dir.flatten() {
+        for entry in dir.flatten().take(MAX_PROCS) {
             let Some(pid) = entry
                 .file_name()
                 .to_str()
@@ -571,31 +639,29 @@ fn descendants(root: i32) -> Vec<i32> {
             else {
                 continue;
             };
-            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-                continue;
-            };
-            // "pid (comm) state ppid ...": comm may hold spaces and ')'.
-            let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
-                continue;
-            };
-            if let Some(ppid) = rest.split_whitespace().nth(1).and_then(|s| s.parse().ok()) {
-                parent_of.push((pid, ppid));
+            if let Some(st) = proc_stat(pid) {
+                all.push(st);
             }
         }
     }
-    let mut found = vec![root];
-    let mut i = 0;
-    while i < found.len() {
-        let p = found[i];
-        found.extend(
-            parent_of
-                .iter()
-                .filter(|&&(_, pp)| pp == p)
-                .map(|&(c, _)| c),
-        );
-        i += 1;
+    // Children of each parent; the walk marks each process once, so a
+    // cycle (pids reused while /proc was read) cannot make it loop.
+    all.sort_unstable_by_key(|p| p.ppid);
+    let children = |ppid: i32| {
+        let from = all.partition_point(|p| p.ppid < ppid);
+        all[from..].iter().take_while(move |p| p.ppid == ppid)
+    };
+    let mut seen = std::collections::HashSet::from([root]);
+    let mut found: Vec<ProcStat> = Vec::new();
+    let mut parents = vec![root];
+    while let Some(p) = parents.pop() {
+        for c in children(p) {
+            if seen.insert(c.pid) {
+                found.push(*c);
+                parents.push(c.pid);
+            }
+        }
     }
-    found.remove(0);
     found
 }
 
@@ -974,6 +1040,21 @@ mod tests {
         );
     }
 
+    #[test]
+    fn parse_stat_counts_fields_after_the_last_paren() {
+        let line = b"42 (a) b) c) S 7 42 42 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 123456 1000 10";
+        assert_eq!(
+            parse_stat(42, line),
+            Some(ProcStat {
+                pid: 42,
+                ppid: 7,
+                start: 123456
+            })
+        );
+        assert_eq!(parse_stat(1, b"garbage"), None);
+        assert_eq!(parse_stat(1, b"1 (x) S"), None);
+    }
+
     /// Waits for `pid` (a child spawned by `spawn`, not by Command) and
     /// decodes its status.
     fn wait_pid(pid: i32) -> Exit {
@@ -1128,5 +1209,15 @@ mod tests {
         wait_gone(&m);
         leader.wait().unwrap();
         assert_eq!(p.signal_group(libc::SIGKILL), Err(Errno::ESRCH));
+    }
+
+    #[test]
+    fn kill_refuses_pids_that_mean_everyone() {
+        // Only the refusal is checked: a debug build asserts, so run the
+        // check in the release sense by catching the panic.
+        for pid in [0, -1] {
+            let r = std::panic::catch_unwind(|| kill(pid, 0));
+            assert!(r.is_err() || !cfg!(debug_assertions));
+        }
     }
 }
