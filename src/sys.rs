@@ -1,7 +1,9 @@
 //! The only home of syscalls: signal masks and the signalfd, spawning
-//! children (mask handed back, new session or process group), reaping,
-//! killing, polling, PID-1 and subreaper setup. Each function does one
-//! thing and reports errors; policy lives in the supervisor.
+//! children (mask handed back, new session or process group, fds moved,
+//! the command found on the child's own PATH), reaping, killing (by pidfd
+//! where the kernel has them: `Proc`), polling, PID-1 and subreaper setup.
+//! Each function does one thing and reports errors; policy lives in the
+//! supervisor.
 
 use crate::state::Exit;
 use nix::errno::Errno;
