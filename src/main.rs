@@ -82,9 +82,13 @@ fn supervise(opts: Options) -> i32 {
         );
         return 2;
     }
-    // tini mode (a main command and no services) is quiet: only errors.
+    // tini mode (a main command and no services) is quiet: only errors,
+    // and the warnings tini's `-w` asks for.
     let mut level = match opts.log_level {
         Some(l) => l,
+        None if specs.is_empty() && errors.is_empty() && opts.warn_zombies => {
+            log::LevelFilter::Warn
+        }
         None if specs.is_empty() && errors.is_empty() => log::LevelFilter::Error,
         None => log::LevelFilter::Info,
     };

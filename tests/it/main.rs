@@ -26,6 +26,7 @@ mod shutdown;
 mod signals;
 mod sockets;
 mod subreaper;
+mod sysfaults;
 mod templates;
 mod usage;
 mod user;
