@@ -123,7 +123,7 @@ fn service_killed_by_a_realtime_signal_is_restarted() {
     );
     let mut t = fx.start(&[]);
     t.wait_lines("runs", 2);
-    t.wait_stderr("the exit logged", |e| e.contains("killed by signal 37"));
+    t.wait_stderr("the exit logged", |e| e.contains("killed by SIGRTMIN+3"));
     t.term_expect(0);
 }
 
