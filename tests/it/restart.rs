@@ -5,7 +5,7 @@
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::harness::{exe, file, polite, Fixture};
+use crate::harness::{exe, file, polite, Entry, Fixture};
 
 #[test]
 fn finish_gets_code_signal_name_pgid_and_125_stops_restarts() {
@@ -268,6 +268,22 @@ fn critical_service_killed_by_sigsegv_makes_tend_exit_139() {
     );
 }
 
+/// A `run` that logs its start to `$T/start-NAME` and exits 4 at once.
+fn crash_loop_run(name: &str) -> Entry {
+    exe(
+        &format!("services/{name}/run"),
+        &format!("echo $$ >> \"$T/start-{name}\"\nexit 4\n"),
+    )
+}
+
+/// A start budget of 3 per 10 s with quick restarts, plus `extra` keys.
+fn crash_loop_toml(name: &str, extra: &str) -> Entry {
+    file(
+        &format!("services/{name}/service.toml"),
+        &format!("start-limit = \"3/10s\"\nrestart-delay = \"20ms\"\n{extra}"),
+    )
+}
+
 // start-limit = "3/10s" on a crash loop: exactly 3 starts, then `failed`;
 // a critical service then takes tend down with its own status.
 #[test]
@@ -275,22 +291,13 @@ fn start_limit_fails_a_crash_loop_after_exactly_n_starts() {
     let fx = Fixture::new(
         "start-limit",
         [
-            exe(
-                "services/loop/run",
-                "echo $$ >> \"$T/start-loop\"\nexit 4\n",
-            ),
-            file(
-                "services/loop/service.toml",
-                "start-limit = \"3/10s\"\nrestart-delay = \"20ms\"\n",
-            ),
+            crash_loop_run("loop"),
+            crash_loop_toml("loop", ""),
             exe(
                 "services/crit/run",
                 "echo $$ >> \"$T/start-crit\"\nexit 5\n",
             ),
-            file(
-                "services/crit/service.toml",
-                "start-limit = \"3/10s\"\nrestart-delay = \"20ms\"\ncritical = true\n",
-            ),
+            crash_loop_toml("crit", "critical = true\n"),
         ],
     );
     let mut t = fx.start(&[]);
@@ -309,14 +316,8 @@ fn start_limit_failed_service_shows_failed_and_ctl_up_clears_it() {
     let fx = Fixture::new(
         "start-limit-up",
         [
-            exe(
-                "services/loop/run",
-                "echo $$ >> \"$T/start-loop\"\nexit 4\n",
-            ),
-            file(
-                "services/loop/service.toml",
-                "start-limit = \"3/10s\"\nrestart-delay = \"20ms\"\n",
-            ),
+            crash_loop_run("loop"),
+            crash_loop_toml("loop", ""),
             exe("services/other/run", &polite("other")),
         ],
     );

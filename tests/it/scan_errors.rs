@@ -8,7 +8,7 @@ use std::process::Command;
 use std::thread;
 use std::time::Duration;
 
-use crate::harness::{exe, file, polite, Fixture, Tend};
+use crate::harness::{exe, file, hup, polite, Fixture, Tend};
 
 /// Whether `line` names `path`, as a whole path component: "…/bad" must
 /// not match "…/badkey", but may match "…/bad/service.toml".
@@ -87,18 +87,6 @@ fn broken_service_dirs_are_reported_and_healthy_ones_run() {
 
     t.term_expect(0);
     t.check(fx.exists("term-ok"), "the healthy service got no SIGTERM");
-}
-
-/// Sends SIGHUP and waits for tend to log its `n`th reload.
-fn hup(t: &mut Tend, n: usize) {
-    t.signal("HUP");
-    t.wait_for(&format!("reload #{n} in tend's log"), |t| {
-        t.stderr()
-            .lines()
-            .filter(|l| l.contains("reloading"))
-            .count()
-            >= n
-    });
 }
 
 /// Waits for the error line naming `path` and holding `problem`, then

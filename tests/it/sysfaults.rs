@@ -4,11 +4,7 @@
 //! environment tend keeps to itself, and tini's `-w`. Each test is named
 //! after what broke and runs the static binary as PID 1.
 
-use std::fs;
-use std::process::{Command, Stdio};
-use std::time::Instant;
-
-use crate::harness::{exe, file, is_root, skip, tend_bin, Fixture, TIMEOUT};
+use crate::harness::{exe, file, is_root, skip, Fixture};
 
 /// Python: reports what fds 3, 4 and `N` (argv[1]) are, to `$T/fds`, then
 /// signals readiness on fd N (s6 notification-fd) and idles.
@@ -237,65 +233,6 @@ fn unix_listen_socket_is_mode_0666_and_owned_by_the_service_user() {
     t.check_eq(t.stdout(), format!("666 {owner}\n"), "mode and owner");
 }
 
-/// Runs tend (PID 1 of a new PID namespace) with `env` added to its own
-/// environment, until it exits; returns its exit code and stderr.
-fn run_with_env(fx: &Fixture, env: &[(&str, &str)], args: &[&str]) -> (i32, String) {
-    let mut cmd = Command::new("unshare");
-    if !is_root() {
-        cmd.args(["--user", "--map-root-user"]);
-    }
-    cmd.args([
-        "--pid",
-        "--fork",
-        "--mount-proc",
-        "--kill-child",
-        tend_bin(),
-    ]);
-    for (opt, rel) in [
-        ("--services", "services"),
-        ("--init-dir", "init.d"),
-        ("--finish-dir", "finish.d"),
-        ("--control", "control.sock"),
-    ] {
-        cmd.args([opt.to_string(), fx.arg(rel)]);
-    }
-    cmd.args(args);
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("TEND_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.envs(env.iter().copied());
-    let err = fs::File::create(fx.path("tend.stderr")).expect("stderr file");
-    let out = fs::File::create(fx.path("tend.stdout")).expect("stdout file");
-    let mut child = cmd
-        .current_dir(fx.path(""))
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .spawn()
-        .expect("run unshare");
-    let deadline = Instant::now() + TIMEOUT;
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("try_wait") {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "tend did not exit within {TIMEOUT:?}; stderr: {:?}",
-                fx.read("tend.stderr")
-            );
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    };
-    (
-        status.code().unwrap_or(-1),
-        fx.read("tend.stderr").unwrap_or_default(),
-    )
-}
-
 /// tend passed its own NOTIFY_SOCKET, LISTEN_*, WATCHDOG_* (from its
 /// manager) and TEND_* settings on to every service, script and the main
 /// command; a service must see only its own notify socket.
@@ -332,8 +269,9 @@ fn tends_own_manager_variables_reach_no_child() {
         "until [ -s '{0}/env-plain' ] && [ -s '{0}/env-note' ]; do sleep 0.01; done; env > '{env_main}'",
         fx.arg("")
     );
-    let (code, err) = run_with_env(&fx, &env, &["--", "sh", "-c", &main]);
-    assert_eq!(code, 0, "tend's exit code; stderr: {err}");
+    let mut t = fx.start_env(&env, &["--", "sh", "-c", &main]);
+    let code = t.wait_exit();
+    t.check_eq(code, 0, "tend's exit code");
     let banned = [
         "NOTIFY_SOCKET=",
         "LISTEN_FDS=",
