@@ -747,10 +747,7 @@ pub fn listen_socket(
 pub fn pipe(nonblocking_read: bool) -> nix::Result<(OwnedFd, OwnedFd)> {
     let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
     if nonblocking_read {
-        nix::fcntl::fcntl(
-            &r,
-            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
-        )?;
+        set_nonblocking(&r, true)?;
     }
     Ok((r, w))
 }

@@ -514,13 +514,18 @@ impl Supervisor {
                     None => log::error!("{}: not restarting", s.spec.name),
                 }
                 if s.spec.critical {
-                    log::error!("{}: critical service failed, shutting down", s.spec.name);
                     // Its own status (SPEC §4), so that `docker run` and
                     // Kubernetes see why the container ended; a run that
                     // exited 0 (its finish said 125) still reads as a failure.
-                    let code = s.sm.last_exit.map_or(1, Exit::shell_code);
-                    log::error!("{}: exit status {code} is tend's", s.spec.name);
-                    self.critical_exit = Some(if code == 0 { 1 } else { code });
+                    let code = match s.sm.last_exit.map_or(1, Exit::shell_code) {
+                        0 => 1,
+                        c => c,
+                    };
+                    log::error!(
+                        "{}: critical service failed, shutting down with status {code}",
+                        s.spec.name
+                    );
+                    self.critical_exit = Some(code);
                     self.stop_everything(now);
                 }
                 None
