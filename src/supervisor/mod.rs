@@ -330,7 +330,8 @@ impl Supervisor {
     fn reap(&mut self, now: Instant) {
         let (exits, left) = sys::reap();
         self.children_left = left;
-        // First forget every pid of this batch, so that handling one exit
+        // First forget every pid of this batch (the handlers below rely on
+        // it), so that handling one exit
         // (a run's end kills its check's group; a critical failure signals
         // the main command) never signals a pid reaped in the same batch,
         // which the kernel may already have given to a new process.
@@ -350,7 +351,6 @@ impl Supervisor {
         for (pid, exit) in exits {
             match self.pids.remove(&pid) {
                 Some(Owner::Run(i)) => {
-                    self.svcs[i].run_pid = None;
                     self.svcs[i].probes.end();
                     self.end_of_run_output(i);
                     self.feed(i, Event::RunExited(exit), now);
@@ -358,7 +358,6 @@ impl Supervisor {
                     log::info!("{}[{pid}]: {exit}{}", s.spec.name, s.next_step(now));
                 }
                 Some(Owner::Finish(i)) => {
-                    self.svcs[i].finish_pid = None;
                     self.feed(i, Event::FinishExited(exit), now);
                     let s = &self.svcs[i];
                     if exit != Exit::Code(0) || !s.next_step(now).is_empty() {

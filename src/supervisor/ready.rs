@@ -173,10 +173,10 @@ impl Supervisor {
         }
     }
 
-    /// The check command of service i exited.
+    /// The check command of service i exited (`reap` has forgotten its
+    /// pid).
     pub(super) fn check_exited(&mut self, i: usize, exit: Exit, now: Instant) {
         let s = &mut self.svcs[i];
-        s.probes.check_pid = None;
         if s.run_pid.is_none() {
             return;
         }
