@@ -1,7 +1,8 @@
 //! tend: a small static PID-1 init and process supervisor for
 //! multi-service containers. The contract is SPEC.md; the layout:
 //!
-//! - `config`: options, durations, signals, `service.toml` (toml + serde), users (pure);
+//! - `config`: durations, signals, `service.toml` (toml + serde), users (pure);
+//! - `options`: the command line and its environment fallbacks (pure);
 //! - `scan`: service directories -> specs (file reading, validation);
 //! - `state`: one service's life as a pure state machine;
 //! - `supervisor`: the event loop that carries out the state machine's actions, one
@@ -9,7 +10,8 @@
 //! - `ready`: readiness channels (sd_notify, tcp checks);
 //! - `logs`: service output pipes, prefixing, write queues;
 //! - `control`, `proto`: the control socket and its protocol (pure);
-//! - `sys`: spawning, reaping, killing, sockets: the syscalls with policy-free wrappers;
+//! - `sys`: the syscalls with policy-free wrappers, knowing no domain type: signals,
+//!   sockets, pipes, poll (`mod.rs`), spawning (`spawn`), reaping and killing (`procs`);
 //! - `ctl`: the `tend ctl` client;
 //! - `log`: tend's own messages on stderr.
 
@@ -18,9 +20,12 @@ pub mod control;
 pub mod ctl;
 pub mod log;
 pub mod logs;
+pub mod options;
+pub mod order;
 pub mod proto;
 pub mod ready;
 pub mod scan;
+pub mod spec;
 pub mod state;
 pub mod supervisor;
 pub mod sys;

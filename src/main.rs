@@ -4,7 +4,7 @@
 //! take over signals, run the loop, exit with its code.
 
 use std::path::Path;
-use tend::config::{self, Invocation, Options};
+use tend::options::{self, Invocation, Options};
 use tend::{ctl, log as tlog, scan, supervisor, sys};
 
 fn main() {
@@ -33,13 +33,13 @@ fn main() {
     {
         std::process::exit(ctl::run(&args));
     }
-    let code = match config::parse_args(&args, &|k| std::env::var(k).ok()) {
+    let code = match options::parse_args(&args, &|k| std::env::var(k).ok()) {
         Err(e) => {
-            eprintln!("tend: {e}\n{}", config::USAGE);
+            eprintln!("tend: {e}\n{}", options::USAGE);
             2
         }
         Ok(Invocation::Help) => {
-            println!("{}", config::USAGE);
+            println!("{}", options::USAGE);
             0
         }
         Ok(Invocation::Version) => {
@@ -78,7 +78,7 @@ fn supervise(opts: Options) -> i32 {
         eprintln!(
             "tend: no services in {} and no command to run\n{}",
             opts.services.display(),
-            config::USAGE
+            options::USAGE
         );
         return 2;
     }

@@ -17,12 +17,13 @@
 //! - `reload`: rescanning the services dir;
 //! - `verbs`: the control verbs.
 
-use crate::config::{signal_name, Options};
+use crate::config::signal_name;
 use crate::control::{Control, Incoming};
 use crate::logs::{Output, Pipe};
+use crate::options::Options;
 use crate::proto::{self, Goal, Request};
-use crate::scan::Readiness;
-use crate::scan::{self, ServiceSpec};
+use crate::scan;
+use crate::spec::{ListenAddr, Readiness, ServiceSpec};
 use crate::state::{Action, Event, Exit, Service, State};
 use crate::sys;
 use nix::sys::signal::SigSet;
@@ -328,7 +329,11 @@ impl Supervisor {
     }
 
     fn reap(&mut self, now: Instant) {
-        let (exits, left) = sys::reap();
+        let (statuses, left) = sys::reap();
+        let exits: Vec<(i32, Exit)> = statuses
+            .into_iter()
+            .filter_map(|(pid, st)| Some((pid, Exit::from_wait_status(st)?)))
+            .collect();
         self.children_left = left;
         // First forget every pid of this batch (the handlers below rely on
         // it), so that handling one exit
@@ -447,7 +452,7 @@ impl Supervisor {
                     } else {
                         log::error!("{}: cannot run {}: {e}", s.spec.name, s.spec.argv[0]);
                     }
-                    Some(Event::RunExited(sys::exec_failure(&e)))
+                    Some(Event::RunExited(Exit::exec_failure(&e)))
                 }
             },
             Action::SpawnFinish(exit) => {
@@ -465,7 +470,7 @@ impl Supervisor {
                 let mut spawn = sys::Spawn::new(&argv, &self.mask);
                 spawn.cwd = Some(&s.spec.dir);
                 spawn.env = &s.spec.env;
-                spawn.user = s.spec.user.as_ref();
+                spawn.user = s.spec.user.as_ref().map(svc::creds);
                 // finish writes where run writes (prefixed, or to the logger).
                 spawn.stdio = [None, s.pipes.out_w(), s.pipes.err_w()];
                 match sys::spawn(&spawn) {
@@ -477,7 +482,7 @@ impl Supervisor {
                     }
                     Err(e) => {
                         log::error!("{}: cannot run {}: {e}", s.spec.name, path.display());
-                        Some(Event::FinishExited(sys::exec_failure(&e)))
+                        Some(Event::FinishExited(Exit::exec_failure(&e)))
                     }
                 }
             }

@@ -209,7 +209,7 @@ impl Supervisor {
             }
             Err(e) => {
                 log::error!("cannot run {}: {e}", m.argv[0]);
-                m.exit = Some(sys::exec_failure(&e));
+                m.exit = Some(Exit::exec_failure(&e));
                 self.shutdown(now);
             }
         }

@@ -239,7 +239,7 @@ impl Supervisor {
                 let mut spawn = sys::Spawn::new(argv, &self.mask);
                 spawn.cwd = Some(&s.spec.dir);
                 spawn.env = &s.spec.env;
-                spawn.user = s.spec.user.as_ref();
+                spawn.user = s.spec.user.as_ref().map(svc::creds);
                 match sys::spawn(&spawn) {
                     Ok(child) => {
                         s.probes.check_pid = Some(child.pid);

@@ -22,7 +22,11 @@ impl Sockets {
         let owner = spec.user.as_ref().map(|u| (u.uid, u.gid));
         let mut bound = Vec::new();
         for l in &spec.listen {
-            let fd = sys::listen_socket(&l.addr, owner).map_err(|e| {
+            let bind = match &l.addr {
+                ListenAddr::Tcp(a) => sys::Bind::Tcp(*a),
+                ListenAddr::Unix(p) => sys::Bind::Unix(p),
+            };
+            let fd = sys::listen_socket(bind, owner).map_err(|e| {
                 std::io::Error::other(format!("{}: listen {}: {e}", spec.name, l.addr))
             })?;
             bound.push(fd);

@@ -94,6 +94,15 @@ impl Svc {
 
 /// Resolves `after` names (and loggers) to indexes. `scan::check_order`
 /// has dropped unknown names and cycles; a name gone at a reload is skipped.
+/// The credentials `sys::spawn` switches a service's processes to.
+pub(super) fn creds(u: &crate::config::User) -> sys::Creds<'_> {
+    sys::Creds {
+        uid: u.uid,
+        gid: u.gid,
+        groups: &u.groups,
+    }
+}
+
 pub(super) fn link(svcs: &mut [Svc]) {
     let names: Vec<String> = svcs.iter().map(|s| s.spec.name.clone()).collect();
     for s in svcs.iter_mut() {
@@ -144,7 +153,7 @@ impl Supervisor {
         let mut spawn = sys::Spawn::new(&s.spec.argv, &self.mask);
         spawn.cwd = Some(&s.spec.dir);
         spawn.env = &env;
-        spawn.user = s.spec.user.as_ref();
+        spawn.user = s.spec.user.as_ref().map(svc::creds);
         let listen_fds = s.sockets.raw_fds();
         spawn.listen_fds = &listen_fds;
         spawn.stdio = [logger_in, s.pipes.out_w(), s.pipes.err_w()];

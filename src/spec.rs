@@ -1,0 +1,192 @@
+//! What a service is, once its dir (or unit) has been read and checked:
+//! `ServiceSpec` and its parts. Plain data; `scan` builds it, `order`
+//! checks the `after` graph, the supervisor runs it.
+
+use crate::config::{self, Restart};
+use crate::state::Policy;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything needed to run one service.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceSpec {
+    pub name: String,
+    pub dir: PathBuf,
+    /// `[dir/run]`, or `service.toml`'s `command`.
+    pub argv: Vec<String>,
+    pub finish: Option<PathBuf>,
+    /// A `down` file: not started automatically.
+    pub down: bool,
+    pub critical: bool,
+    /// `user`: run as this user (and its groups).
+    pub user: Option<config::User>,
+    pub readiness: Readiness,
+    /// `after`: start once these are ready, stop before them.
+    pub after: Vec<String>,
+    /// For a `log/` service: the service whose stdout it reads.
+    pub logger_of: Option<String>,
+    /// `listen`: sockets tend binds and passes as fds 3.. (LISTEN_FDS).
+    pub listen: Vec<Listen>,
+    /// `on-demand`: start on the first connection to a `listen` socket.
+    pub on_demand: bool,
+    /// `instances = N`: this dir is a template, run as NAME@1 .. NAME@N.
+    pub instances: u32,
+    /// For one instance of a template: the template's name.
+    pub template: Option<String>,
+    /// `watchdog`: with `ready = "notify"`, restart when WATCHDOG=1 stops.
+    pub watchdog: Option<Duration>,
+    /// Changes to tend's environment: `Some` sets, `None` unsets.
+    pub env: Vec<(String, Option<String>)>,
+    pub policy: PolicySpec,
+    /// A hash of the contents of the service's files (all but `down`), so
+    /// that a reload restarts a service whose `run` was edited.
+    pub fingerprint: u64,
+}
+
+/// One `listen` entry: `tcp:HOST:PORT` or `unix:/PATH`, with an optional
+/// `#NAME` for LISTEN_FDNAMES (default: the service's name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listen {
+    pub addr: ListenAddr,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListenAddr {
+    Tcp(std::net::SocketAddr),
+    Unix(PathBuf),
+}
+
+impl std::fmt::Display for ListenAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            ListenAddr::Tcp(a) => write!(f, "tcp:{a}"),
+            ListenAddr::Unix(p) => write!(f, "unix:{}", p.display()),
+        }
+    }
+}
+
+/// Parses one `listen` entry for service `service`.
+pub fn parse_listen(entry: &str, service: &str) -> Result<Listen, String> {
+    let (addr, name) = match entry.split_once('#') {
+        Some((a, n)) if !n.is_empty() && !n.contains(':') => (a, n.to_string()),
+        Some(_) => {
+            return Err(format!(
+                "{entry:?}: a name after # must be non-empty, without ':'"
+            ))
+        }
+        None => (entry, service.to_string()),
+    };
+    let addr = if let Some(hp) = addr.strip_prefix("tcp:") {
+        ListenAddr::Tcp(
+            crate::ready::tcp_addr(hp)
+                .ok_or_else(|| format!("{entry:?}: expected tcp:IP:PORT (or localhost:PORT)"))?,
+        )
+    } else if let Some(p) = addr.strip_prefix("unix:") {
+        if !p.starts_with('/') {
+            return Err(format!("{entry:?}: a unix socket path must be absolute"));
+        }
+        ListenAddr::Unix(PathBuf::from(p))
+    } else {
+        return Err(format!("{entry:?}: expected tcp:HOST:PORT or unix:/PATH"));
+    };
+    Ok(Listen { addr, name })
+}
+
+/// How a service says it is ready.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Readiness {
+    /// No signal: ready once up.
+    None,
+    /// s6 `notification-fd`: a newline written on this fd.
+    Fd(i32),
+    /// systemd `sd_notify`: READY=1 on `$NOTIFY_SOCKET`.
+    Notify,
+    /// A TCP connect to this address succeeds.
+    Tcp(String),
+    /// This command, run in the service dir, exits 0.
+    Command(Vec<String>),
+}
+
+/// The `state::Policy` parts that come from files, kept comparable.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicySpec {
+    pub restart: Restart,
+    pub delay: Duration,
+    pub delay_max: Duration,
+    pub stop_signal: i32,
+    pub grace: Duration,
+    pub finish_timeout: Option<Duration>,
+    /// `start-limit`: (N, DUR).
+    pub start_limit: Option<(u32, Duration)>,
+    /// `reload-signal`: what `tend ctl reload NAME` sends (default HUP).
+    pub reload_signal: i32,
+}
+
+impl ServiceSpec {
+    /// Equal apart from the `down` file.
+    pub fn same_but_down(&self, other: &ServiceSpec) -> bool {
+        let mut a = self.clone();
+        a.down = other.down;
+        a == *other
+    }
+
+    pub fn policy(&self) -> Policy {
+        let p = &self.policy;
+        Policy {
+            restart: p.restart,
+            delay: p.delay,
+            delay_max: p.delay_max,
+            stop_signal: p.stop_signal,
+            grace: p.grace,
+            has_finish: self.finish.is_some(),
+            has_readiness: self.readiness != Readiness::None,
+            finish_timeout: p.finish_timeout,
+            start_limit: p.start_limit,
+        }
+    }
+}
+
+/// `[A-Za-z0-9][A-Za-z0-9._@-]*`
+pub fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || "._@-".contains(c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        for good in ["web", "a", "php-fpm", "x.y", "getty@tty1", "A_1"] {
+            assert!(valid_name(good), "{good}");
+        }
+        for bad in ["", ".hidden", "-x", "_x", "a b", "a/b", "é"] {
+            assert!(!valid_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn listen_entries() {
+        let l = parse_listen("tcp:0.0.0.0:80#http", "web").unwrap();
+        assert_eq!(l.addr, ListenAddr::Tcp(([0, 0, 0, 0], 80).into()));
+        assert_eq!(l.name, "http");
+        let l = parse_listen("unix:/run/app.sock", "app").unwrap();
+        assert_eq!(l.addr, ListenAddr::Unix("/run/app.sock".into()));
+        assert_eq!(l.name, "app");
+        assert_eq!(l.addr.to_string(), "unix:/run/app.sock");
+        for bad in [
+            "80",
+            "tcp:80",
+            "tcp:host:80",
+            "unix:rel.sock",
+            "udp:1.2.3.4:5",
+            "tcp:[::1]:9#",
+            "tcp:[::1]:9#a:b",
+        ] {
+            assert!(parse_listen(bad, "x").is_err(), "{bad:?} accepted");
+        }
+    }
+}

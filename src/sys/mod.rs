@@ -1,0 +1,257 @@
+//! The only home of syscalls and of `unsafe`. This file: signal masks and
+//! the signalfd, listening sockets, pipes, polling, PID-1 and subreaper
+//! setup; `spawn`: starting children; `procs`: reaping, killing (by pidfd
+//! where the kernel has them) and walking /proc. Each function does one
+//! thing and reports errors; policy lives in the supervisor. Nothing here
+//! knows tend's domain types: callers pass plain values.
+
+mod procs;
+mod spawn;
+
+pub use procs::*;
+pub use spawn::*;
+
+use nix::errno::Errno;
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+/// Blocks every catchable signal (they are read from a signalfd instead)
+/// and returns the mask tend inherited, to be handed back to children.
+pub fn block_signals() -> nix::Result<SigSet> {
+    let mut all = SigSet::all();
+    all.remove(Signal::SIGKILL);
+    all.remove(Signal::SIGSTOP);
+    let mut old = SigSet::empty();
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&all), Some(&mut old))?;
+    Ok(old)
+}
+
+/// A non-blocking signalfd for every signal that `block_signals` blocked.
+pub fn signal_fd() -> nix::Result<SignalFd> {
+    let mut all = SigSet::all();
+    all.remove(Signal::SIGKILL);
+    all.remove(Signal::SIGSTOP);
+    SignalFd::with_flags(&all, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+}
+
+/// One signal read from the signalfd.
+#[derive(Debug, Clone, Copy)]
+pub struct Received {
+    pub signo: i32,
+    /// Raised by tend's own doing: a write to a closed pipe (SIGPIPE), a
+    /// file size or CPU limit (SIGXFSZ, SIGXCPU). The kernel sends these
+    /// as from tend itself (si_pid is tend's pid) or as SI_KERNEL; they
+    /// are not the user's to forward.
+    pub self_inflicted: bool,
+}
+
+/// Drains the signalfd: the signals received, in order.
+pub fn read_signals(fd: &mut SignalFd) -> Vec<Received> {
+    let me = std::process::id();
+    let mut out = Vec::new();
+    while let Ok(Some(info)) = fd.read_signal() {
+        let signo = info.ssi_signo as i32;
+        let own = matches!(signo, libc::SIGPIPE | libc::SIGXFSZ | libc::SIGXCPU)
+            && (info.ssi_pid == me || info.ssi_code == libc::SI_KERNEL);
+        out.push(Received {
+            signo,
+            self_inflicted: own,
+        });
+    }
+    out
+}
+
+/// Where a listening socket is bound.
+#[derive(Clone, Copy)]
+pub enum Bind<'a> {
+    Tcp(std::net::SocketAddr),
+    Unix(&'a std::path::Path),
+}
+
+/// A listening stream socket for `listen` (close-on-exec in tend; the
+/// child gets it by dup2). A stale unix socket file is replaced; the new
+/// one is mode 0666 (as systemd's SocketMode), and `owner` chowns it for a
+/// service that runs as another user.
+pub fn listen_socket(
+    addr: Bind,
+    owner: Option<(u32, u32)>,
+) -> std::io::Result<std::os::fd::OwnedFd> {
+    use nix::sys::socket::{
+        self, AddressFamily, SockFlag, SockType, SockaddrIn, SockaddrIn6, UnixAddr,
+    };
+    use std::net::SocketAddr::{V4, V6};
+    let family = match addr {
+        Bind::Tcp(V4(_)) => AddressFamily::Inet,
+        Bind::Tcp(V6(_)) => AddressFamily::Inet6,
+        Bind::Unix(_) => AddressFamily::Unix,
+    };
+    let fd = socket::socket(family, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)?;
+    match addr {
+        Bind::Tcp(a) => {
+            socket::setsockopt(&fd, socket::sockopt::ReuseAddr, &true)?;
+            match a {
+                V4(a) => socket::bind(fd.as_raw_fd(), &SockaddrIn::from(a))?,
+                V6(a) => socket::bind(fd.as_raw_fd(), &SockaddrIn6::from(a))?,
+            }
+        }
+        Bind::Unix(path) => {
+            use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            // Only a stale socket is replaced: a regular file (or anything
+            // else) at that path is the user's mistake, not tend's to delete.
+            match std::fs::symlink_metadata(path) {
+                Ok(m) if m.file_type().is_socket() => std::fs::remove_file(path)?,
+                _ => {}
+            }
+            socket::bind(fd.as_raw_fd(), &UnixAddr::new(path)?)?;
+            if let Some((uid, gid)) = owner {
+                std::os::unix::fs::chown(path, Some(uid), Some(gid))?;
+            }
+            // bind(2) leaves the mode to the umask (0755 under 022, which
+            // other users cannot connect to); systemd's SocketMode default
+            // is 0666.
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))?;
+        }
+    }
+    socket::listen(
+        &fd,
+        socket::Backlog::new(128).unwrap_or(socket::Backlog::MAXCONN),
+    )?;
+    Ok(fd)
+}
+
+/// A close-on-exec pipe `(read, write)`; with `nonblocking_read` the read
+/// end, which only tend reads, does not block (the write end, given to a
+/// child, stays blocking as programs expect).
+pub fn pipe(nonblocking_read: bool) -> nix::Result<(OwnedFd, OwnedFd)> {
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    if nonblocking_read {
+        set_nonblocking(&r, true)?;
+    }
+    Ok((r, w))
+}
+
+/// Sets or clears O_NONBLOCK on an fd: a pipe's read end that tend reads
+/// must not block; one handed to a logger must (programs expect it).
+pub fn set_nonblocking(fd: &impl std::os::fd::AsFd, on: bool) -> nix::Result<()> {
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    let flags = OFlag::from_bits_truncate(fcntl(fd, FcntlArg::F_GETFL)?);
+    let flags = if on {
+        flags | OFlag::O_NONBLOCK
+    } else {
+        flags - OFlag::O_NONBLOCK
+    };
+    fcntl(fd, FcntlArg::F_SETFL(flags)).map(drop)
+}
+
+/// One write(2) to a raw fd (tend's own stdout or stderr).
+pub fn write_fd(fd: RawFd, bytes: &[u8]) -> Result<usize, Errno> {
+    // SAFETY: writes from a live buffer of bytes.len() bytes.
+    let r = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+    if r < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(r as usize)
+    }
+}
+
+/// How many bytes wait to be read in a pipe or socket (FIONREAD).
+pub fn bytes_waiting(fd: RawFd) -> usize {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int to the pointer given.
+    let r = unsafe { libc::ioctl(fd, libc::FIONREAD, &mut n) };
+    if r == 0 {
+        n.max(0) as usize
+    } else {
+        0
+    }
+}
+
+/// 64 random bits from the kernel (getrandom), for names that must not
+/// collide between tends; the clock when that fails.
+pub fn random_u64() -> u64 {
+    let mut buf = [0u8; 8];
+    // The raw syscall, not libc's getrandom(): in the static non-PIE musl
+    // build that symbol resolved to a null weak reference and tend died of
+    // SIGSEGV on its first call.
+    // SAFETY: getrandom(2) writes at most buf.len() bytes into buf.
+    let n = unsafe {
+        libc::syscall(
+            libc::SYS_getrandom,
+            buf.as_mut_ptr(),
+            buf.len(),
+            libc::GRND_NONBLOCK,
+        )
+    };
+    if n == 8 {
+        u64::from_ne_bytes(buf)
+    } else {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+    }
+}
+
+/// Ends tend at once with `code`, running nothing more of its own (the
+/// panic policy: state may be half-updated).
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit(2) takes an integer and does not return.
+    unsafe { libc::_exit(code) }
+}
+
+/// Makes tend the reaper of orphans below it when it is not PID 1.
+pub fn set_child_subreaper() -> nix::Result<()> {
+    // SAFETY: prctl with integer arguments only.
+    Errno::result(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) }).map(drop)
+}
+
+/// tini's `-p`: tend gets `sig` when its parent dies.
+pub fn set_parent_death_signal(sig: i32) -> nix::Result<()> {
+    // SAFETY: prctl with integer arguments only.
+    Errno::result(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong, 0, 0, 0) })
+        .map(drop)
+}
+
+/// Waits until one of `fds` has an event or `timeout` passes (None: no
+/// timeout); `revents` is filled in.
+pub fn poll(fds: &mut [libc::pollfd], timeout: Option<Duration>) {
+    let ms = match timeout {
+        None => -1,
+        // Round up so that a deadline is not woken for 1 ms early, in a loop.
+        Some(d) => d.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32,
+    };
+    // SAFETY: fds is a valid, exclusively borrowed array of fds.len() pollfds.
+    let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+    if n < 0 {
+        for p in fds.iter_mut() {
+            p.revents = 0;
+        }
+    }
+}
+
+pub fn pollfd(fd: RawFd, events: libc::c_short) -> libc::pollfd {
+    libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    }
+}
+
+/// The uid of the process at the other end of a unix socket.
+pub fn peer_uid(fd: &impl std::os::fd::AsFd) -> Option<u32> {
+    nix::sys::socket::getsockopt(fd, nix::sys::socket::sockopt::PeerCredentials)
+        .ok()
+        .map(|c| c.uid())
+}
+
+pub fn my_uid() -> u32 {
+    nix::unistd::getuid().as_raw()
+}
+
+pub fn raw(fd: &SignalFd) -> RawFd {
+    fd.as_raw_fd()
+}
