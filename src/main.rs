@@ -23,10 +23,18 @@ fn main() {
         let _ = writeln!(std::io::stderr(), "tend: BUG: {msg}{at}; exiting 70");
         sys::exit_now(70);
     }));
-    // Lossy: a non-UTF-8 argument must not make PID 1 panic.
-    let mut argv = std::env::args_os().map(|a| a.to_string_lossy().into_owned());
-    let argv0 = argv.next().unwrap_or_default();
-    let args: Vec<String> = argv.collect();
+    // Options are read from a lossy copy (a non-UTF-8 argument must not
+    // make PID 1 panic); the main command gets its arguments' bytes as
+    // given, as tini passes them.
+    let raw: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let argv0 = std::env::args_os()
+        .next()
+        .map(|a| a.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let args: Vec<String> = raw
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     if Path::new(&argv0)
         .file_name()
         .is_some_and(|n| n == "tendctl")
@@ -47,7 +55,12 @@ fn main() {
             0
         }
         Ok(Invocation::Ctl(a)) => ctl::run(&a),
-        Ok(Invocation::Supervise(o)) => supervise(*o),
+        Ok(Invocation::Supervise(mut o)) => {
+            // The command is always the tail of the arguments.
+            let at = raw.len() - o.command.len();
+            o.command = raw[at..].to_vec();
+            supervise(*o)
+        }
     };
     std::process::exit(code);
 }

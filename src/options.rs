@@ -3,6 +3,7 @@
 //! or a one-line error out.
 
 use crate::config::{parse_duration, parse_signal};
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -38,7 +39,9 @@ pub struct Options {
     pub parent_death: Option<i32>,
     /// tini `-w`: warn on each reaped zombie.
     pub warn_zombies: bool,
-    pub command: Vec<String>,
+    /// Bytes as given: arguments need not be UTF-8 (`main` puts the
+    /// originals back here).
+    pub command: Vec<OsString>,
 }
 
 pub const USAGE: &str = "usage: tend [OPTIONS] [--] [COMMAND [ARGS...]]
@@ -217,7 +220,10 @@ pub fn parse_args(
             }
         }
     }
-    o.command = args[i.min(args.len())..].to_vec();
+    o.command = args[i.min(args.len())..]
+        .iter()
+        .map(OsString::from)
+        .collect();
     Ok(Invocation::Supervise(Box::new(o)))
 }
 
@@ -240,10 +246,10 @@ mod tests {
     fn command_starts_at_first_word() {
         let o = parse(&["--grace", "2s", "nginx", "-g", "daemon off;"]).unwrap();
         assert_eq!(o.grace, Duration::from_secs(2));
-        assert_eq!(o.command, args(&["nginx", "-g", "daemon off;"]));
+        assert_eq!(o.command, ["nginx", "-g", "daemon off;"]);
         let o = parse(&["-g", "--", "-weird", "--grace"]).unwrap();
         assert!(o.group);
-        assert_eq!(o.command, args(&["-weird", "--grace"]));
+        assert_eq!(o.command, ["-weird", "--grace"]);
     }
 
     #[test]

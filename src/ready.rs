@@ -22,6 +22,9 @@ pub const MAX_RETRY: Duration = Duration::from_secs(1);
 /// and tried again.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// At most this many sd_notify datagrams are read per service per wakeup.
+pub const NOTICES_PER_WAKEUP: usize = 64;
+
 /// What one sd_notify datagram says.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Notice {
@@ -102,6 +105,7 @@ impl NotifySocket {
             }
         };
         sock.set_nonblocking(true)?;
+        crate::sys::pass_credentials(&sock)?;
         Ok(NotifySocket {
             address,
             path: file,
@@ -109,14 +113,32 @@ impl NotifySocket {
         })
     }
 
-    /// Every datagram waiting, parsed.
-    pub fn read_all(&self) -> Vec<Notice> {
+    /// The datagrams waiting, at most `NOTICES_PER_WAKEUP` (a flood must
+    /// not hold the loop; poll reports the rest next turn), parsed, each
+    /// with its sender's pid (see `sys::recv_with_pid`).
+    pub fn read_some(&self) -> Vec<(Notice, Option<i32>)> {
         let mut out = Vec::new();
         let mut buf = [0u8; 4096];
-        while let Ok(n) = self.sock.recv(&mut buf) {
-            out.push(parse_notice(&buf[..n]));
+        while out.len() < NOTICES_PER_WAKEUP {
+            match crate::sys::recv_with_pid(self.fd(), &mut buf) {
+                Ok((n, pid)) => out.push((parse_notice(&buf[..n]), pid)),
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(_) => break,
+            }
         }
         out
+    }
+
+    /// Drops what is waiting (bounded by the socket's buffer), before a
+    /// run starts: a READY=1 left by the previous run must not make the
+    /// next one ready.
+    pub fn discard_pending(&self) {
+        let mut buf = [0u8; 64];
+        for _ in 0..4096 {
+            if self.sock.recv(&mut buf).is_err() {
+                break;
+            }
+        }
     }
 
     pub fn fd(&self) -> RawFd {

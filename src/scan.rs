@@ -6,8 +6,10 @@
 use crate::config::{self, Restart};
 use crate::order::check_order;
 use crate::spec::{parse_listen, valid_name, PolicySpec, Readiness, ServiceSpec};
+use std::ffi::OsString;
 use std::fs;
 use std::io::Read;
+use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -240,7 +242,8 @@ pub fn scan_dirs(root: &Path, grace: Duration) -> Result<Scanned, String> {
             one.name = instance.clone();
             if let Some(i) = number {
                 one.template = Some(name.clone());
-                one.env.push(("TEND_INSTANCE".into(), Some(i.to_string())));
+                one.env
+                    .push(("TEND_INSTANCE".into(), Some(i.to_string().into())));
             }
             match &logger {
                 // The logger runs before its service and stops after it.
@@ -291,8 +294,8 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
         Some(cmd) if cmd.is_empty() || cmd[0].is_empty() => {
             return Err(bad("command", "must name a program".into()))
         }
-        Some(cmd) => cmd.clone(),
-        None if files.is_executable("run") => vec![run.to_string_lossy().into_owned()],
+        Some(cmd) => cmd.iter().map(OsString::from).collect(),
+        None if files.is_executable("run") => vec![run.clone().into_os_string()],
         None if files.has("run") => return Err(format!("{}: not executable", run.display())),
         None => {
             return Err(format!(
@@ -380,11 +383,11 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
     let mut env = Vec::new();
     if let Some(u) = &user {
         if let Some(h) = &u.home {
-            env.push(("HOME".to_string(), Some(h.clone())));
+            env.push(("HOME".to_string(), Some(h.into())));
         }
         if let Some(n) = &u.name {
-            env.push(("USER".to_string(), Some(n.clone())));
-            env.push(("LOGNAME".to_string(), Some(n.clone())));
+            env.push(("USER".to_string(), Some(n.into())));
+            env.push(("LOGNAME".to_string(), Some(n.into())));
         }
     }
     if files.has("env") {
@@ -394,7 +397,7 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
         if k.is_empty() || k.contains('=') || k.contains('\0') || v.contains('\0') {
             return Err(bad("env", format!("bad variable {k:?}")));
         }
-        env.push((k.clone(), Some(v.clone())));
+        env.push((k.clone(), Some(v.into())));
     }
 
     let nfd_path = dir.join("notification-fd");
@@ -483,7 +486,9 @@ fn parse_ready(v: &config::Ready) -> Result<Readiness, String> {
             _ => Err(format!("tcp: expected HOST:PORT, got {a:?}")),
         },
         config::Ready::Command(config::Argv(argv)) => match argv.first() {
-            Some(program) if !program.is_empty() => Ok(Readiness::Command(argv.clone())),
+            Some(program) if !program.is_empty() => Ok(Readiness::Command(
+                argv.iter().map(OsString::from).collect(),
+            )),
             _ => Err("command: must name a program".into()),
         },
     }
@@ -492,7 +497,7 @@ fn parse_ready(v: &config::Ready) -> Result<Readiness, String> {
 /// An s6 envdir: each file NAME sets NAME to its first line, trailing
 /// spaces and tabs trimmed, NUL bytes turned to newlines; an empty file
 /// unsets NAME.
-fn read_envdir(dir: &Path) -> Result<Vec<(String, Option<String>)>, String> {
+fn read_envdir(dir: &Path) -> Result<Vec<(String, Option<OsString>)>, String> {
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -522,13 +527,21 @@ fn read_envdir(dir: &Path) -> Result<Vec<(String, Option<String>)>, String> {
 }
 
 /// The value an envdir file's contents set: `None` (unset) when empty.
-pub fn envdir_value(bytes: &[u8]) -> Option<String> {
+/// Bytes, not text: a value need not be UTF-8, and is passed on as it is.
+pub fn envdir_value(bytes: &[u8]) -> Option<OsString> {
     if bytes.is_empty() {
         return None;
     }
     let line = bytes.split(|&b| b == b'\n').next().unwrap_or(&[]);
-    let text = String::from_utf8_lossy(line);
-    Some(text.trim_end_matches([' ', '\t']).replace('\0', "\n"))
+    let end = line
+        .iter()
+        .rposition(|&b| b != b' ' && b != b'\t')
+        .map_or(0, |i| i + 1);
+    let value = line[..end]
+        .iter()
+        .map(|&b| if b == 0 { b'\n' } else { b })
+        .collect();
+    Some(OsString::from_vec(value))
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 
 use crate::config::{self, Restart};
 use crate::state::Policy;
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ pub struct ServiceSpec {
     pub name: String,
     pub dir: PathBuf,
     /// `[dir/run]`, or `service.toml`'s `command`.
-    pub argv: Vec<String>,
+    pub argv: Vec<OsString>,
     pub finish: Option<PathBuf>,
     /// A `down` file: not started automatically.
     pub down: bool,
@@ -36,7 +37,7 @@ pub struct ServiceSpec {
     /// `watchdog`: with `ready = "notify"`, restart when WATCHDOG=1 stops.
     pub watchdog: Option<Duration>,
     /// Changes to tend's environment: `Some` sets, `None` unsets.
-    pub env: Vec<(String, Option<String>)>,
+    pub env: Vec<(String, Option<OsString>)>,
     pub policy: PolicySpec,
     /// A hash of the contents of the service's files (all but `down`), so
     /// that a reload restarts a service whose `run` was edited.
@@ -105,7 +106,7 @@ pub enum Readiness {
     /// A TCP connect to this address succeeds.
     Tcp(String),
     /// This command, run in the service dir, exits 0.
-    Command(Vec<String>),
+    Command(Vec<OsString>),
 }
 
 /// The `state::Policy` parts that come from files, kept comparable.

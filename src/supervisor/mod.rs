@@ -29,6 +29,7 @@ use crate::sys;
 use nix::sys::signal::SigSet;
 use nix::sys::signalfd::SignalFd;
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -371,7 +372,10 @@ impl Supervisor {
                 }
                 Some(Owner::Main) => {
                     if let Some(m) = &mut self.main {
-                        log::info!("main command {}[{pid}]: {exit}", m.argv[0]);
+                        log::info!(
+                            "main command {}[{pid}]: {exit}",
+                            m.argv[0].to_string_lossy()
+                        );
                         m.exit = Some(exit);
                         m.kill_at = None;
                     }
@@ -441,7 +445,11 @@ impl Supervisor {
             Action::SpawnRun => match self.spawn_run(i, now) {
                 Ok(child) => {
                     let s = &self.svcs[i];
-                    let what = format!("{}: cannot run {}", s.spec.name, s.spec.argv[0]);
+                    let what = format!(
+                        "{}: cannot run {}",
+                        s.spec.name,
+                        s.spec.argv[0].to_string_lossy()
+                    );
                     self.track(child, Owner::Run(i), what);
                     None
                 }
@@ -450,7 +458,11 @@ impl Supervisor {
                     if e.kind() == std::io::ErrorKind::Other {
                         log::error!("{e}"); // says itself what failed
                     } else {
-                        log::error!("{}: cannot run {}: {e}", s.spec.name, s.spec.argv[0]);
+                        log::error!(
+                            "{}: cannot run {}: {e}",
+                            s.spec.name,
+                            s.spec.argv[0].to_string_lossy()
+                        );
                     }
                     Some(Event::RunExited(Exit::exec_failure(&e)))
                 }
@@ -461,11 +473,11 @@ impl Supervisor {
                 // The run process's pid is its process group id (setsid).
                 let pgid = s.last_pid;
                 let argv = [
-                    path.to_string_lossy().into_owned(),
-                    code.to_string(),
-                    sig.to_string(),
-                    s.spec.name.clone(),
-                    pgid.to_string(),
+                    path.clone().into_os_string(),
+                    code.to_string().into(),
+                    sig.to_string().into(),
+                    s.spec.name.clone().into(),
+                    pgid.to_string().into(),
                 ];
                 let mut spawn = sys::Spawn::new(&argv, &self.mask);
                 spawn.cwd = Some(&s.spec.dir);

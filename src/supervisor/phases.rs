@@ -56,7 +56,7 @@ impl Scripts {
 
 /// The main command (SPEC §1 modes).
 pub(super) struct MainCmd {
-    pub argv: Vec<String>,
+    pub argv: Vec<OsString>,
     /// Not started yet: start when services are ready, or at this time.
     pub start_by: Option<Instant>,
     pub pid: Option<i32>,
@@ -202,13 +202,16 @@ impl Supervisor {
         match sys::spawn(&spawn) {
             Ok(child) => {
                 let pid = child.pid;
-                log::debug!("{}[{pid}]: started main command", m.argv[0]);
+                log::debug!(
+                    "{}[{pid}]: started main command",
+                    m.argv[0].to_string_lossy()
+                );
                 m.pid = Some(pid);
-                let what = format!("cannot run {}", m.argv[0]);
+                let what = format!("cannot run {}", m.argv[0].to_string_lossy());
                 self.track(child, Owner::Main, what);
             }
             Err(e) => {
-                log::error!("cannot run {}: {e}", m.argv[0]);
+                log::error!("cannot run {}: {e}", m.argv[0].to_string_lossy());
                 m.exit = Some(Exit::exec_failure(&e));
                 self.shutdown(now);
             }
@@ -257,7 +260,7 @@ impl Supervisor {
         };
         let path = scripts.list[scripts.next].clone();
         scripts.next += 1;
-        let argv = [path.to_string_lossy().into_owned()];
+        let argv = [path.clone().into_os_string()];
         match sys::spawn(&sys::Spawn::new(&argv, &self.mask)) {
             Ok(child) => {
                 log::debug!("{}[{}]: started", path.display(), child.pid);

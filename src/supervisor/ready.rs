@@ -22,6 +22,9 @@ pub(super) struct Probes {
     pub tcp: Option<OwnedFd>,
     pub check_pid: Option<i32>,
     pub watchdog_at: Option<Instant>,
+    /// A datagram from a process not the service's was refused this run
+    /// (logged once per run).
+    pub rejected: bool,
 }
 
 impl Probes {
@@ -32,7 +35,7 @@ impl Probes {
         &mut self,
         spec: &ServiceSpec,
         control_dir: &Path,
-        env: &mut Vec<(String, Option<String>)>,
+        env: &mut Vec<(String, Option<OsString>)>,
         now: Instant,
     ) -> std::io::Result<Option<OwnedFd>> {
         match &spec.readiness {
@@ -56,12 +59,17 @@ impl Probes {
                     self.notify = Some(bound);
                 }
                 if let Some(n) = &self.notify {
-                    env.push(("NOTIFY_SOCKET".into(), Some(n.address.clone())));
+                    n.discard_pending();
+                    env.push(("NOTIFY_SOCKET".into(), Some(n.address.clone().into())));
                 }
+                self.rejected = false;
                 if let Some(w) = spec.watchdog {
                     // Armed once the service is ready (as systemd does), so
                     // a slow start is not mistaken for a hang.
-                    env.push(("WATCHDOG_USEC".into(), Some(w.as_micros().to_string())));
+                    env.push((
+                        "WATCHDOG_USEC".into(),
+                        Some(w.as_micros().to_string().into()),
+                    ));
                 }
             }
             Readiness::Tcp(_) | Readiness::Command(_) => {
@@ -99,6 +107,24 @@ impl Probes {
     pub fn retry(&mut self, now: Instant) {
         self.at = Some(now + self.every);
         self.every = (self.every * 2).min(probe::MAX_RETRY);
+    }
+}
+
+/// Whether an sd_notify datagram from `sender` speaks for the run `run`:
+/// its main process, a process of its session (`run` started one), or one
+/// below it. 0, a process outside tend's pid namespace, is not. A sender
+/// already gone cannot be checked and is believed: `systemd-notify` and
+/// `socat` send and exit, and their parent reaps them at once.
+fn sent_by_service(run: i32, sender: Option<i32>) -> bool {
+    match sender {
+        None => true,
+        Some(0) => false,
+        Some(p) if p == run => true,
+        Some(p) => match sys::session_of(p) {
+            Some(sid) if sid == run => true,
+            Some(_) => sys::descends_from(p, run).unwrap_or(true),
+            None => true,
+        },
     }
 }
 
@@ -140,9 +166,18 @@ impl Supervisor {
         let Some(n) = &self.svcs[i].probes.notify else {
             return;
         };
-        for notice in n.read_all() {
+        for (notice, sender) in n.read_some() {
             let s = &mut self.svcs[i];
-            if s.run_pid.is_none() {
+            let Some(run) = s.run_pid else { continue };
+            if !sent_by_service(run, sender) {
+                if !s.probes.rejected {
+                    s.probes.rejected = true;
+                    log::warn!(
+                        "{}: sd_notify from pid {} ignored: not one of the service's processes",
+                        s.spec.name,
+                        sender.unwrap_or(0)
+                    );
+                }
                 continue;
             }
             if let Some(status) = &notice.status {
@@ -244,11 +279,19 @@ impl Supervisor {
                     Ok(child) => {
                         s.probes.check_pid = Some(child.pid);
                         s.probes.at = Some(now + probe::PROBE_TIMEOUT);
-                        let what = format!("{}: cannot run check {}", s.spec.name, argv[0]);
+                        let what = format!(
+                            "{}: cannot run check {}",
+                            s.spec.name,
+                            argv[0].to_string_lossy()
+                        );
                         self.track(child, Owner::Check(i), what);
                     }
                     Err(e) => {
-                        log::warn!("{}: cannot run check {}: {e}", s.spec.name, argv[0]);
+                        log::warn!(
+                            "{}: cannot run check {}: {e}",
+                            s.spec.name,
+                            argv[0].to_string_lossy()
+                        );
                         s.probes.retry(now);
                     }
                 }

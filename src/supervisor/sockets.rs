@@ -37,13 +37,13 @@ impl Sockets {
 
     /// LISTEN_FDS and LISTEN_FDNAMES for a run (LISTEN_PID is written by
     /// the child itself: see `sys::spawn`).
-    pub fn add_env(&self, spec: &ServiceSpec, env: &mut Vec<(String, Option<String>)>) {
+    pub fn add_env(&self, spec: &ServiceSpec, env: &mut Vec<(String, Option<OsString>)>) {
         if self.fds.is_empty() {
             return;
         }
         let names: Vec<&str> = spec.listen.iter().map(|l| l.name.as_str()).collect();
-        env.push(("LISTEN_FDS".into(), Some(self.fds.len().to_string())));
-        env.push(("LISTEN_FDNAMES".into(), Some(names.join(":"))));
+        env.push(("LISTEN_FDS".into(), Some(self.fds.len().to_string().into())));
+        env.push(("LISTEN_FDNAMES".into(), Some(names.join(":").into())));
     }
 
     pub fn raw_fds(&self) -> Vec<RawFd> {

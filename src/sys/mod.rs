@@ -241,6 +241,73 @@ pub fn pollfd(fd: RawFd, events: libc::c_short) -> libc::pollfd {
     }
 }
 
+/// Turns on SO_PASSCRED: every datagram then carries its sender's pid.
+pub fn pass_credentials(fd: &impl std::os::fd::AsFd) -> nix::Result<()> {
+    nix::sys::socket::setsockopt(fd, nix::sys::socket::sockopt::PassCred, &true)
+}
+
+/// Receives one datagram without blocking, with its sender's pid as
+/// tend's pid namespace sees it: 0 when the sender is not visible there,
+/// None when no credentials came (SO_PASSCRED off). File descriptors sent
+/// along (SCM_RIGHTS) are closed, never kept: a sender must not be able
+/// to fill tend's fd table.
+pub fn recv_with_pid(fd: RawFd, buf: &mut [u8]) -> Result<(usize, Option<i32>), Errno> {
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // Room for exactly one SCM_CREDENTIALS message (CMSG_SPACE of a ucred
+    // is 32 bytes), 8-byte aligned: fds sent along do not fit, and the
+    // kernel closes them itself.
+    let mut control = [0u64; 4];
+    // SAFETY: a msghdr is plain data; all zeroes is a valid empty one.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control) as _;
+    let flags = libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC;
+    // SAFETY: msg points at a live iovec over `buf` and at `control`, with
+    // their lengths; recvmsg writes within them.
+    let n = unsafe { libc::recvmsg(fd, &mut msg, flags) };
+    if n < 0 {
+        return Err(Errno::last());
+    }
+    let mut pid = None;
+    // SAFETY: the CMSG_* macros walk the control buffer the kernel just
+    // filled, within msg_controllen; every read is bounded by cmsg_len.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            let len = (*c).cmsg_len as usize;
+            let head = libc::CMSG_LEN(0) as usize;
+            let data = libc::CMSG_DATA(c);
+            if (*c).cmsg_level == libc::SOL_SOCKET {
+                if (*c).cmsg_type == libc::SCM_CREDENTIALS
+                    && len >= head + std::mem::size_of::<libc::ucred>()
+                {
+                    let cred: libc::ucred = std::ptr::read_unaligned(data.cast());
+                    pid = Some(cred.pid);
+                } else if (*c).cmsg_type == libc::SCM_RIGHTS {
+                    let count = len.saturating_sub(head) / std::mem::size_of::<libc::c_int>();
+                    for k in 0..count {
+                        libc::close(std::ptr::read_unaligned(data.cast::<libc::c_int>().add(k)));
+                    }
+                }
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
+        }
+    }
+    Ok((n as usize, pid))
+}
+
+/// The session `pid` belongs to; None once it is gone.
+pub fn session_of(pid: i32) -> Option<i32> {
+    nix::unistd::getsid(Some(nix::unistd::Pid::from_raw(pid)))
+        .ok()
+        .map(|s| s.as_raw())
+}
+
 /// The uid of the process at the other end of a unix socket.
 pub fn peer_uid(fd: &impl std::os::fd::AsFd) -> Option<u32> {
     nix::sys::socket::getsockopt(fd, nix::sys::socket::sockopt::PeerCredentials)

@@ -130,6 +130,21 @@ fn parse_stat(pid: i32, stat: &[u8]) -> Option<ProcStat> {
     Some(ProcStat { pid, ppid, start })
 }
 
+/// Whether `pid` is `root` or below it, following parents at most 64
+/// levels up; None when `pid` (or a parent on the way) is gone.
+pub fn descends_from(mut pid: i32, root: i32) -> Option<bool> {
+    for _ in 0..64 {
+        if pid == root {
+            return Some(true);
+        }
+        if pid <= 1 {
+            return Some(false);
+        }
+        pid = proc_stat(pid)?.ppid;
+    }
+    Some(false)
+}
+
 /// Every process below `root`, parents before their children.
 fn descendants(root: i32) -> Vec<ProcStat> {
     let mut all: Vec<ProcStat> = Vec::new();

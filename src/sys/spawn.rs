@@ -5,12 +5,14 @@
 //! found on the child's own PATH.
 
 use nix::sys::signal::SigSet;
+use std::ffi::OsString;
 use std::os::fd::{AsRawFd, RawFd};
+
 /// How a child is set up between fork and exec.
 pub struct Spawn<'a> {
-    pub argv: &'a [String],
+    pub argv: &'a [OsString],
     pub cwd: Option<&'a std::path::Path>,
-    pub env: &'a [(String, Option<String>)],
+    pub env: &'a [(String, Option<OsString>)],
     /// Services and scripts: a session of their own (setsid), stdin from
     /// /dev/null. The main command: a process group of its own, tend's
     /// stdin, and the terminal's foreground when stdin is one.
@@ -30,7 +32,7 @@ pub struct Spawn<'a> {
 }
 
 impl<'a> Spawn<'a> {
-    pub fn new(argv: &'a [String], mask: &'a SigSet) -> Spawn<'a> {
+    pub fn new(argv: &'a [OsString], mask: &'a SigSet) -> Spawn<'a> {
         Spawn {
             argv,
             cwd: None,
@@ -338,17 +340,20 @@ pub fn spawn(s: &Spawn) -> std::io::Result<Child> {
             .filter_map(|(k, v)| CString::new([k.as_bytes(), b"=", v.as_bytes()].concat()).ok())
             .collect()
     });
-    let changed = |entry: &CString| {
-        let name = env_name(entry.as_bytes());
-        s.env.iter().any(|(k, _)| k.as_bytes() == name)
-    };
     // A later change of the same variable wins (service.toml over env/
-    // over the user's HOME).
-    let last: Vec<&(String, Option<String>)> = s
+    // over the user's HOME). A map, not a scan per entry: a service with
+    // 20,000 env/ files took seconds of PID 1's time.
+    let mut last_at: std::collections::HashMap<&[u8], usize> =
+        std::collections::HashMap::with_capacity(s.env.len());
+    for (i, (k, _)) in s.env.iter().enumerate() {
+        last_at.insert(k.as_bytes(), i);
+    }
+    let changed = |entry: &CString| last_at.contains_key(env_name(entry.as_bytes()));
+    let last: Vec<&(String, Option<OsString>)> = s
         .env
         .iter()
         .enumerate()
-        .filter(|(i, (k, _))| !s.env[i + 1..].iter().any(|(k2, _)| k2 == k))
+        .filter(|(i, (k, _))| last_at.get(k.as_bytes()) == Some(i))
         .map(|(_, e)| e)
         .collect();
     let extra_env: Vec<CString> = last
@@ -566,7 +571,7 @@ mod tests {
              [ -e /proc/$$/fd/{} ] && echo leaked",
             n + 1
         );
-        let argv = ["/bin/sh".to_string(), "-c".into(), script];
+        let argv = ["/bin/sh".into(), "-c".into(), script.into()];
         let mask = SigSet::empty();
         let mut s = Spawn::new(&argv, &mask);
         s.stdio = [None, Some(out_w.as_raw_fd()), None];
@@ -582,6 +587,33 @@ mod tests {
         assert_eq!(out, "socket\nfifo\n", "fd 3, then fd {n}");
     }
 
+    /// Arguments and values are bytes on Linux: a child gets them as they
+    /// are, not UTF-8-mangled (issue 9, defect 23).
+    #[test]
+    fn spawn_passes_arguments_and_variables_as_bytes() {
+        use std::os::unix::ffi::OsStringExt;
+        let odd = OsString::from_vec(b"caf\xe9 \xff".to_vec());
+        let argv: [OsString; 5] = [
+            "/bin/sh".into(),
+            "-c".into(),
+            "printf '%s|%s' \"$1\" \"$V\"".into(),
+            "sh".into(),
+            odd.clone(),
+        ];
+        let env = [("V".to_string(), Some(odd))];
+        let (out_r, out_w) = pipe(false).unwrap();
+        let mask = SigSet::empty();
+        let mut s = Spawn::new(&argv, &mask);
+        s.env = &env;
+        s.stdio = [None, Some(out_w.as_raw_fd()), None];
+        let child = spawn(&s).unwrap();
+        drop(out_w);
+        let mut out = Vec::new();
+        std::fs::File::from(out_r).read_to_end(&mut out).unwrap();
+        assert_eq!(wait_pid(child.pid), Exit::Code(0));
+        assert_eq!(out, b"caf\xe9 \xff|caf\xe9 \xff");
+    }
+
     #[test]
     fn spawn_reports_127_and_126_on_the_childs_path() {
         let dir = std::env::temp_dir().join(format!("tend-sys-path-{}", std::process::id()));
@@ -591,8 +623,8 @@ mod tests {
         std::fs::write(&plain, "#!/bin/sh\nexit 0\n").unwrap();
         let mask = SigSet::empty();
         let run = |cmd: &str, path: &str| {
-            let argv = [cmd.to_string()];
-            let env = [("PATH".to_string(), Some(path.to_string()))];
+            let argv = [cmd.into()];
+            let env = [("PATH".to_string(), Some(path.into()))];
             let mut s = Spawn::new(&argv, &mask);
             s.env = &env;
             let child = spawn(&s).unwrap();

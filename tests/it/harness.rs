@@ -462,6 +462,19 @@ impl Drop for Fixture {
 ///
 /// `--fork` is required (the caller of unshare(2) does not enter the new
 /// namespace, its next child does), so the process we spawn is unshare and
+/// Runs tend to its end as PID 1 of a fresh namespace with exactly `args`
+/// (bytes, not only UTF-8), and returns what it printed and its status.
+pub fn run_raw(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    let mut argv = namespace_wrapper();
+    argv.extend(tend_cmd());
+    Command::new(&argv[0])
+        .args(&argv[1..])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {argv:?}: {e}"))
+}
+
 /// tend is unshare's only child: `Tend::pid` finds it. `--kill-child` makes
 /// unshare set the parent-death signal (SIGKILL) on that child, so if the test
 /// process dies or kills unshare, tend dies and the kernel kills the whole

@@ -4,7 +4,9 @@
 //! environment tend keeps to itself, and tini's `-w`. Each test is named
 //! after what broke and runs the static binary as PID 1.
 
-use crate::harness::{exe, file, is_root, skip, Fixture};
+use crate::harness::{exe, file, is_root, run_raw, skip, Fixture};
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
 
 /// Python: reports what fds 3, 4 and `N` (argv[1]) are, to `$T/fds`, then
 /// signals readiness on fd N (s6 notification-fd) and idles.
@@ -319,4 +321,42 @@ fn tini_w_warns_of_reaped_zombies_at_the_default_level() {
         t.stderr().contains("reaped zombie process"),
         "no reaped-zombie warning on stderr",
     );
+}
+
+/// Symptom (#23): `tend -- printf %s $'caf\xe9'` printed U+FFFD, and an
+/// env/ value that was not UTF-8 reached the service mangled: arguments
+/// and values went through a lossy UTF-8 conversion. They are bytes on
+/// Linux, and pass through as they are (as tini passes them).
+#[test]
+fn arguments_and_env_values_pass_through_as_bytes() {
+    let odd = OsStr::from_bytes(b"caf\xe9 \xff");
+    let args = ["--", "printf", "%s"].map(OsStr::new);
+    let out = run_raw(&[&args[..], &[odd]].concat());
+    assert_eq!(
+        (out.status.code(), out.stdout.as_slice()),
+        (Some(0), odd.as_bytes()),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let fx = Fixture::new(
+        "bytes-env",
+        [
+            exe(
+                "services/a/run",
+                "printf '%s\\n' \"$V\" > \"$T/v.tmp\"\nmv \"$T/v.tmp\" \"$T/v\"\nexec sleep 1000\n",
+            ),
+            file("services/a/env/V", "placeholder\n"),
+        ],
+    );
+    std::fs::write(fx.path("services/a/env/V"), b"caf\xe9 \xff\n").unwrap();
+    let mut t = fx.start(&[]);
+    let v = fx.path("v");
+    t.wait_for("the service to write $V", |_| v.exists());
+    let got = std::fs::read(fx.path("v")).unwrap();
+    t.check(
+        got == [odd.as_bytes(), b"\n"].concat(),
+        format!("env/V reached the service as {got:?}"),
+    );
+    t.term_expect(0);
 }
