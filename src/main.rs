@@ -110,6 +110,9 @@ fn supervise(opts: Options) -> i32 {
     }
     log::set_max_level(level);
 
+    if let Some((was, now)) = sys::raise_nofile() {
+        log::debug!("fd limit raised from {was} to {now} (children get {was})");
+    }
     if std::process::id() != 1 {
         if let Err(e) = sys::set_child_subreaper() {
             log::warn!("cannot become a child subreaper: {e}; orphans will not be reaped");

@@ -77,6 +77,9 @@ struct ChildPlan {
     mask: libc::sigset_t,
     /// The ids to switch to; each None when tend already has it.
     ids: Ids,
+    /// The fd limit tend inherited, given back to the child when tend
+    /// raised its own (`raise_nofile`).
+    nofile: Option<libc::rlimit>,
     /// `(source, target)` fds to put in place: stdio replacements, the
     /// notification-fd pipe and the listening sockets. The child overwrites
     /// each source with its temporary copy.
@@ -206,6 +209,11 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
                 fail(plan);
             }
         }
+        if let Some(lim) = &plan.nofile {
+            // The raw syscall: musl's setrlimit synchronises every thread.
+            let none = std::ptr::null_mut::<libc::rlimit>();
+            libc::syscall(libc::SYS_prlimit64, 0, libc::RLIMIT_NOFILE, lim, none);
+        }
         libc::sigprocmask(libc::SIG_SETMASK, &plan.mask, std::ptr::null_mut());
         // execvp(3)'s rules over the paths found before clone: a path that
         // is not there is skipped, one that may not be executed is
@@ -249,6 +257,43 @@ unsafe fn write_decimal(at: *mut u8, mut n: i32) {
         *at.add(i) = buf[len - 1 - i];
     }
     *at.add(len) = 0;
+}
+
+/// The fd limit tend started with, when `raise_nofile` changed it.
+static INHERITED_NOFILE: std::sync::OnceLock<libc::rlimit> = std::sync::OnceLock::new();
+
+/// The most fds tend asks for: a kernel's `nr_open` default.
+const NOFILE_WANTED: libc::rlim_t = 1 << 20;
+
+/// Raises tend's soft fd limit to its hard limit (at most 2^20): each
+/// service holds a few fds in tend (output pipes, notify socket, pidfd),
+/// and a soft limit of 1024 (containerd 2's default) would stop a few
+/// hundred services short. Children get the inherited limit back, as
+/// systemd does for its services: a program using select(2) breaks on an
+/// fd above 1023. Returns (old soft, new soft) when it changed anything.
+pub fn raise_nofile() -> Option<(libc::rlim_t, libc::rlim_t)> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit to the pointer given.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return None;
+    }
+    let want = lim.rlim_max.min(NOFILE_WANTED);
+    if want <= lim.rlim_cur {
+        return None;
+    }
+    let raised = libc::rlimit {
+        rlim_cur: want,
+        rlim_max: lim.rlim_max,
+    };
+    // SAFETY: setrlimit reads one rlimit; tend has one thread here.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
+        return None;
+    }
+    let _ = INHERITED_NOFILE.set(lim);
+    Some((lim.rlim_cur, want))
 }
 
 /// Bytes of stack for the child between clone and exec (it only makes
@@ -434,6 +479,7 @@ pub fn spawn(s: &Spawn) -> std::io::Result<Child> {
         listen_pid: listen_pid_ptr,
         mask: *s.mask.as_ref(),
         ids: s.user.map(Ids::for_user).unwrap_or_default(),
+        nofile: INHERITED_NOFILE.get().copied(),
         errno: 0,
     };
     let mut stack = vec![0u8; CHILD_STACK];

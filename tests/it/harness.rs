@@ -339,6 +339,14 @@ impl Fixture {
         self.start_in(namespace_wrapper(), env, args)
     }
 
+    /// Like `start`, with `prefix` (e.g. `prlimit --nofile=...`, which
+    /// execs in place) run before the namespace wrapper.
+    pub fn start_under(&self, prefix: &[&str], args: &[&str]) -> Tend<'_> {
+        let mut argv: Vec<String> = prefix.iter().map(|a| a.to_string()).collect();
+        argv.extend(namespace_wrapper());
+        self.start_in(argv, &[], args)
+    }
+
     /// Starts tend as a plain child of the test, not PID 1 of anything (it
     /// must then make itself a child subreaper).
     pub fn start_not_pid1(&self, args: &[&str]) -> Tend<'_> {

@@ -360,3 +360,38 @@ fn arguments_and_env_values_pass_through_as_bytes() {
     );
     t.term_expect(0);
 }
+
+/// A soft fd limit of 1024 (containerd 2's default for a container's PID 1)
+/// stopped tend short of a few hundred services: each holds fds in tend
+/// (output pipes, its pidfd). tend raises its own soft limit to the hard
+/// one; its services still get 1024, as they would without tend.
+#[test]
+fn a_soft_fd_limit_of_1024_does_not_cap_the_services_and_children_keep_it() {
+    const N: usize = 600;
+    let mut files = Vec::new();
+    for i in 0..N {
+        let run = if i == 0 {
+            "ulimit -n > \"$T/nofile\"\nexec sleep 1000\n"
+        } else {
+            "exec sleep 1000\n"
+        };
+        files.push(exe(&format!("services/s{i:03}/run"), run));
+    }
+    let fx = Fixture::new("nofile", files);
+    let mut t = fx.start_under(&["prlimit", "--nofile=1024:"], &[]);
+    let child_limit = t.wait_file("nofile");
+    t.check(
+        child_limit.trim() == "1024",
+        format!("a service's fd limit is {child_limit:?}, not the inherited 1024"),
+    );
+    t.ctl_ok(&["status"]);
+    t.wait_for("every service up", |_| {
+        let r = fx.ctl(&["status"]);
+        r.code == 0 && r.out.lines().filter(|l| l.contains(" up ")).count() == N
+    });
+    t.check(
+        !t.stderr().contains("Too many open files") && !t.stderr().contains("No file descriptors"),
+        "tend ran out of fds",
+    );
+    t.term_expect(0);
+}
