@@ -54,6 +54,26 @@ pub fn has_newline(data: &[u8]) -> bool {
     data.contains(&b'\n')
 }
 
+/// The file name part of a service's notify socket: `+` for `/` (which
+/// cannot appear in a service name, so `x/log` and `x_log` differ), and a
+/// long name cut to 24 bytes plus `~` and a hash of the whole: a unix
+/// socket address holds at most 107 bytes, path or abstract.
+pub fn socket_name(service: &str) -> String {
+    let name = service.replace('/', "+");
+    if name.len() <= 40 {
+        return name;
+    }
+    // FNV-1a, 64 bits: stable, and enough to tell names apart.
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    let cut = (0..=24)
+        .rev()
+        .find(|&i| name.is_char_boundary(i))
+        .unwrap_or(0);
+    format!("{}~{hash:016x}", &name[..cut])
+}
+
 /// The sd_notify socket of one service, kept across its restarts.
 pub struct NotifySocket {
     /// The value of `$NOTIFY_SOCKET`: a path, or `@name` (abstract).
@@ -217,6 +237,17 @@ mod tests {
         assert!(parse_notice(b"WATCHDOG=1").watchdog);
         assert!(parse_notice(b"MAINPID=4\nSTOPPING=1").stopping);
         assert_eq!(parse_notice(b"READY=0\nbogus\n\xff"), Notice::default());
+    }
+
+    #[test]
+    fn socket_names_fit_and_differ() {
+        assert_eq!(socket_name("web"), "web");
+        assert_eq!(socket_name("x/log"), "x+log");
+        let a = socket_name(&"a".repeat(200));
+        let b = socket_name(&format!("{}b", "a".repeat(199)));
+        assert!(a.len() <= 41 && b.len() <= 41, "{a} {b}");
+        assert_ne!(a, b);
+        assert_eq!(a, socket_name(&"a".repeat(200)), "stable");
     }
 
     #[test]

@@ -47,9 +47,7 @@ impl Probes {
             }
             Readiness::Notify => {
                 if self.notify.is_none() {
-                    // `+` cannot appear in a service name, so `x/log`
-                    // and `x_log` get different sockets.
-                    let name = spec.name.replace('/', "+");
+                    let name = probe::socket_name(&spec.name);
                     let path = control_dir.join("notify").join(format!("{name}.sock"));
                     let owner = spec.user.as_ref().map(|u| (u.uid, u.gid));
                     let bound = NotifySocket::bind(&path, &name, owner).map_err(|e| {

@@ -213,30 +213,34 @@ fn reloads_leak_no_fds() {
     t.term_expect(0);
 }
 
-// Symptom: `x/log` (the logger of x) and a service named `x_log` shared one
-// notify socket path: the second bind replaced the first's socket.
-#[test]
-fn notify_sockets_of_x_log_and_x_underscore_log_do_not_collide() {
-    let notify = |name: &str| {
-        format!(
-            "exec python3 -c '\n\
+/// A run script that sends READY=1 to $NOTIFY_SOCKET (path or abstract),
+/// after writing the address it got to `$T/up-MARK`; a logger (`log`)
+/// then reads its stdin, anything else sleeps.
+fn notify_ready(mark: &str) -> String {
+    format!(
+        "exec python3 -c '\n\
 import os, socket, sys, time\n\
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n\
 a = os.environ[\"NOTIFY_SOCKET\"]\n\
 a = \"\\0\" + a[1:] if a.startswith(\"@\") else a\n\
-open(sys.argv[1] + \"/up-{name}\", \"w\").write(a + \"\\n\")\n\
+open(sys.argv[1] + \"/up-{mark}\", \"w\").write(a + \"\\n\")\n\
 s.sendto(b\"READY=1\", a)\n\
-sys.stdin.read() if \"{name}\" == \"log\" else time.sleep(1000)\n\
+sys.stdin.read() if \"{mark}\" == \"log\" else time.sleep(1000)\n\
 ' \"$T\"\n"
-        )
-    };
+    )
+}
+
+// Symptom: `x/log` (the logger of x) and a service named `x_log` shared one
+// notify socket path: the second bind replaced the first's socket.
+#[test]
+fn notify_sockets_of_x_log_and_x_underscore_log_do_not_collide() {
     let fx = Fixture::new(
         "notify-collide",
         [
             exe("services/x/run", "exec sleep 1000\n"),
-            exe("services/x/log/run", &notify("log")),
+            exe("services/x/log/run", &notify_ready("log")),
             file("services/x/log/service.toml", "ready = \"notify\"\n"),
-            exe("services/x_log/run", &notify("x_log")),
+            exe("services/x_log/run", &notify_ready("x_log")),
             file("services/x_log/service.toml", "ready = \"notify\"\n"),
         ],
     );
@@ -245,6 +249,29 @@ sys.stdin.read() if \"{name}\" == \"log\" else time.sleep(1000)\n\
     let b = t.wait_file("up-x_log");
     t.check(a != b, format!("both services got NOTIFY_SOCKET={a}"));
     let r = t.ctl(&["wait", "ready", "x/log", "x_log", "--timeout", "10s"]);
+    t.check(r.code == 0, format!("wait ready: {r}"));
+    t.term_expect(0);
+}
+
+// Symptom: a service whose name is over ~80 bytes could not get a notify
+// socket (a unix socket address holds 107 bytes, path or abstract) and
+// never started.
+#[test]
+fn a_service_with_a_200_byte_name_gets_a_notify_socket() {
+    let name = "n".repeat(200);
+    let fx = Fixture::new(
+        "notify-long",
+        [
+            exe(&format!("services/{name}/run"), &notify_ready("long")),
+            file(
+                &format!("services/{name}/service.toml"),
+                "ready = \"notify\"\n",
+            ),
+        ],
+    );
+    let mut t = fx.start(&[]);
+    t.wait_file("up-long");
+    let r = t.ctl(&["wait", "ready", &name, "--timeout", "10s"]);
     t.check(r.code == 0, format!("wait ready: {r}"));
     t.term_expect(0);
 }
