@@ -28,12 +28,12 @@ use crate::state::{Action, Event, Exit, Service, State};
 use crate::sys;
 use nix::sys::signal::SigSet;
 use nix::sys::signalfd::SignalFd;
-use std::collections::HashMap;
 use std::ffi::OsString;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+mod children;
 mod output;
 mod phases;
 mod ready;
@@ -76,7 +76,7 @@ pub struct Supervisor {
     mask: SigSet,
     sigfd: SignalFd,
     svcs: Vec<Svc>,
-    pids: HashMap<i32, Owner>,
+    pids: children::Children,
     main: Option<MainCmd>,
     phase: Phase,
     init: Scripts,
@@ -91,6 +91,8 @@ pub struct Supervisor {
     drain_kill_at: Option<Instant>,
     drain_started: bool,
     children_left: bool,
+    /// The last reap stopped at its batch size: reap again before sleeping.
+    reap_more: bool,
     control: Option<Control>,
     waiters: Vec<Waiter>,
     stdout: Output,
@@ -128,7 +130,7 @@ impl Supervisor {
             mask,
             sigfd,
             svcs,
-            pids: HashMap::new(),
+            pids: children::Children::default(),
             main,
             phase: Phase::Init,
             init_failed: false,
@@ -138,6 +140,7 @@ impl Supervisor {
             drain_kill_at: None,
             drain_started: false,
             children_left: true,
+            reap_more: false,
             control: None,
             waiters: Vec::new(),
             stdout: Output::new(1),
@@ -164,9 +167,12 @@ impl Supervisor {
                 break;
             }
             self.stderr.push_own(crate::log::take());
-            let timeout = self
-                .next_deadline()
-                .map(|d| d.saturating_duration_since(now));
+            let timeout = match self.reap_more {
+                true => Some(Duration::ZERO),
+                false => self
+                    .next_deadline()
+                    .map(|d| d.saturating_duration_since(now)),
+            };
             self.pollfds(&mut fds, &mut tokens);
             sys::poll(&mut fds, timeout);
             let now = Instant::now();
@@ -305,7 +311,11 @@ impl Supervisor {
                 // With a main command every signal goes to it (as tini);
                 // TERM/INT stop the services once it has exited.
                 log::debug!("forwarding {} to the main command", signal_name(sig));
-                sys::kill(if self.opts.group { -pid } else { pid }, sig);
+                if self.opts.group {
+                    self.pids.signal_group(pid, sig);
+                } else {
+                    self.pids.signal(pid, sig);
+                }
                 if stop {
                     self.shutdown(now);
                 }
@@ -322,7 +332,7 @@ impl Supervisor {
                 }
                 for s in &self.svcs {
                     if let Some(pid) = s.run_pid {
-                        sys::kill(pid, sig);
+                        self.pids.signal(pid, sig);
                     }
                 }
             }
@@ -331,21 +341,24 @@ impl Supervisor {
 
     fn reap(&mut self, now: Instant) {
         let (statuses, left) = sys::reap();
+        let statuses_len = statuses.len();
         let exits: Vec<(i32, Exit)> = statuses
             .into_iter()
             .filter_map(|(pid, st)| Some((pid, Exit::from_wait_status(st)?)))
             .collect();
         self.children_left = left;
+        self.reap_more = statuses_len >= sys::REAP_BATCH;
         // First forget every pid of this batch (the handlers below rely on
         // it), so that handling one exit
         // (a run's end kills its check's group; a critical failure signals
         // the main command) never signals a pid reaped in the same batch,
         // which the kernel may already have given to a new process.
-        for (pid, _) in &exits {
+        for &(pid, _) in &exits {
+            self.pids.reaped(pid);
             match self.pids.get(pid) {
-                Some(Owner::Run(i)) => self.svcs[*i].run_pid = None,
-                Some(Owner::Finish(i)) => self.svcs[*i].finish_pid = None,
-                Some(Owner::Check(i)) => self.svcs[*i].probes.check_pid = None,
+                Some(Owner::Run(i)) => self.svcs[i].run_pid = None,
+                Some(Owner::Finish(i)) => self.svcs[i].finish_pid = None,
+                Some(Owner::Check(i)) => self.svcs[i].probes.check_pid = None,
                 Some(Owner::Main) => {
                     if let Some(m) = &mut self.main {
                         m.pid = None;
@@ -355,9 +368,11 @@ impl Supervisor {
             }
         }
         for (pid, exit) in exits {
-            match self.pids.remove(&pid) {
+            match self.pids.remove(pid) {
                 Some(Owner::Run(i)) => {
-                    self.svcs[i].probes.end();
+                    if let Some(check) = self.svcs[i].probes.end() {
+                        self.pids.signal_group(check, libc::SIGKILL);
+                    }
                     self.end_of_run_output(i);
                     self.feed(i, Event::RunExited(exit), now);
                     let s = &self.svcs[i];
@@ -402,7 +417,7 @@ impl Supervisor {
         if let Some(m) = &mut self.main {
             if let (Some(pid), Some(t)) = (m.pid, m.kill_at) {
                 if t <= now {
-                    sys::kill(-pid, libc::SIGKILL);
+                    self.pids.signal_group(pid, libc::SIGKILL);
                     m.kill_at = None;
                 }
             }
@@ -414,7 +429,7 @@ impl Supervisor {
                         "{}: still running after the grace, killing it",
                         scripts.list[scripts.next - 1].display()
                     );
-                    sys::kill(-pid, libc::SIGKILL);
+                    self.pids.signal_group(pid, libc::SIGKILL);
                     scripts.kill_at = None;
                 }
             }
@@ -509,14 +524,14 @@ impl Supervisor {
                             self.killed.push(s.spec.name.clone());
                         }
                     }
-                    sys::kill(-pid, sig);
+                    self.pids.signal_group(pid, sig);
                 }
                 None
             }
             Action::KillFinish => {
                 if let Some(pid) = s.finish_pid {
                     log::warn!("{}: finish overran its timeout, SIGKILL", s.spec.name);
-                    sys::kill(-pid, libc::SIGKILL);
+                    self.pids.signal_group(pid, libc::SIGKILL);
                 }
                 None
             }

@@ -315,7 +315,7 @@ impl Supervisor {
                 self.init.next = self.init.list.len();
                 self.init_failed = true;
                 if let Some(pid) = self.init.pid {
-                    sys::kill(-pid, libc::SIGTERM);
+                    self.pids.signal_group(pid, libc::SIGTERM);
                     self.init.kill_at = Some(now + self.opts.grace);
                 }
             }
@@ -329,8 +329,11 @@ impl Supervisor {
     pub(super) fn stop_everything(&mut self, now: Instant) {
         if let Some(m) = &mut self.main {
             if let Some(pid) = m.pid {
-                let target = if self.opts.group { -pid } else { pid };
-                sys::kill(target, libc::SIGTERM);
+                if self.opts.group {
+                    self.pids.signal_group(pid, libc::SIGTERM);
+                } else {
+                    self.pids.signal(pid, libc::SIGTERM);
+                }
                 m.kill_at = Some(now + self.opts.grace);
             }
         }

@@ -91,15 +91,14 @@ impl Probes {
         }
     }
 
-    /// `run` exited: its readiness channel and checks go with it.
-    pub fn end(&mut self) {
+    /// `run` exited: its readiness channel and checks go with it. Returns
+    /// the check command still running, for the caller to kill.
+    pub fn end(&mut self) -> Option<i32> {
         self.nfd = None;
         self.tcp = None;
         self.at = None;
         self.watchdog_at = None;
-        if let Some(pid) = self.check_pid {
-            sys::kill(-pid, libc::SIGKILL);
-        }
+        self.check_pid
     }
 
     pub fn retry(&mut self, now: Instant) {
@@ -232,7 +231,7 @@ impl Supervisor {
                     s.spec.name,
                     probe::PROBE_TIMEOUT.as_millis()
                 );
-                sys::kill(-pid, libc::SIGKILL);
+                self.pids.signal_group(pid, libc::SIGKILL);
                 s.probes.at = None; // its exit schedules the next try
             } else if s.probes.tcp.take().is_some() {
                 s.probes.retry(now);

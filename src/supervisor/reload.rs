@@ -96,7 +96,7 @@ impl Supervisor {
             }
             let s = self.svcs.remove(i);
             log::debug!("{}: removed", s.spec.name);
-            for owner in self.pids.values_mut() {
+            for owner in self.pids.owners_mut() {
                 match owner {
                     Owner::Run(j) | Owner::Finish(j) | Owner::Check(j) if *j > i => *j -= 1,
                     _ => {}

@@ -81,7 +81,7 @@ impl Supervisor {
                 let mut missing = Vec::new();
                 for i in idx {
                     match self.svcs[i].run_pid {
-                        Some(pid) => sys::kill(-pid, signal),
+                        Some(pid) => self.pids.signal_group(pid, signal),
                         None => missing.push(self.svcs[i].spec.name.clone()),
                     }
                 }

@@ -230,6 +230,13 @@ pub fn poll(fds: &mut [libc::pollfd], timeout: Option<Duration>) {
         for p in fds.iter_mut() {
             p.revents = 0;
         }
+        let e = Errno::last();
+        if e != Errno::EINTR {
+            // EINVAL (more fds than RLIMIT_NOFILE) or ENOMEM would fail
+            // again at once: log it, and pause so that PID 1 does not spin.
+            log::error!("poll over {} fds: {e}", fds.len());
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 }
 
