@@ -24,3 +24,4 @@ pub mod scan;
 pub mod state;
 pub mod supervisor;
 pub mod sys;
+pub mod unit;

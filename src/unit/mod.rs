@@ -1,0 +1,13 @@
+//! systemd unit files (SPEC §8), pure: text in, plain values out.
+
+pub mod parse;
+
+/// User text quoted in an error, cut to a readable length (a hostile line
+/// may be a megabyte long).
+pub(crate) fn clip(s: &str) -> String {
+    const MAX: usize = 80;
+    match s.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{}...", &s[..i]),
+        None => s.to_string(),
+    }
+}
