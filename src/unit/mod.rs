@@ -1,6 +1,8 @@
 //! systemd unit files (SPEC §8), pure: text in, plain values out.
 
+pub mod exec;
 pub mod parse;
+pub mod spec;
 
 /// User text quoted in an error, cut to a readable length (a hostile line
 /// may be a megabyte long).
