@@ -3,6 +3,7 @@
 pub mod exec;
 pub mod parse;
 pub mod spec;
+pub mod value;
 
 /// User text quoted in an error, cut to a readable length (a hostile line
 /// may be a megabyte long).
