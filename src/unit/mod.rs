@@ -1,7 +1,10 @@
 //! systemd unit files (SPEC §8), pure: text in, plain values out.
 
+pub mod common;
 pub mod exec;
 pub mod parse;
+pub mod process;
+pub mod service;
 pub mod spec;
 pub mod value;
 
