@@ -5,6 +5,7 @@ pub mod exec;
 pub mod parse;
 pub mod process;
 pub mod service;
+pub mod socket;
 pub mod spec;
 pub mod value;
 
