@@ -305,3 +305,51 @@ fn unknown_sections_and_extensions() {
         vec!["a.service:7: unknown section [Socket], ignored"]
     );
 }
+
+#[test]
+fn arbitrary_text_gives_values_or_errors_never_a_panic() {
+    // A fixed pseudo-random walk over the characters that matter to the
+    // parsers, fed through every layer.
+    let alphabet: Vec<char> = "[]=\\\"' \t\n\r\0;#%$@-+!:{}/.0123456789xuUsnN\u{e9}"
+        .chars()
+        .collect();
+    let keys = [
+        "ExecStart=",
+        "Environment=",
+        "TimeoutSec=",
+        "LimitNOFILE=",
+        "User=",
+        "StandardOutput=file:",
+        "SuccessExitStatus=",
+        "WorkingDirectory=",
+        "ListenStream=",
+        "RuntimeDirectory=",
+        "After=",
+        "Type=",
+    ];
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) as usize
+    };
+    for _ in 0..2000 {
+        let mut text = String::from("[Service]\n");
+        for _ in 0..(next() % 6) {
+            text.push_str(keys[next() % keys.len()]);
+            for _ in 0..(next() % 24) {
+                text.push(alphabet[next() % alphabet.len()]);
+            }
+            text.push('\n');
+        }
+        if let Ok(p) = parse(&text) {
+            let l = layer(&[("w@.service".to_string(), p)], &kind);
+            let _ = service(&l, &SpecContext::system("w@x.service"));
+        }
+        if let Ok(p) = parse(&text.replace("[Service]", "[Socket]")) {
+            let l = layer(&[("w.socket".to_string(), p)], &kind);
+            let _ = crate::unit::socket::socket(&l, &SpecContext::system("w.socket"));
+        }
+    }
+}
