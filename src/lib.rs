@@ -29,3 +29,4 @@ pub mod spec;
 pub mod state;
 pub mod supervisor;
 pub mod sys;
+pub mod unit;
