@@ -101,7 +101,7 @@ impl Listing {
                 entries.push((name, m));
             }
         }
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         Ok(Listing {
             dir: dir.to_path_buf(),
             entries,
@@ -205,7 +205,7 @@ pub fn scan_dirs(root: &Path, grace: Duration) -> Result<Scanned, String> {
         }
         names.push(name);
     }
-    names.sort();
+    names.sort_unstable();
     let mut specs = Vec::new();
     let mut broken = Vec::new();
     for name in names {
@@ -522,7 +522,7 @@ fn read_envdir(dir: &Path) -> Result<Vec<(String, Option<OsString>)>, String> {
         let bytes = read_bounded(&path, ENV_FILE_MAX)?;
         vars.push((name, envdir_value(&bytes)));
     }
-    vars.sort();
+    vars.sort_unstable();
     Ok(vars)
 }
 

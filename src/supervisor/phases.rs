@@ -44,7 +44,7 @@ impl Scripts {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => log::error!("{}: {e}", dir.display()),
         }
-        list.sort();
+        list.sort_unstable();
         Scripts {
             list,
             next: 0,
