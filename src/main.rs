@@ -66,6 +66,10 @@ fn main() {
 }
 
 fn supervise(opts: Options) -> i32 {
+    // First, before anything opens an fd: the sockets tend's own manager
+    // handed it (SPEC §7), for services that claim them.
+    let inherited = sys::take_listen_fds();
+    tend::spec::set_inherited_names(inherited.iter().map(|(n, _)| n.clone()).collect());
     // The one way to exercise the panic policy from a test.
     if std::env::var_os("TEND_TEST_PANIC").is_some() {
         panic!("TEND_TEST_PANIC is set");
@@ -137,5 +141,5 @@ fn supervise(opts: Options) -> i32 {
             return 1;
         }
     };
-    supervisor::Supervisor::new(opts, specs, mask, sigfd).run()
+    supervisor::Supervisor::new(opts, specs, inherited, mask, sigfd).run()
 }

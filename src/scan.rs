@@ -5,7 +5,7 @@
 
 use crate::config::{self, Restart};
 use crate::order::check_order;
-use crate::spec::{parse_listen, valid_name, PolicySpec, Readiness, ServiceSpec};
+use crate::spec::{check_inherited, parse_listen, valid_name, PolicySpec, Readiness, ServiceSpec};
 use std::ffi::OsString;
 use std::fs;
 use std::io::Read;
@@ -438,7 +438,11 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
         .listen
         .iter()
         .flatten()
-        .map(|l| parse_listen(l, name).map_err(|e| bad("listen", e)))
+        .map(|l| {
+            let l = parse_listen(l, name).map_err(|e| bad("listen", e))?;
+            check_inherited(&l).map_err(|e| bad("listen", e))?;
+            Ok::<_, String>(l)
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let on_demand = toml.on_demand.unwrap_or(false);
     if on_demand && listen.is_empty() {

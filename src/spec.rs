@@ -44,8 +44,9 @@ pub struct ServiceSpec {
     pub fingerprint: u64,
 }
 
-/// One `listen` entry: `tcp:HOST:PORT` or `unix:/PATH`, with an optional
-/// `#NAME` for LISTEN_FDNAMES (default: the service's name).
+/// One `listen` entry: `tcp:HOST:PORT`, `unix:/PATH` or `fd:NAME`, with
+/// an optional `#NAME` for LISTEN_FDNAMES (default: the service's name;
+/// for `fd:NAME`, NAME).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listen {
     pub addr: ListenAddr,
@@ -56,6 +57,9 @@ pub struct Listen {
 pub enum ListenAddr {
     Tcp(std::net::SocketAddr),
     Unix(PathBuf),
+    /// Every socket tend's own manager handed it under this name
+    /// (LISTEN_FDNAMES; SPEC §7).
+    Inherited(String),
 }
 
 impl std::fmt::Display for ListenAddr {
@@ -63,21 +67,58 @@ impl std::fmt::Display for ListenAddr {
         match self {
             ListenAddr::Tcp(a) => write!(f, "tcp:{a}"),
             ListenAddr::Unix(p) => write!(f, "unix:{}", p.display()),
+            ListenAddr::Inherited(n) => write!(f, "fd:{n}"),
         }
+    }
+}
+
+/// The LISTEN_FDNAMES names of the sockets tend's manager handed it, set
+/// once at startup (empty when none): what `fd:NAME` may name.
+static INHERITED: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+
+pub fn set_inherited_names(names: Vec<String>) {
+    let _ = INHERITED.set(names);
+}
+
+/// `fd:NAME` entries must name a socket tend was handed: else an error
+/// for the service that names what there is.
+pub fn check_inherited(l: &Listen) -> Result<(), String> {
+    let have: &[String] = INHERITED.get().map_or(&[], Vec::as_slice);
+    match &l.addr {
+        ListenAddr::Inherited(n) if !have.contains(n) => Err(format!(
+            "fd:{n}: tend was handed no socket of that name (LISTEN_FDNAMES: {})",
+            if have.is_empty() {
+                "none".to_string()
+            } else {
+                have.join(":")
+            }
+        )),
+        _ => Ok(()),
     }
 }
 
 /// Parses one `listen` entry for service `service`.
 pub fn parse_listen(entry: &str, service: &str) -> Result<Listen, String> {
     let (addr, name) = match entry.split_once('#') {
-        Some((a, n)) if !n.is_empty() && !n.contains(':') => (a, n.to_string()),
+        Some((a, n)) if !n.is_empty() && !n.contains(':') => (a, Some(n.to_string())),
         Some(_) => {
             return Err(format!(
                 "{entry:?}: a name after # must be non-empty, without ':'"
             ))
         }
-        None => (entry, service.to_string()),
+        None => (entry, None),
     };
+    if let Some(n) = addr.strip_prefix("fd:") {
+        if n.is_empty() || n.contains(':') {
+            return Err(format!(
+                "{entry:?}: expected fd:NAME, a LISTEN_FDNAMES name"
+            ));
+        }
+        let name = name.unwrap_or_else(|| n.to_string());
+        let addr = ListenAddr::Inherited(n.to_string());
+        return Ok(Listen { addr, name });
+    }
+    let name = name.unwrap_or_else(|| service.to_string());
     let addr = if let Some(hp) = addr.strip_prefix("tcp:") {
         ListenAddr::Tcp(
             crate::ready::tcp_addr(hp)
@@ -89,7 +130,9 @@ pub fn parse_listen(entry: &str, service: &str) -> Result<Listen, String> {
         }
         ListenAddr::Unix(PathBuf::from(p))
     } else {
-        return Err(format!("{entry:?}: expected tcp:HOST:PORT or unix:/PATH"));
+        return Err(format!(
+            "{entry:?}: expected tcp:HOST:PORT, unix:/PATH or fd:NAME"
+        ));
     };
     Ok(Listen { addr, name })
 }
@@ -178,7 +221,16 @@ mod tests {
         assert_eq!(l.addr, ListenAddr::Unix("/run/app.sock".into()));
         assert_eq!(l.name, "app");
         assert_eq!(l.addr.to_string(), "unix:/run/app.sock");
+        let l = parse_listen("fd:web", "app").unwrap();
+        assert_eq!(l.addr, ListenAddr::Inherited("web".into()));
+        assert_eq!(
+            (l.name.as_str(), l.addr.to_string()),
+            ("web", "fd:web".into())
+        );
+        assert_eq!(parse_listen("fd:web#http", "app").unwrap().name, "http");
         for bad in [
+            "fd:",
+            "fd:a:b",
             "80",
             "tcp:80",
             "tcp:host:80",

@@ -34,6 +34,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 mod children;
+mod manager;
 mod output;
 mod phases;
 mod ready;
@@ -98,6 +99,11 @@ pub struct Supervisor {
     stdout: Output,
     stderr: Output,
     prefixing: bool,
+    /// tend's own manager, when it gave tend a NOTIFY_SOCKET (SPEC §7).
+    manager: Option<manager::Manager>,
+    /// The sockets tend's manager handed it, by LISTEN_FDNAMES name, for
+    /// services that claim them with `fd:NAME` (SPEC §7).
+    inherited: Vec<(String, OwnedFd)>,
 }
 
 /// A `tend ctl wait` in progress.
@@ -109,7 +115,13 @@ struct Waiter {
 }
 
 impl Supervisor {
-    pub fn new(opts: Options, specs: Vec<ServiceSpec>, mask: SigSet, sigfd: SignalFd) -> Self {
+    pub fn new(
+        opts: Options,
+        specs: Vec<ServiceSpec>,
+        mut inherited: Vec<(String, OwnedFd)>,
+        mask: SigSet,
+        sigfd: SignalFd,
+    ) -> Self {
         let main = (!opts.command.is_empty()).then(|| MainCmd {
             argv: opts.command.clone(),
             start_by: None,
@@ -121,6 +133,18 @@ impl Supervisor {
         // writes to tend's output.
         let producers = specs.iter().filter(|s| s.logger_of.is_none()).count();
         let prefixing = opts.log_prefix.unwrap_or(producers > 1);
+        // Sockets from tend's manager that no service claims are closed.
+        inherited.retain(|(name, fd)| {
+            let claimed = specs
+                .iter()
+                .flat_map(|s| &s.listen)
+                .any(|l| matches!(&l.addr, ListenAddr::Inherited(n) if n == name));
+            if !claimed {
+                let n = fd.as_raw_fd();
+                log::warn!("fd {n} ({name}) from tend's manager: no service claims it, closing");
+            }
+            claimed
+        });
         let mut svcs: Vec<Svc> = specs.into_iter().map(|s| Svc::new(s, prefixing)).collect();
         link(&mut svcs);
         Supervisor {
@@ -146,6 +170,8 @@ impl Supervisor {
             stdout: Output::new(1),
             stderr: Output::new(2),
             prefixing,
+            manager: manager::Manager::from_env(Instant::now()),
+            inherited,
         }
     }
 
@@ -163,6 +189,7 @@ impl Supervisor {
             self.advance(now);
             self.drop_removed();
             self.check_waiters(now);
+            self.tell_manager();
             if self.phase == Phase::Done {
                 break;
             }
@@ -188,6 +215,7 @@ impl Supervisor {
             self.fire_deadlines(Instant::now());
         }
         let code = self.exit_code();
+        self.manager_exit(code);
         crate::log::queue(false);
         self.flush_output();
         code
@@ -293,6 +321,7 @@ impl Supervisor {
             self.drain_kill_at,
             self.control.as_ref().and_then(Control::deadline),
             self.waiters.iter().filter_map(|w| w.deadline).min(),
+            self.manager.as_ref().and_then(|m| m.watchdog_at),
         ];
         svcs.chain(others).flatten().min()
     }
@@ -408,6 +437,7 @@ impl Supervisor {
     }
 
     fn fire_deadlines(&mut self, now: Instant) {
+        self.manager_watchdog(now);
         for i in 0..self.svcs.len() {
             if self.svcs[i].sm.deadline().is_some_and(|d| d <= now) {
                 self.feed(i, Event::Timer, now);

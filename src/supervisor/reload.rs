@@ -21,6 +21,7 @@ impl Supervisor {
         }
         let specs = scanned.specs;
         log::info!("reloading {}", self.opts.services.display());
+        self.manager_reloading();
         for i in 0..self.svcs.len() {
             let s = &mut self.svcs[i];
             // A dir that is there but broken (a typo in service.toml) is not
@@ -51,7 +52,7 @@ impl Supervisor {
                     let was_removed = std::mem::replace(&mut s.removed, false);
                     s.sm.policy = spec.policy();
                     if s.spec.listen != spec.listen {
-                        s.sockets.fds.clear();
+                        s.sockets.unbind();
                     }
                     s.spec = spec;
                     if s.sm.has_process() {

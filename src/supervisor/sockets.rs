@@ -9,41 +9,56 @@ use super::*;
 #[derive(Default)]
 pub(super) struct Sockets {
     pub fds: Vec<OwnedFd>,
+    /// The LISTEN_FDNAMES name of each fd.
+    names: Vec<String>,
+    bound: bool,
     /// `on-demand`: bound and waiting for the first connection.
     pub listening: bool,
 }
 
 impl Sockets {
-    /// Binds the `listen` sockets on first use.
-    pub fn ensure(&mut self, spec: &ServiceSpec) -> std::io::Result<()> {
-        if self.fds.len() == spec.listen.len() {
+    /// Binds the `listen` sockets on first use; `fd:NAME` entries take a
+    /// copy of every socket of that name among `inherited` (SPEC §7).
+    pub fn ensure(
+        &mut self,
+        spec: &ServiceSpec,
+        inherited: &[(String, OwnedFd)],
+    ) -> std::io::Result<()> {
+        if self.bound {
             return Ok(());
         }
         let owner = spec.user.as_ref().map(|u| (u.uid, u.gid));
-        let mut bound = Vec::new();
+        let (mut fds, mut names) = (Vec::new(), Vec::new());
         for l in &spec.listen {
+            let fail = |e: std::io::Error| {
+                std::io::Error::other(format!("{}: listen {}: {e}", spec.name, l.addr))
+            };
             let bind = match &l.addr {
                 ListenAddr::Tcp(a) => sys::Bind::Tcp(*a),
                 ListenAddr::Unix(p) => sys::Bind::Unix(p),
+                ListenAddr::Inherited(want) => {
+                    for (_, fd) in inherited.iter().filter(|(n, _)| n == want) {
+                        fds.push(fd.try_clone().map_err(fail)?);
+                        names.push(l.name.clone());
+                    }
+                    continue;
+                }
             };
-            let fd = sys::listen_socket(bind, owner).map_err(|e| {
-                std::io::Error::other(format!("{}: listen {}: {e}", spec.name, l.addr))
-            })?;
-            bound.push(fd);
+            fds.push(sys::listen_socket(bind, owner).map_err(fail)?);
+            names.push(l.name.clone());
         }
-        self.fds = bound;
+        (self.fds, self.names, self.bound) = (fds, names, true);
         Ok(())
     }
 
     /// LISTEN_FDS and LISTEN_FDNAMES for a run (LISTEN_PID is written by
     /// the child itself: see `sys::spawn`).
-    pub fn add_env(&self, spec: &ServiceSpec, env: &mut Vec<(String, Option<OsString>)>) {
+    pub fn add_env(&self, env: &mut Vec<(String, Option<OsString>)>) {
         if self.fds.is_empty() {
             return;
         }
-        let names: Vec<&str> = spec.listen.iter().map(|l| l.name.as_str()).collect();
         env.push(("LISTEN_FDS".into(), Some(self.fds.len().to_string().into())));
-        env.push(("LISTEN_FDNAMES".into(), Some(names.join(":").into())));
+        env.push(("LISTEN_FDNAMES".into(), Some(self.names.join(":").into())));
     }
 
     pub fn raw_fds(&self) -> Vec<RawFd> {
@@ -63,7 +78,14 @@ impl Sockets {
     /// are gone too) and stops waiting for connections.
     pub fn close(&mut self) {
         self.listening = false;
+        self.unbind();
+    }
+
+    /// Drops tend's copies; the next start binds (or claims) anew.
+    pub fn unbind(&mut self) {
+        self.bound = false;
         self.fds.clear();
+        self.names.clear();
     }
 }
 
@@ -81,7 +103,7 @@ impl Supervisor {
     /// which retries).
     pub(super) fn start_listening(&mut self, i: usize) -> bool {
         let s = &mut self.svcs[i];
-        match s.sockets.ensure(&s.spec) {
+        match s.sockets.ensure(&s.spec, &self.inherited) {
             Ok(()) => {
                 s.sockets.listening = true;
                 true

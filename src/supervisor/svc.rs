@@ -140,9 +140,9 @@ impl Supervisor {
         let control_dir = self.control_dir();
         let s = &mut self.svcs[i];
         s.pipes.ensure()?;
-        s.sockets.ensure(&s.spec)?;
+        s.sockets.ensure(&s.spec, &self.inherited)?;
         let mut env = s.spec.env.clone();
-        s.sockets.add_env(&s.spec, &mut env);
+        s.sockets.add_env(&mut env);
         let nfd_w = s.probes.start_run(&s.spec, &control_dir, &mut env, now)?;
         let logger_in = s
             .pipes

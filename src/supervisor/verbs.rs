@@ -212,6 +212,17 @@ impl Supervisor {
                 ))
             })
             .collect();
+        // Which sockets each service holds, and where they came from.
+        let sockets = |s: &Svc| -> Vec<String> {
+            s.spec
+                .listen
+                .iter()
+                .map(|l| match &l.addr {
+                    ListenAddr::Inherited(_) => format!("{} (from tend's manager)", l.addr),
+                    _ => format!("{} (bound by tend)", l.addr),
+                })
+                .collect()
+        };
         if json {
             let items: Vec<String> = rows
                 .iter()
@@ -225,8 +236,11 @@ impl Supervisor {
                         .config_error
                         .as_deref()
                         .map_or("null".to_string(), proto::json_str);
+                    let socks: Vec<String> =
+                        sockets(s).iter().map(|x| proto::json_str(x)).collect();
+                    let socks = socks.join(",");
                     format!(
-                        "{{\"name\":{},\"state\":\"{}\",\"pid\":{},\"ready\":{},\"restarts\":{},\"uptime_ms\":{},\"last_exit\":{last},\"error\":{error}}}",
+                        "{{\"name\":{},\"state\":\"{}\",\"pid\":{},\"ready\":{},\"restarts\":{},\"uptime_ms\":{},\"last_exit\":{last},\"error\":{error},\"sockets\":[{socks}]}}",
                         proto::json_str(&s.spec.name),
                         s.state_name(),
                         s.run_pid.map_or("null".to_string(), |p| p.to_string()),
@@ -238,6 +252,11 @@ impl Supervisor {
                 .collect();
             return format!("[{}]\n", items.join(","));
         }
+        let socket_lines: Vec<String> = rows
+            .iter()
+            .filter(|(s, _)| !s.spec.listen.is_empty())
+            .map(|(s, _)| format!("{}: sockets: {}\n", s.spec.name, sockets(s).join(", ")))
+            .collect();
         let mut table = vec![[
             "NAME".to_string(),
             "STATE".into(),
@@ -276,6 +295,7 @@ impl Supervisor {
             out.push_str(cells.join("  ").trim_end());
             out.push('\n');
         }
+        out.extend(socket_lines);
         out.extend(errors);
         out
     }

@@ -248,6 +248,47 @@ pub fn pollfd(fd: RawFd, events: libc::c_short) -> libc::pollfd {
     }
 }
 
+/// The sockets tend's own manager handed it (sd_listen_fds(3)): with
+/// `LISTEN_PID` equal to tend's pid, fds 3 .. 3+`LISTEN_FDS`-1, named by
+/// `LISTEN_FDNAMES` (`unknown` where it says nothing). Each is made
+/// close-on-exec: a child gets one only when it claims it. Call before
+/// anything opens an fd. At most 1,024 are taken.
+pub fn take_listen_fds() -> Vec<(String, OwnedFd)> {
+    let var = |k: &str| std::env::var(k).ok();
+    let me = std::process::id().to_string();
+    if var("LISTEN_PID").as_deref() != Some(me.as_str()) {
+        return Vec::new();
+    }
+    let n: i32 = var("LISTEN_FDS").and_then(|n| n.parse().ok()).unwrap_or(0);
+    let names = var("LISTEN_FDNAMES").unwrap_or_default();
+    let mut names = names.split(':');
+    let mut out = Vec::new();
+    for fd in 3..3 + n.clamp(0, 1024) {
+        let name = names.next().filter(|s| !s.is_empty()).unwrap_or("unknown");
+        // SAFETY: F_GETFD only reads the flags of an fd number; F_SETFD
+        // sets close-on-exec on it.
+        let open = unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } == 0;
+        if open {
+            // SAFETY: the manager handed this fd to tend; nothing else in
+            // tend owns it.
+            let owned = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+            out.push((name.to_string(), owned));
+        }
+    }
+    out
+}
+
+/// CLOCK_MONOTONIC in microseconds, as systemd's MONOTONIC_USEC= wants it.
+pub fn monotonic_usec() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec to the pointer given.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000 + ts.tv_nsec as u64 / 1000
+}
+
 /// Turns on SO_PASSCRED: every datagram then carries its sender's pid.
 pub fn pass_credentials(fd: &impl std::os::fd::AsFd) -> nix::Result<()> {
     nix::sys::socket::setsockopt(fd, nix::sys::socket::sockopt::PassCred, &true)

@@ -331,12 +331,12 @@ impl Fixture {
     /// `--finish-dir` and `--control` point into the fixture unless `args`
     /// gives them; `args` (options, then `--` and a main command) follow.
     pub fn start(&self, args: &[&str]) -> Tend<'_> {
-        self.start_in(namespace_wrapper(), &[], args)
+        self.start_in(namespace_wrapper(), &[], &[], args)
     }
 
     /// Like `start`, with these variables added to tend's environment.
     pub fn start_env(&self, env: &[(&str, &str)], args: &[&str]) -> Tend<'_> {
-        self.start_in(namespace_wrapper(), env, args)
+        self.start_in(namespace_wrapper(), env, &[], args)
     }
 
     /// Like `start`, with `prefix` (e.g. `prlimit --nofile=...`, which
@@ -344,16 +344,34 @@ impl Fixture {
     pub fn start_under(&self, prefix: &[&str], args: &[&str]) -> Tend<'_> {
         let mut argv: Vec<String> = prefix.iter().map(|a| a.to_string()).collect();
         argv.extend(namespace_wrapper());
-        self.start_in(argv, &[], args)
+        self.start_in(argv, &[], &[], args)
     }
 
     /// Starts tend as a plain child of the test, not PID 1 of anything (it
     /// must then make itself a child subreaper).
     pub fn start_not_pid1(&self, args: &[&str]) -> Tend<'_> {
-        self.start_in(Vec::new(), &[], args)
+        self.start_in(Vec::new(), &[], &[], args)
     }
 
-    fn start_in(&self, mut argv: Vec<String>, env: &[(&str, &str)], args: &[&str]) -> Tend<'_> {
+    /// Like `start_env`, with `fds` handed to tend as its fds 3, 4, ...
+    /// (through unshare, which keeps them), as a service manager hands
+    /// sockets (sd_listen_fds(3)).
+    pub fn start_with_fds(
+        &self,
+        env: &[(&str, &str)],
+        fds: &[std::os::fd::RawFd],
+        args: &[&str],
+    ) -> Tend<'_> {
+        self.start_in(namespace_wrapper(), env, fds, args)
+    }
+
+    fn start_in(
+        &self,
+        mut argv: Vec<String>,
+        env: &[(&str, &str)],
+        fds: &[std::os::fd::RawFd],
+        args: &[&str],
+    ) -> Tend<'_> {
         let direct = argv.is_empty();
         argv.extend(tend_cmd());
         for (opt, rel) in [
@@ -391,6 +409,29 @@ impl Fixture {
             cmd.env_remove(var);
         }
         cmd.envs(env.iter().copied());
+        if !fds.is_empty() {
+            use std::os::unix::process::CommandExt;
+            let fds = fds.to_vec();
+            // SAFETY: between fork and exec, only dup2 and fcntl, which are
+            // async-signal-safe. Each fd first goes above the targets, so
+            // that none lands on another before it is moved.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let above = 3 + fds.len() as i32 + 64;
+                    let tmp: Vec<i32> = fds
+                        .iter()
+                        .map(|&fd| libc::fcntl(fd, libc::F_DUPFD, above))
+                        .collect();
+                    for (i, &t) in tmp.iter().enumerate() {
+                        if t < 0 || libc::dup2(t, 3 + i as i32) < 0 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                        libc::close(t);
+                    }
+                    Ok(())
+                });
+            }
+        }
         let started = Instant::now();
         let mut child = cmd
             .spawn()

@@ -15,6 +15,7 @@ mod initfinish;
 mod lifecycle;
 mod logs;
 mod maincmd;
+mod manager;
 mod pid1;
 mod ready;
 mod real_services;
