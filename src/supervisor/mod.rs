@@ -15,6 +15,7 @@
 //! - `sockets`: `listen` sockets and on-demand starts;
 //! - `output`: stdout/stderr pipes, prefixing, loggers;
 //! - `reload`: rescanning the services dir;
+//! - `daemon`: `pid-file` services, whose daemon is found by its pid file;
 //! - `verbs`: the control verbs.
 
 use crate::config::signal_name;
@@ -33,6 +34,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+mod daemon;
 mod output;
 mod phases;
 mod ready;
@@ -95,6 +97,9 @@ pub struct Supervisor {
     stdout: Output,
     stderr: Output,
     prefixing: bool,
+    /// Orphans reaped lately, for a daemon that exits before its pid file
+    /// is read.
+    reaped: daemon::Reaped,
 }
 
 /// A `tend ctl wait` in progress.
@@ -118,7 +123,10 @@ impl Supervisor {
         // writes to tend's output.
         let producers = specs.iter().filter(|s| s.logger_of.is_none()).count();
         let prefixing = opts.log_prefix.unwrap_or(producers > 1);
-        let mut svcs: Vec<Svc> = specs.into_iter().map(|s| Svc::new(s, prefixing)).collect();
+        let mut svcs: Vec<Svc> = specs
+            .into_iter()
+            .map(|s| Svc::new(s, prefixing, opts.ready_timeout))
+            .collect();
         link(&mut svcs);
         Supervisor {
             init: Scripts::load(&opts.init_dir),
@@ -142,6 +150,7 @@ impl Supervisor {
             stdout: Output::new(1),
             stderr: Output::new(2),
             prefixing,
+            reaped: daemon::Reaped::default(),
         }
     }
 
@@ -329,6 +338,14 @@ impl Supervisor {
     }
 
     fn reap(&mut self, now: Instant) {
+        // A daemon may setsid after it was found: its session is read at
+        // every turn, and last as a zombie (which keeps it until reaped),
+        // so that what it leaves there goes with it.
+        for s in &mut self.svcs {
+            if let Some((_, sid)) = s.run_pid.filter(|_| s.sm.adopted).and_then(sys::ids) {
+                s.daemon.sid = Some(sid);
+            }
+        }
         let (statuses, left) = sys::reap();
         let exits: Vec<(i32, Exit)> = statuses
             .into_iter()
@@ -340,8 +357,8 @@ impl Supervisor {
         // (a run's end kills its check's group; a critical failure signals
         // the main command) never signals a pid reaped in the same batch,
         // which the kernel may already have given to a new process.
-        for (pid, _) in &exits {
-            match self.pids.get(pid) {
+        for &(pid, exit) in &exits {
+            match self.pids.get(&pid) {
                 Some(Owner::Run(i)) => self.svcs[*i].run_pid = None,
                 Some(Owner::Finish(i)) => self.svcs[*i].finish_pid = None,
                 Some(Owner::Check(i)) => self.svcs[*i].probes.check_pid = None,
@@ -350,13 +367,22 @@ impl Supervisor {
                         m.pid = None;
                     }
                 }
-                Some(Owner::Script) | None => {}
+                Some(Owner::Script) => {}
+                None => self.reaped.push(pid, exit, now),
             }
         }
         for (pid, exit) in exits {
             match self.pids.remove(&pid) {
                 Some(Owner::Run(i)) => {
-                    self.svcs[i].probes.end();
+                    let s = &mut self.svcs[i];
+                    // A `run` that daemonized leaves its readiness channel
+                    // to the daemon; a daemon takes what it left with it.
+                    if !s.sm.daemonizes(exit) {
+                        s.probes.end();
+                    }
+                    if let Some(sid) = s.daemon.sid.take() {
+                        sys::kill_session(sid, libc::SIGKILL);
+                    }
                     self.end_of_run_output(i);
                     self.feed(i, Event::RunExited(exit), now);
                     let s = &self.svcs[i];
@@ -497,7 +523,14 @@ impl Supervisor {
                             self.killed.push(s.spec.name.clone());
                         }
                     }
-                    sys::kill(-pid, sig);
+                    sys::kill(-s.group(), sig);
+                    // A daemon at the grace: it, and all in its session.
+                    if sig == libc::SIGKILL && s.sm.adopted {
+                        sys::kill(pid, sig);
+                        if let Some((_, sid)) = sys::ids(pid) {
+                            sys::kill_session(sid, sig);
+                        }
+                    }
                 }
                 None
             }
@@ -532,6 +565,11 @@ impl Supervisor {
                     self.critical_exit = Some(code);
                     self.stop_everything(now);
                 }
+                None
+            }
+            Action::ReadPidFile => self.read_pid_file(i),
+            Action::FailedStart => {
+                self.failed_start(i);
                 None
             }
             Action::Completed => {

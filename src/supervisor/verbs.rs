@@ -81,7 +81,7 @@ impl Supervisor {
                 let mut missing = Vec::new();
                 for i in idx {
                     match self.svcs[i].run_pid {
-                        Some(pid) => sys::kill(-pid, signal),
+                        Some(_) => sys::kill(-self.svcs[i].group(), signal),
                         None => missing.push(self.svcs[i].spec.name.clone()),
                     }
                 }
@@ -120,8 +120,8 @@ impl Supervisor {
     fn reached(&self, i: usize, goal: Goal) -> bool {
         let sm = &self.svcs[i].sm;
         match goal {
-            Goal::Up => matches!(sm.state, State::Up { .. }),
-            Goal::Ready => matches!(sm.state, State::Up { .. }) && sm.ready,
+            Goal::Up => sm.is_up(),
+            Goal::Ready => sm.is_up() && sm.ready,
             Goal::Down => matches!(sm.state, State::Down | State::Failed),
         }
     }
@@ -173,7 +173,7 @@ impl Supervisor {
             .filter(|s| !s.removed && (s.sm.want_up || s.order.held))
         {
             let state = s.state_name();
-            if !(matches!(s.sm.state, State::Up { .. }) && s.sm.ready) {
+            if !(s.sm.is_up() && s.sm.ready) {
                 problems.push(format!("{}: {state}", s.spec.name));
             }
             if let Some(e) = &s.config_error {
