@@ -40,8 +40,9 @@ impl Supervisor {
             | Request::Down(names)
             | Request::Restart(names)
             | Request::Signal { names, .. }
-            | Request::Wait { names, .. } => self.lookup(names),
-            Request::Check | Request::Reload | Request::Shutdown => Ok(Vec::new()),
+            | Request::Wait { names, .. }
+            | Request::Reload(names) => self.lookup(names),
+            Request::Check | Request::Shutdown => Ok(Vec::new()),
         };
         let idx = match found {
             Ok(idx) => idx,
@@ -77,20 +78,11 @@ impl Supervisor {
                 };
                 (0, self.status(&all, json, now))
             }
-            Request::Signal { signal, .. } => {
-                let mut missing = Vec::new();
-                for i in idx {
-                    match self.svcs[i].run_pid {
-                        Some(_) => sys::kill(-self.svcs[i].group(), signal),
-                        None => missing.push(self.svcs[i].spec.name.clone()),
-                    }
-                }
-                if missing.is_empty() {
-                    (0, String::new())
-                } else {
-                    (1, format!("not running: {}", missing.join(", ")))
-                }
-            }
+            // `signal` to the group of each service's main process;
+            // `reload NAME` its reload signal to the main process only (a
+            // master such as nginx's replaces its workers itself).
+            Request::Signal { signal, .. } => self.send(&idx, Some(signal)),
+            Request::Reload(names) if !names.is_empty() => self.send(&idx, None),
             Request::Wait {
                 goal,
                 names,
@@ -105,7 +97,7 @@ impl Supervisor {
                 return None;
             }
             Request::Check => self.check(),
-            Request::Reload => {
+            Request::Reload(_) => {
                 self.reload(now);
                 (0, String::new())
             }
@@ -115,6 +107,29 @@ impl Supervisor {
             }
             Request::Up(_) | Request::Down(_) | Request::Restart(_) => (0, String::new()),
         })
+    }
+
+    /// `signal` (`Some`) or `reload NAME` (`None`) to services `idx`.
+    fn send(&self, idx: &[usize], signal: Option<i32>) -> (i32, String) {
+        let mut missing = Vec::new();
+        for &i in idx {
+            let s = &self.svcs[i];
+            let target = match signal {
+                Some(sig) => s.run_pid.map(|_| (-s.group(), sig)),
+                None => {
+                    (s.run_pid.filter(|_| s.sm.is_up())).map(|p| (p, s.spec.policy.reload_signal))
+                }
+            };
+            match target {
+                Some((pid, sig)) => sys::kill(pid, sig),
+                None => missing.push(s.spec.name.as_str()),
+            }
+        }
+        if missing.is_empty() {
+            return (0, String::new());
+        }
+        let not = if signal.is_some() { "running" } else { "up" };
+        (1, format!("not {not}: {}", missing.join(", ")))
     }
 
     fn reached(&self, i: usize, goal: Goal) -> bool {
