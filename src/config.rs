@@ -131,6 +131,7 @@ pub struct ServiceToml {
     pub instances: Option<u32>,
     pub start_limit: Option<String>,
     pub reload_signal: Option<String>,
+    pub pid_file: Option<String>,
 }
 
 /// `ready = "notify"`, `{ tcp = "HOST:PORT" }` or `{ command = ... }`: a

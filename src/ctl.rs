@@ -15,7 +15,8 @@ verbs:
   up NAME...   down NAME...   restart NAME...
   signal SIG NAME...
   wait up|ready|down NAME... [--timeout DUR]
-  check   reload   shutdown";
+  reload [NAME...]   (no name: rescan the services dir)
+  check   shutdown";
 
 pub fn run(args: &[String]) -> i32 {
     let mut socket = std::env::var_os("TEND_CONTROL")

@@ -159,6 +159,7 @@ mod tests {
                 start_limit: None,
                 reload_signal: libc::SIGHUP,
             },
+            pid_file: None,
             fingerprint: 0,
         }
     }

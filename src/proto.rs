@@ -42,7 +42,9 @@ pub enum Request {
         timeout: Option<Duration>,
     },
     Check,
-    Reload,
+    /// No names: rescan the services dir. Names: reload those services in
+    /// place (their `reload-signal` to their main process).
+    Reload(Vec<String>),
     Shutdown,
 }
 
@@ -103,9 +105,9 @@ pub fn parse_words(words: &[&str]) -> Result<Request, String> {
             }
         }
         "check" if rest.is_empty() => Request::Check,
-        "reload" if rest.is_empty() => Request::Reload,
+        "reload" => Request::Reload(rest.iter().map(|w| w.to_string()).collect()),
         "shutdown" if rest.is_empty() => Request::Shutdown,
-        "check" | "reload" | "shutdown" => return Err(format!("{verb} takes no arguments")),
+        "check" | "shutdown" => return Err(format!("{verb} takes no arguments")),
         v => return Err(format!("unknown verb {v:?}")),
     })
 }
@@ -160,7 +162,10 @@ pub fn encode(req: &Request) -> String {
             }
         }
         Request::Check => w.push("check".into()),
-        Request::Reload => w.push("reload".into()),
+        Request::Reload(n) => {
+            w.push("reload".into());
+            names(&mut w, n);
+        }
         Request::Shutdown => w.push("shutdown".into()),
     }
     let mut line = w.join(" ");
@@ -230,6 +235,7 @@ mod tests {
             "wait down db",
             "check",
             "reload",
+            "reload web db",
             "shutdown",
         ];
         for r in reqs {
@@ -242,6 +248,8 @@ mod tests {
 
     #[test]
     fn parsed_values() {
+        assert_eq!(words("reload"), Ok(Request::Reload(vec![])));
+        assert_eq!(words("reload web"), Ok(Request::Reload(vec!["web".into()])));
         assert_eq!(
             words("signal USR1 a b"),
             Ok(Request::Signal {
@@ -273,6 +281,7 @@ mod tests {
             "wait up x --timeout",
             "wait up x --timeout soon",
             "check now",
+            "shutdown now",
         ] {
             assert!(words(bad).is_err(), "{bad:?} accepted");
         }

@@ -459,6 +459,13 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
         }
     }
 
+    let pid_file = match &toml.pid_file {
+        Some(p) if !p.starts_with('/') => {
+            return Err(bad("pid-file", format!("{p:?} must be an absolute path")))
+        }
+        p => p.as_ref().map(PathBuf::from),
+    };
+
     Ok(ServiceSpec {
         name: name.to_string(),
         dir: dir.to_path_buf(),
@@ -477,6 +484,7 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
         watchdog,
         env,
         policy,
+        pid_file,
         fingerprint: files.fingerprint(),
     })
 }

@@ -38,6 +38,9 @@ pub struct ServiceSpec {
     pub watchdog: Option<Duration>,
     /// Changes to tend's environment: `Some` sets, `None` unsets.
     pub env: Vec<(String, Option<OsString>)>,
+    /// `pid-file`: `run` daemonizes; the pid this file names is then the
+    /// service's main process.
+    pub pid_file: Option<PathBuf>,
     pub policy: PolicySpec,
     /// A hash of the contents of the service's files (all but `down`), so
     /// that a reload restarts a service whose `run` was edited.
@@ -187,6 +190,8 @@ impl ServiceSpec {
             has_readiness: self.readiness != Readiness::None,
             finish_timeout: p.finish_timeout,
             start_limit: p.start_limit,
+            pid_file: self.pid_file.is_some(),
+            ..Policy::default()
         }
     }
 }

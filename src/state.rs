@@ -6,7 +6,10 @@
 //!
 //! States (what `tend ctl status` shows):
 //! - `down`: not running and not to be started;
-//! - `up`: `run` is running;
+//! - `up`: `run` is running (for a `pid-file` service: the daemon it
+//!   left, once found; `starting` until then);
+//! - `daemonizing` (shown `starting`): `run` of a `pid-file` service exited
+//!   0, and its pid file is read until it names the daemon;
 //! - `stopping`: the stop signal was sent, SIGKILL follows at the grace;
 //! - `finishing`: `finish` runs after `run` exited;
 //! - `backoff`: waiting out the restart delay after a crash;
@@ -100,7 +103,15 @@ pub struct Policy {
     /// `start-limit = "N/DUR"`: the (N+1)th start within DUR fails the
     /// service instead.
     pub start_limit: Option<(u32, Duration)>,
+    /// `pid-file`: `run` daemonizes; the daemon is the main process.
+    pub pid_file: bool,
+    /// With `pid_file`: the daemon must be found this long after the start
+    /// (`--ready-timeout`), or the start failed.
+    pub start_timeout: Duration,
 }
+
+/// How often a pid file that does not name the daemon yet is read again.
+pub const PID_FILE_RETRY: Duration = Duration::from_millis(50);
 
 impl Default for Policy {
     fn default() -> Self {
@@ -114,6 +125,8 @@ impl Default for Policy {
             has_readiness: false,
             finish_timeout: Some(Duration::from_millis(5000)),
             start_limit: None,
+            pid_file: false,
+            start_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -135,6 +148,13 @@ pub enum State {
         until: Instant,
     },
     Failed,
+    /// `run` of a `pid-file` service exited 0: the pid file is read at
+    /// `retry_at`, and the start has failed if no daemon is found by `until`.
+    Daemonizing {
+        since: Instant,
+        retry_at: Instant,
+        until: Instant,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,6 +171,9 @@ pub enum Event {
     FinishExited(Exit),
     /// The running `run` said it is ready.
     Ready,
+    /// The pid file names the daemon, alive and tend's child: it is the
+    /// main process from now on (its exit is a `RunExited`).
+    Adopted,
     /// The deadline returned by `deadline()` may have passed.
     Timer,
 }
@@ -170,6 +193,11 @@ pub enum Action {
     GaveUp,
     /// Stopped for good after success (restart policy `never`/`on-failure`).
     Completed,
+    /// Read the pid file: answer `Adopted`, `RunExited` (the daemon it
+    /// names has exited already), or nothing (not yet: read again later).
+    ReadPidFile,
+    /// No daemon within `start_timeout`: log it (the restart follows).
+    FailedStart,
 }
 
 #[derive(Debug, Clone)]
@@ -194,6 +222,10 @@ pub struct Service {
     starts: std::collections::VecDeque<Instant>,
     /// The last failure was `start_limit`'s doing.
     pub start_limited: bool,
+    /// With `pid_file`: the main process is the daemon, no longer `run`.
+    pub adopted: bool,
+    /// The last start failed (no daemon in time), whatever `run` exited with.
+    failed_start: bool,
 }
 
 impl Service {
@@ -212,15 +244,18 @@ impl Service {
             ran_for: Duration::ZERO,
             starts: std::collections::VecDeque::new(),
             start_limited: false,
+            adopted: false,
+            failed_start: false,
         }
     }
 
     pub fn name_of_state(&self) -> &'static str {
         match self.state {
             State::Down => "down",
+            State::Up { .. } if !self.is_up() => "starting",
             State::Up { .. } if !self.policy.has_readiness => "up",
             State::Up { .. } if self.ready => "ready",
-            State::Up { .. } => "starting",
+            State::Up { .. } | State::Daemonizing { .. } => "starting",
             State::Stopping { .. } => "stopping",
             State::Finishing { .. } => "finishing",
             State::Backoff { .. } => "backoff",
@@ -228,11 +263,31 @@ impl Service {
         }
     }
 
-    /// True while a `run` or `finish` process of this service exists.
+    /// The main process runs: `run`, or for a `pid-file` service the
+    /// daemon, once found.
+    pub fn is_up(&self) -> bool {
+        matches!(self.state, State::Up { .. }) && (self.adopted || !self.policy.pid_file)
+    }
+
+    /// `run` of a `pid-file` service, not yet exited.
+    fn launching(&self) -> bool {
+        matches!(self.state, State::Up { .. }) && self.policy.pid_file && !self.adopted
+    }
+
+    /// This exit of `run` leaves a daemon to find (the service goes on).
+    pub fn daemonizes(&self, exit: Exit) -> bool {
+        self.launching() && exit.success()
+    }
+
+    /// True while a `run` or `finish` process of this service exists (or,
+    /// daemonizing, may).
     pub fn has_process(&self) -> bool {
         matches!(
             self.state,
-            State::Up { .. } | State::Stopping { .. } | State::Finishing { .. }
+            State::Up { .. }
+                | State::Stopping { .. }
+                | State::Finishing { .. }
+                | State::Daemonizing { .. }
         )
     }
 
@@ -242,6 +297,9 @@ impl Service {
             State::Stopping { kill_at, .. } => kill_at,
             State::Finishing { kill_at } => kill_at,
             State::Backoff { until } => Some(until),
+            State::Up { since } if self.launching() => Some(since + self.policy.start_timeout),
+            // Never after `until` (see `step`).
+            State::Daemonizing { retry_at, .. } => Some(retry_at),
             State::Down | State::Up { .. } | State::Failed => None,
         }
     }
@@ -260,6 +318,10 @@ impl Service {
                 self.spawn(now)
             }
             (Backoff { .. }, Start) => Vec::new(),
+            (Daemonizing { .. }, Start) => {
+                self.want_up = true;
+                Vec::new()
+            }
             (Backoff { .. }, Restart) => {
                 self.restarts += 1;
                 self.spawn(now)
@@ -277,7 +339,7 @@ impl Service {
                 self.restart_now = true;
                 self.stop(since, now)
             }
-            (Stopping { .. } | Finishing { .. }, Restart) => {
+            (Stopping { .. } | Finishing { .. } | Daemonizing { .. }, Restart) => {
                 self.want_up = true;
                 self.restart_now = true;
                 Vec::new()
@@ -302,6 +364,26 @@ impl Service {
                 };
                 Vec::new()
             }
+            (
+                Daemonizing {
+                    since,
+                    retry_at,
+                    until,
+                },
+                Stop,
+            ) => {
+                // Once found, the daemon is stopped; it is looked for
+                // within the grace from now.
+                self.want_up = false;
+                self.restart_now = false;
+                let until = until.min(now + self.policy.grace);
+                self.state = Daemonizing {
+                    since,
+                    retry_at: retry_at.min(until),
+                    until,
+                };
+                Vec::new()
+            }
             (Backoff { .. }, Stop) => {
                 self.want_up = false;
                 self.state = Down;
@@ -311,25 +393,20 @@ impl Service {
                 self.want_up = false;
                 Vec::new()
             }
-            (Up { since } | Stopping { since, .. }, RunExited(exit)) => {
-                self.last_exit = Some(exit);
-                self.ready = false;
-                self.ran_for = now.saturating_duration_since(since);
-                if self.policy.has_finish {
-                    let mut limit = self.policy.finish_timeout;
-                    if !self.want_up {
-                        // On the way down, finish gets no more than the grace.
-                        let g = self.policy.grace;
-                        limit = Some(limit.map_or(g, |t| t.min(g)));
-                    }
-                    self.state = Finishing {
-                        kill_at: limit.map(|t| now + t),
-                    };
-                    vec![Action::SpawnFinish(exit)]
-                } else {
-                    self.decide(None, now)
-                }
+            (Up { since }, RunExited(exit)) if self.daemonizes(exit) => {
+                // Read at the `Timer` due now: once every exit reaped with
+                // this one is known (the daemon's may be among them).
+                self.state = Daemonizing {
+                    since,
+                    retry_at: now,
+                    until: since + self.policy.start_timeout,
+                };
+                Vec::new()
             }
+            (
+                Up { since } | Stopping { since, .. } | Daemonizing { since, .. },
+                RunExited(exit),
+            ) => self.ended(exit, since, now),
             (Finishing { .. }, FinishExited(exit)) => {
                 let code = match exit {
                     Exit::Code(c) => Some(c),
@@ -355,27 +432,102 @@ impl Service {
                 self.state = Finishing { kill_at: None };
                 vec![Action::KillFinish]
             }
+            (Up { since }, Timer)
+                if self.launching() && since + self.policy.start_timeout <= now =>
+            {
+                // `run` was to daemonize and exit 0 by now.
+                self.failed_start = true;
+                let mut actions = vec![Action::FailedStart];
+                actions.extend(self.stop(since, now));
+                actions
+            }
+            (Daemonizing { since, until, .. }, Timer) if until <= now => {
+                self.failed_start = true;
+                let mut actions = vec![Action::FailedStart];
+                actions.extend(self.ended(Exit::Code(0), since, now));
+                actions
+            }
+            (
+                Daemonizing {
+                    since,
+                    retry_at,
+                    until,
+                },
+                Timer,
+            ) if retry_at <= now => {
+                self.state = Daemonizing {
+                    since,
+                    retry_at: (now + PID_FILE_RETRY).min(until),
+                    until,
+                };
+                vec![Action::ReadPidFile]
+            }
+            (Daemonizing { since, .. }, Adopted) => {
+                self.state = Up { since };
+                self.adopted = true;
+                self.ready |= !self.policy.has_readiness;
+                if self.want_up && !self.restart_now {
+                    Vec::new()
+                } else {
+                    self.stop(since, now)
+                }
+            }
             (Backoff { until }, Timer) if until <= now => {
                 self.restarts += 1;
                 self.spawn(now)
             }
-            (Up { .. }, Ready) => {
+            (Up { .. } | Daemonizing { .. }, Ready) => {
                 self.ready = true;
                 Vec::new()
             }
             (Down | Failed | Backoff { .. } | Stopping { .. } | Finishing { .. }, Ready) => {
                 Vec::new() // too late: readiness of a process that is going
             }
-            (Up { .. } | Stopping { .. } | Finishing { .. } | Backoff { .. }, Timer) => Vec::new(),
+            (
+                Up { .. }
+                | Stopping { .. }
+                | Finishing { .. }
+                | Backoff { .. }
+                | Daemonizing { .. },
+                Timer,
+            ) => Vec::new(),
             (Down | Failed, Timer) => Vec::new(),
             (Down | Failed | Backoff { .. } | Finishing { .. }, RunExited(_))
-            | (Down | Failed | Backoff { .. } | Up { .. } | Stopping { .. }, FinishExited(_)) => {
+            | (
+                Down | Failed | Backoff { .. } | Up { .. } | Stopping { .. } | Daemonizing { .. },
+                FinishExited(_),
+            )
+            | (
+                Down | Failed | Backoff { .. } | Up { .. } | Stopping { .. } | Finishing { .. },
+                Adopted,
+            ) => {
                 // The supervisor maps pids to services, so this means a bug
                 // there; PID 1 must not die of it.
                 debug_assert!(false, "{event:?} in {:?}", self.state);
                 log::warn!("ignoring {event:?} in state {:?}", self.state);
                 Vec::new()
             }
+        }
+    }
+
+    /// The main process (`run`, or the daemon) ended: `finish`, or what next.
+    fn ended(&mut self, exit: Exit, since: Instant, now: Instant) -> Vec<Action> {
+        self.last_exit = Some(exit);
+        self.ready = false;
+        self.ran_for = now.saturating_duration_since(since);
+        if self.policy.has_finish {
+            let mut limit = self.policy.finish_timeout;
+            if !self.want_up {
+                // On the way down, finish gets no more than the grace.
+                let g = self.policy.grace;
+                limit = Some(limit.map_or(g, |t| t.min(g)));
+            }
+            self.state = State::Finishing {
+                kill_at: limit.map(|t| now + t),
+            };
+            vec![Action::SpawnFinish(exit)]
+        } else {
+            self.decide(None, now)
         }
     }
 
@@ -396,8 +548,11 @@ impl Service {
             self.starts.push_back(now);
         }
         self.state = State::Up { since: now };
-        self.ready = !self.policy.has_readiness;
+        // A daemon is ready once found (as systemd's Type=forking).
+        self.ready = !self.policy.has_readiness && !self.policy.pid_file;
         self.killed = false;
+        self.adopted = false;
+        self.failed_start = false;
         vec![Action::SpawnRun]
     }
 
@@ -434,7 +589,7 @@ impl Service {
             self.restarts += 1;
             return self.spawn(now);
         }
-        let success = self.last_exit.is_some_and(Exit::success);
+        let success = !self.failed_start && self.last_exit.is_some_and(Exit::success);
         match (self.policy.restart, success) {
             (Restart::Never | Restart::OnFailure, true) => {
                 self.state = State::Down;

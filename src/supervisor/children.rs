@@ -61,6 +61,18 @@ impl Children {
         }
     }
 
+    /// Sends `sig` to process group `pgid`, which the child `pid` is in
+    /// (a daemon's group need not be its pid), while `pid` is unreaped.
+    pub fn signal_pgid(&self, pid: i32, pgid: i32, sig: i32) {
+        if let Some(p) = self.live(pid) {
+            let _ = p.signal_pgid(pgid, sig);
+        }
+    }
+
+    pub fn contains(&self, pid: i32) -> bool {
+        self.map.contains_key(&pid)
+    }
+
     /// Sends `sig` to the process group the child `pid` leads.
     pub fn signal_group(&self, pid: i32, sig: i32) {
         if let Some(p) = self.live(pid) {

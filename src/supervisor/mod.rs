@@ -15,6 +15,7 @@
 //! - `sockets`: `listen` sockets and on-demand starts;
 //! - `output`: stdout/stderr pipes, prefixing, loggers;
 //! - `reload`: rescanning the services dir;
+//! - `daemon`: `pid-file` services, whose daemon is found by its pid file;
 //! - `verbs`: the control verbs.
 
 use crate::config::signal_name;
@@ -34,6 +35,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 mod children;
+mod daemon;
 mod manager;
 mod output;
 mod phases;
@@ -104,6 +106,9 @@ pub struct Supervisor {
     /// The sockets tend's manager handed it, by LISTEN_FDNAMES name, for
     /// services that claim them with `fd:NAME` (SPEC §7).
     inherited: Vec<(String, OwnedFd)>,
+    /// Orphans reaped lately, for a daemon that exits before its pid file
+    /// is read.
+    reaped: daemon::Reaped,
 }
 
 /// A `tend ctl wait` in progress.
@@ -145,7 +150,10 @@ impl Supervisor {
             }
             claimed
         });
-        let mut svcs: Vec<Svc> = specs.into_iter().map(|s| Svc::new(s, prefixing)).collect();
+        let mut svcs: Vec<Svc> = specs
+            .into_iter()
+            .map(|s| Svc::new(s, prefixing, opts.ready_timeout))
+            .collect();
         link(&mut svcs);
         Supervisor {
             init: Scripts::load(&opts.init_dir),
@@ -172,6 +180,7 @@ impl Supervisor {
             prefixing,
             manager: manager::Manager::from_env(Instant::now()),
             inherited,
+            reaped: daemon::Reaped::default(),
         }
     }
 
@@ -369,6 +378,14 @@ impl Supervisor {
     }
 
     fn reap(&mut self, now: Instant) {
+        // A daemon may setsid after it was found: its session is read at
+        // every turn, and last as a zombie (which keeps it until reaped),
+        // so that what it leaves there goes with it.
+        for s in &mut self.svcs {
+            if let Some((_, sid)) = s.run_pid.filter(|_| s.sm.adopted).and_then(sys::ids) {
+                s.daemon.sid = Some(sid);
+            }
+        }
         let (statuses, left) = sys::reap();
         let statuses_len = statuses.len();
         let exits: Vec<(i32, Exit)> = statuses
@@ -382,7 +399,7 @@ impl Supervisor {
         // (a run's end kills its check's group; a critical failure signals
         // the main command) never signals a pid reaped in the same batch,
         // which the kernel may already have given to a new process.
-        for &(pid, _) in &exits {
+        for &(pid, exit) in &exits {
             self.pids.reaped(pid);
             match self.pids.get(pid) {
                 Some(Owner::Run(i)) => self.svcs[i].run_pid = None,
@@ -393,14 +410,23 @@ impl Supervisor {
                         m.pid = None;
                     }
                 }
-                Some(Owner::Script) | None => {}
+                Some(Owner::Script) => {}
+                None => self.reaped.push(pid, exit, now),
             }
         }
         for (pid, exit) in exits {
             match self.pids.remove(pid) {
                 Some(Owner::Run(i)) => {
-                    if let Some(check) = self.svcs[i].probes.end() {
-                        self.pids.signal_group(check, libc::SIGKILL);
+                    let s = &mut self.svcs[i];
+                    // A `run` that daemonized leaves its readiness channel
+                    // to the daemon; a daemon takes what it left with it.
+                    if !s.sm.daemonizes(exit) {
+                        if let Some(check) = s.probes.end() {
+                            self.pids.signal_group(check, libc::SIGKILL);
+                        }
+                    }
+                    if let Some(sid) = s.daemon.sid.take() {
+                        sys::kill_session(sid, libc::SIGKILL);
                     }
                     self.end_of_run_output(i);
                     self.feed(i, Event::RunExited(exit), now);
@@ -554,7 +580,14 @@ impl Supervisor {
                             self.killed.push(s.spec.name.clone());
                         }
                     }
-                    self.pids.signal_group(pid, sig);
+                    self.pids.signal_pgid(pid, s.group(), sig);
+                    // A daemon at the grace: it, and all in its session.
+                    if sig == libc::SIGKILL && s.sm.adopted {
+                        self.pids.signal(pid, sig);
+                        if let Some((_, sid)) = sys::ids(pid) {
+                            sys::kill_session(sid, sig);
+                        }
+                    }
                 }
                 None
             }
@@ -589,6 +622,11 @@ impl Supervisor {
                     self.critical_exit = Some(code);
                     self.stop_everything(now);
                 }
+                None
+            }
+            Action::ReadPidFile => self.read_pid_file(i),
+            Action::FailedStart => {
+                self.failed_start(i);
                 None
             }
             Action::Completed => {

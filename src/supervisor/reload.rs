@@ -51,6 +51,7 @@ impl Supervisor {
                     let s = &mut self.svcs[i];
                     let was_removed = std::mem::replace(&mut s.removed, false);
                     s.sm.policy = spec.policy();
+                    s.sm.policy.start_timeout = self.opts.ready_timeout;
                     if s.spec.listen != spec.listen {
                         s.sockets.unbind();
                     }
@@ -65,7 +66,7 @@ impl Supervisor {
                 }
                 None => {
                     log::info!("{}: new, starting", spec.name);
-                    let mut s = Svc::new(spec, self.prefixing);
+                    let mut s = Svc::new(spec, self.prefixing, self.opts.ready_timeout);
                     s.order.held = !s.spec.down;
                     self.svcs.push(s);
                 }

@@ -4,6 +4,7 @@
 //! `output::Pipes`, `ready::Probes` and `sockets::Sockets`. Also how `run`
 //! is started with all of them wired in.
 
+use super::daemon::Daemon;
 use super::output::Pipes;
 use super::ready::Probes;
 use super::sockets::Sockets;
@@ -12,9 +13,11 @@ use super::*;
 pub(super) struct Svc {
     pub spec: ServiceSpec,
     pub sm: Service,
+    /// The main process: `run`, or the daemon it left (`pid-file`).
     pub run_pid: Option<i32>,
     pub finish_pid: Option<i32>,
-    /// The pid of the last `run`, which is also its process group id.
+    /// The last `run`'s pid, which is its process group (it is a session
+    /// leader); or the daemon's pid.
     pub last_pid: i32,
     /// Gone from the services dir at a reload: dropped once down.
     pub removed: bool,
@@ -25,6 +28,7 @@ pub(super) struct Svc {
     pub pipes: Pipes,
     pub probes: Probes,
     pub sockets: Sockets,
+    pub daemon: Daemon,
 }
 
 /// Where a service stands in the start and stop order.
@@ -46,9 +50,13 @@ impl Svc {
         self.spec.template.as_deref().unwrap_or(name)
     }
 
-    pub fn new(spec: ServiceSpec, prefixing: bool) -> Svc {
+    /// `start_timeout`: `--ready-timeout`, the time a `pid-file` service
+    /// has to start its daemon (SPEC §6).
+    pub fn new(spec: ServiceSpec, prefixing: bool, start_timeout: Duration) -> Svc {
+        let mut sm = Service::new(spec.policy());
+        sm.policy.start_timeout = start_timeout;
         Svc {
-            sm: Service::new(spec.policy()),
+            sm,
             pipes: Pipes::new(&spec, prefixing),
             spec,
             run_pid: None,
@@ -59,6 +67,7 @@ impl Svc {
             order: Order::default(),
             probes: Probes::default(),
             sockets: Sockets::default(),
+            daemon: Daemon::default(),
         }
     }
 
@@ -71,6 +80,13 @@ impl Svc {
             ),
             _ => String::new(),
         }
+    }
+
+    /// The process group of the main process: `run`'s, or the daemon's as
+    /// it is now (safe to signal while the daemon is unreaped: it is in it).
+    pub fn group(&self) -> i32 {
+        let daemon = self.run_pid.filter(|_| self.sm.adopted);
+        daemon.and_then(sys::ids).map_or(self.last_pid, |ids| ids.0)
     }
 
     /// The state `tend ctl` shows: a service waiting for its `after`
@@ -88,7 +104,7 @@ impl Svc {
     /// Ready for whoever runs `after` it: up and ready, or an on-demand
     /// service whose sockets are bound (connections wait in the backlog).
     pub fn is_ready(&self) -> bool {
-        self.sockets.listening || matches!(self.sm.state, State::Up { .. }) && self.sm.ready
+        self.sockets.listening || self.sm.is_up() && self.sm.ready
     }
 }
 
@@ -166,6 +182,12 @@ impl Supervisor {
         let s = &mut self.svcs[i];
         s.run_pid = Some(pid);
         s.last_pid = pid;
+        if s.spec.pid_file.is_some() {
+            s.daemon = Daemon {
+                run_start: sys::start_time(pid),
+                ..Daemon::default()
+            };
+        }
         Ok(child)
     }
 

@@ -40,8 +40,9 @@ impl Supervisor {
             | Request::Down(names)
             | Request::Restart(names)
             | Request::Signal { names, .. }
-            | Request::Wait { names, .. } => self.lookup(names),
-            Request::Check | Request::Reload | Request::Shutdown => Ok(Vec::new()),
+            | Request::Wait { names, .. }
+            | Request::Reload(names) => self.lookup(names),
+            Request::Check | Request::Shutdown => Ok(Vec::new()),
         };
         let idx = match found {
             Ok(idx) => idx,
@@ -77,20 +78,11 @@ impl Supervisor {
                 };
                 (0, self.status(&all, json, now))
             }
-            Request::Signal { signal, .. } => {
-                let mut missing = Vec::new();
-                for i in idx {
-                    match self.svcs[i].run_pid {
-                        Some(pid) => self.pids.signal_group(pid, signal),
-                        None => missing.push(self.svcs[i].spec.name.clone()),
-                    }
-                }
-                if missing.is_empty() {
-                    (0, String::new())
-                } else {
-                    (1, format!("not running: {}", missing.join(", ")))
-                }
-            }
+            // `signal` to the group of each service's main process;
+            // `reload NAME` its reload signal to the main process only (a
+            // master such as nginx's replaces its workers itself).
+            Request::Signal { signal, .. } => self.send(&idx, Some(signal)),
+            Request::Reload(names) if !names.is_empty() => self.send(&idx, None),
             Request::Wait {
                 goal,
                 names,
@@ -105,7 +97,7 @@ impl Supervisor {
                 return None;
             }
             Request::Check => self.check(),
-            Request::Reload => {
+            Request::Reload(_) => {
                 self.reload(now);
                 (0, String::new())
             }
@@ -117,11 +109,31 @@ impl Supervisor {
         })
     }
 
+    /// `signal` (`Some`) or `reload NAME` (`None`) to services `idx`.
+    fn send(&self, idx: &[usize], signal: Option<i32>) -> (i32, String) {
+        let mut missing = Vec::new();
+        for &i in idx {
+            let s = &self.svcs[i];
+            match (signal, s.run_pid) {
+                (Some(sig), Some(pid)) => self.pids.signal_pgid(pid, s.group(), sig),
+                (None, Some(pid)) if s.sm.is_up() => {
+                    self.pids.signal(pid, s.spec.policy.reload_signal)
+                }
+                _ => missing.push(s.spec.name.as_str()),
+            }
+        }
+        if missing.is_empty() {
+            return (0, String::new());
+        }
+        let not = if signal.is_some() { "running" } else { "up" };
+        (1, format!("not {not}: {}", missing.join(", ")))
+    }
+
     fn reached(&self, i: usize, goal: Goal) -> bool {
         let sm = &self.svcs[i].sm;
         match goal {
-            Goal::Up => matches!(sm.state, State::Up { .. }),
-            Goal::Ready => matches!(sm.state, State::Up { .. }) && sm.ready,
+            Goal::Up => sm.is_up(),
+            Goal::Ready => sm.is_up() && sm.ready,
             Goal::Down => matches!(sm.state, State::Down | State::Failed),
         }
     }
@@ -173,7 +185,7 @@ impl Supervisor {
             .filter(|s| !s.removed && (s.sm.want_up || s.order.held))
         {
             let state = s.state_name();
-            if !(matches!(s.sm.state, State::Up { .. }) && s.sm.ready) {
+            if !(s.sm.is_up() && s.sm.ready) {
                 problems.push(format!("{}: {state}", s.spec.name));
             }
             if let Some(e) = &s.config_error {

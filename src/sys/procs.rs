@@ -57,9 +57,25 @@ pub fn kill_descendants(sig: i32) {
         }
         return;
     }
+    signal_descendants(None, sig);
+}
+
+/// Sends `sig` to every descendant of tend in session `sid` (tend's own is
+/// refused): what a daemon left behind, its workers or a helper it forked.
+pub fn kill_session(sid: i32, sig: i32) {
+    // SAFETY: getsid(2) takes a pid and touches no memory.
+    if sid > 0 && sid != unsafe { libc::getsid(0) } {
+        signal_descendants(Some(sid), sig);
+    }
+}
+
+/// `kill_descendants` from /proc, of session `sid` only if given.
+fn signal_descendants(sid: Option<i32>, sig: i32) {
+    let me = std::process::id() as i32;
     let found = descendants(me);
     let ours = |ppid: i32| ppid == me || found.iter().any(|d| d.pid == ppid);
-    for d in &found {
+    let wanted = |d: &ProcStat| sid.is_none_or(|s| d.sid == s);
+    for d in found.iter().filter(|d| wanted(d)) {
         let proc = match Proc::open(d.pid) {
             Ok(p) => p,
             Err(Errno::ESRCH) => continue,
@@ -71,7 +87,7 @@ pub fn kill_descendants(sig: i32) {
         // Pinned now (a pidfd keeps the pid from reuse): is it still the
         // process that was found?
         match proc_stat(d.pid) {
-            Some(now) if now.start == d.start && ours(now.ppid) => {}
+            Some(now) if now.start == d.start && ours(now.ppid) && wanted(&now) => {}
             _ => continue,
         }
         if let Err(e) = proc.signal(sig) {
@@ -87,6 +103,8 @@ pub fn kill_descendants(sig: i32) {
 struct ProcStat {
     pid: i32,
     ppid: i32,
+    /// Session id.
+    sid: i32,
     /// Start time in clock ticks after boot: a reused pid has another.
     start: u64,
 }
@@ -110,10 +128,16 @@ fn parse_stat(pid: i32, stat: &[u8]) -> Option<ProcStat> {
     let close = stat.iter().rposition(|&b| b == b')')?;
     let rest = std::str::from_utf8(&stat[close + 1..]).ok()?;
     let mut fields = rest.split_whitespace();
-    // After comm: state(3) ppid(4) ... starttime(22).
+    // After comm: state(3) ppid(4) pgrp(5) session(6) ... starttime(22).
     let ppid = fields.nth(1)?.parse().ok()?;
-    let start = fields.nth(17)?.parse().ok()?;
-    Some(ProcStat { pid, ppid, start })
+    let sid = fields.nth(1)?.parse().ok()?;
+    let start = fields.nth(15)?.parse().ok()?;
+    Some(ProcStat {
+        pid,
+        ppid,
+        sid,
+        start,
+    })
 }
 
 /// Whether `pid` is `root` or below it, following parents at most 64
@@ -167,6 +191,40 @@ fn descendants(root: i32) -> Vec<ProcStat> {
         }
     }
     found
+}
+
+/// The process group and session of `pid` when it is an unreaped child of
+/// tend (an orphan it adopted, as PID 1 or subreaper); None for any other
+/// process. waitid(WNOWAIT) reaps nothing and answers ECHILD for a pid that
+/// is not tend's child; and a child's pid is not reused before tend reaps
+/// it, so what is found stays true until then.
+pub fn child_ids(pid: i32) -> Option<(i32, i32)> {
+    if pid <= 0 {
+        return None;
+    }
+    // SAFETY: siginfo_t is plain data, for waitid to fill.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
+    // SAFETY: waitid(2) writes one siginfo_t to the pointer given.
+    if unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, flags) } != 0 {
+        return None;
+    }
+    ids(pid)
+}
+
+/// The process group and session of `pid` now (a zombie keeps its own
+/// until reaped). A daemon may call setsid after it wrote its pid file (or
+/// after its parent wrote it, as Debian's nginx does): ask again before
+/// relying on them.
+pub fn ids(pid: i32) -> Option<(i32, i32)> {
+    // SAFETY: getpgid(2) and getsid(2) take a pid and touch no memory.
+    let ids = unsafe { (libc::getpgid(pid), libc::getsid(pid)) };
+    (ids.0 > 0 && ids.1 > 0).then_some(ids)
+}
+
+/// When `pid` started, in clock ticks after boot, if /proc says.
+pub fn start_time(pid: i32) -> Option<u64> {
+    proc_stat(pid).map(|p| p.start)
 }
 
 /// A process that tend signals without ever hitting a reused pid.
@@ -274,9 +332,19 @@ impl Proc {
     /// left in a group whose leader is reaped are reached with
     /// `kill_descendants`, never by the old group id.
     pub fn signal_group(&self, sig: i32) -> Result<(), Errno> {
+        self.signal_pgid(self.pid, sig)
+    }
+
+    /// Sends `sig` to process group `pgid`, one this process is in (read
+    /// just before), as `signal_group` does: only while this process is
+    /// unreaped, which keeps the group id from reuse.
+    pub fn signal_pgid(&self, pgid: i32, sig: i32) -> Result<(), Errno> {
+        if pgid <= 1 {
+            return Err(Errno::EINVAL);
+        }
         self.signal(0)?;
         // SAFETY: kill(2) takes plain integers and has no memory effects.
-        Errno::result(unsafe { libc::kill(-self.pid, sig) }).map(drop)
+        Errno::result(unsafe { libc::kill(-pgid, sig) }).map(drop)
     }
 }
 
@@ -291,12 +359,13 @@ mod tests {
 
     #[test]
     fn parse_stat_counts_fields_after_the_last_paren() {
-        let line = b"42 (a) b) c) S 7 42 42 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 123456 1000 10";
+        let line = b"42 (a) b) c) S 7 42 43 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 123456 1000 10";
         assert_eq!(
             parse_stat(42, line),
             Some(ProcStat {
                 pid: 42,
                 ppid: 7,
+                sid: 43,
                 start: 123456
             })
         );
@@ -368,5 +437,25 @@ mod tests {
         wait_gone(&m);
         leader.wait().unwrap();
         assert_eq!(p.signal_group(libc::SIGKILL), Err(Errno::ESRCH));
+    }
+
+    #[test]
+    fn child_ids_knows_only_children() {
+        let mut child = Command::new("sleep").arg("1000").spawn().unwrap();
+        let pid = child.id() as i32;
+        let me = std::process::id() as i32;
+        // SAFETY: getpgid(2) and getsid(2) take a pid and touch no memory.
+        let mine = unsafe { (libc::getpgid(0), libc::getsid(0)) };
+        assert_eq!(child_ids(pid), Some(mine));
+        assert!(start_time(pid) >= start_time(me));
+        assert_eq!(child_ids(me), None, "tend is not its own child");
+        assert_eq!(child_ids(1), None);
+        child.kill().unwrap();
+        // Exited, not yet reaped: still a child, and waitid reaped nothing.
+        let p = Proc::open(pid).unwrap();
+        wait_gone(&p);
+        assert!(child_ids(pid).is_some());
+        child.wait().unwrap();
+        assert_eq!(child_ids(pid), None);
     }
 }

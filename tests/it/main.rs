@@ -8,6 +8,7 @@
 mod harness;
 
 mod ctl;
+mod daemons;
 mod docker;
 mod hostile;
 mod hostile_input;
