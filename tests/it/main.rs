@@ -9,6 +9,7 @@ mod harness;
 
 mod ctl;
 mod docker;
+mod faults;
 mod hostile;
 mod hostile_input;
 mod initfinish;
