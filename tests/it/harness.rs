@@ -19,9 +19,10 @@ use std::fs;
 use std::io::Read;
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -166,6 +167,29 @@ pub fn stubborn(name: &str) -> String {
          echo $$ > \"$T/up-{name}\"\n\
          sleep 1000 &\n\
          wait\n"
+    )
+}
+
+/// `notify.py`, an sd_notify client for the fixture's scripts:
+/// `python3 "$T/notify.py" MESSAGE [COUNT [ADDRESS]]` sends MESSAGE (`\n`
+/// written as backslash-n stands for a newline) COUNT times (default 1) to
+/// ADDRESS (default `$NOTIFY_SOCKET`; `@name` is abstract), blocking while
+/// the receiver's queue is full, then writes `sent MESSAGE` on stdout.
+pub fn notify_py() -> Entry {
+    file(
+        "notify.py",
+        r#"import os, socket, sys
+msg = sys.argv[1].replace("\\n", "\n").encode()
+count = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+addr = sys.argv[3] if len(sys.argv) > 3 else os.environ["NOTIFY_SOCKET"]
+if addr.startswith("@"):
+    addr = "\0" + addr[1:]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.connect(addr)
+for _ in range(count):
+    s.send(msg)
+print("sent " + sys.argv[1], flush=True)
+"#,
     )
 }
 
@@ -347,6 +371,15 @@ impl Fixture {
         self.start_in(argv, &[], &[], args)
     }
 
+    /// Like `start`, with `pre` (a command that ends by exec'ing its
+    /// arguments, e.g. `sh -c 'mount ...; exec "$@"' sh`) run inside the
+    /// namespace before tend: it can set up tend's mounts or limits.
+    pub fn start_under(&self, pre: &[&str], args: &[&str]) -> Tend<'_> {
+        let mut wrapper = namespace_wrapper();
+        wrapper.extend(pre.iter().map(|a| a.to_string()));
+        self.start_in(wrapper, &[], args)
+    }
+
     /// Starts tend as a plain child of the test, not PID 1 of anything (it
     /// must then make itself a child subreaper).
     pub fn start_not_pid1(&self, args: &[&str]) -> Tend<'_> {
@@ -438,21 +471,10 @@ impl Fixture {
             .unwrap_or_else(|e| panic!("cannot run {argv:?}: {e}"));
         let out = Arc::new(Mutex::new(Vec::new()));
         let err = Arc::new(Mutex::new(Vec::new()));
-        let out_held = Arc::new(AtomicBool::new(false));
-        let out_closed = Arc::new(AtomicBool::new(false));
+        let out_flow = Arc::new(Flow::default());
         let readers = vec![
-            collect(
-                child.stdout.take().unwrap(),
-                out.clone(),
-                out_held.clone(),
-                out_closed.clone(),
-            ),
-            collect(
-                child.stderr.take().unwrap(),
-                err.clone(),
-                Arc::new(AtomicBool::new(false)),
-                Arc::new(AtomicBool::new(false)),
-            ),
+            collect(child.stdout.take().unwrap(), out.clone(), out_flow.clone()),
+            collect(child.stderr.take().unwrap(), err.clone(), Arc::default()),
         ];
         let child_id = child.id();
         Tend {
@@ -463,8 +485,7 @@ impl Fixture {
             out,
             err,
             readers,
-            out_held,
-            out_closed,
+            out_flow,
             pid: direct.then_some(child_id),
             exit: None,
         }
@@ -552,21 +573,33 @@ pub fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-/// Reads `pipe` into `buf` until end of file; while `held` is set it reads
-/// nothing, so the writer sees a full pipe (a slow reader).
+/// How the test reads one of tend's outputs, and what it has read.
+#[derive(Default)]
+struct Flow {
+    /// Set: read nothing, so the writer sees a full pipe (a slow reader).
+    held: AtomicBool,
+    /// Set: close the pipe (tend's next write gets EPIPE).
+    closed: AtomicBool,
+    /// Set: count what is read, keep none of it (floods of output).
+    discard: AtomicBool,
+    /// Bytes read, and how many of them were newlines.
+    bytes: AtomicU64,
+    newlines: AtomicU64,
+}
+
+/// Reads `pipe` into `buf` until end of file, as `flow` says.
 fn collect(
     mut pipe: impl Read + Send + 'static,
     buf: Arc<Mutex<Vec<u8>>>,
-    held: Arc<AtomicBool>,
-    closed: Arc<AtomicBool>,
+    flow: Arc<Flow>,
 ) -> JoinHandle<()> {
     thread::spawn(move || {
-        let mut chunk = [0u8; 4096];
+        let mut chunk = vec![0u8; 64 * 1024];
         loop {
-            while held.load(Ordering::SeqCst) {
+            while flow.held.load(Ordering::SeqCst) {
                 thread::sleep(POLL);
             }
-            if closed.load(Ordering::SeqCst) {
+            if flow.closed.load(Ordering::SeqCst) {
                 break; // drops the pipe: tend's next write gets EPIPE
             }
             let n = match pipe.read(&mut chunk) {
@@ -576,7 +609,12 @@ fn collect(
             if n == 0 {
                 break;
             }
-            buf.lock().unwrap().extend_from_slice(&chunk[..n]);
+            let lines = chunk[..n].iter().filter(|&&b| b == b'\n').count();
+            flow.newlines.fetch_add(lines as u64, Ordering::SeqCst);
+            flow.bytes.fetch_add(n as u64, Ordering::SeqCst);
+            if !flow.discard.load(Ordering::SeqCst) {
+                buf.lock().unwrap().extend_from_slice(&chunk[..n]);
+            }
         }
     })
 }
@@ -604,10 +642,9 @@ pub struct Tend<'f> {
     out: Arc<Mutex<Vec<u8>>>,
     err: Arc<Mutex<Vec<u8>>>,
     readers: Vec<JoinHandle<()>>,
-    /// Set: the test stops reading tend's stdout (see `hold_stdout`).
-    out_held: Arc<AtomicBool>,
-    /// Set: the test closes its end of tend's stdout (see `close_stdout`).
-    out_closed: Arc<AtomicBool>,
+    /// How the test reads tend's stdout (`hold_stdout`, `close_stdout`,
+    /// `discard_stdout`).
+    out_flow: Arc<Flow>,
     /// tend's pid on the host, once found.
     pid: Option<u32>,
     exit: Option<(ExitStatus, Instant)>,
@@ -746,13 +783,60 @@ impl Tend<'_> {
     /// is full, tend's writes to its stdout would block (a slow
     /// `docker logs`). At most one read already under way completes.
     pub fn hold_stdout(&self, held: bool) {
-        self.out_held.store(held, Ordering::SeqCst);
+        self.out_flow.held.store(held, Ordering::SeqCst);
     }
 
     /// Closes the test's end of tend's stdout (`tend | head`): once the
     /// read under way returns, tend's writes there fail with EPIPE.
     pub fn close_stdout(&self) {
-        self.out_closed.store(true, Ordering::SeqCst);
+        self.out_flow.closed.store(true, Ordering::SeqCst);
+    }
+
+    /// From now on tend's stdout is read as fast as ever but only counted
+    /// (`stdout_counts`), not kept: for floods of output.
+    pub fn discard_stdout(&self) {
+        self.out_flow.discard.store(true, Ordering::SeqCst);
+    }
+
+    /// Bytes read from tend's stdout so far, and how many were newlines.
+    pub fn stdout_counts(&self) -> (u64, u64) {
+        let f = &self.out_flow;
+        (
+            f.bytes.load(Ordering::SeqCst),
+            f.newlines.load(Ordering::SeqCst),
+        )
+    }
+
+    /// `VmRSS` of tend, in KiB.
+    pub fn rss_kib(&mut self) -> u64 {
+        let pid = self.pid();
+        fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| {
+                let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
+                line.split_whitespace().nth(1)?.parse().ok()
+            })
+            .unwrap_or_else(|| self.fail("no VmRSS in tend's /proc/PID/status"))
+    }
+
+    /// CPU time tend uses over `window`, while the test does nothing.
+    pub fn cpu_over(&mut self, window: Duration) -> Duration {
+        let before = self.cpu_time();
+        thread::sleep(window);
+        self.cpu_time().saturating_sub(before)
+    }
+
+    /// A raw connection to the control socket.
+    pub fn connect(&self) -> UnixStream {
+        let path = self.fx.path("control.sock");
+        UnixStream::connect(&path).unwrap_or_else(|e| self.fail(format!("connect: {e}")))
+    }
+
+    /// Processes under tend that have exited and not been reaped.
+    pub fn zombies(&mut self) -> Vec<Proc> {
+        let mut z = self.descendants();
+        z.retain(|p| p.state == 'Z');
+        z
     }
 
     /// How many fds tend has open.

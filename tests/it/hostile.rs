@@ -9,41 +9,11 @@ use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::harness::{exe, file, polite, proc_stat, Fixture, Tend};
-
-/// Open fds of process `pid`, from the host's /proc.
-fn fd_count(pid: u32) -> usize {
-    fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|d| d.count())
-        .unwrap_or(0)
-}
-
-/// `VmRSS` of process `pid` in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
-            line.split_whitespace().nth(1)?.parse().ok()
-        })
-        .unwrap_or(0)
-}
+use crate::harness::{exe, file, polite, proc_stat, Fixture};
 
 /// True once process `pid` has blocked writing to a full pipe.
 fn blocked_on_pipe(pid: u32) -> bool {
     fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|w| w.contains("pipe_write"))
-}
-
-/// CPU time tend uses over `window`, while the test does nothing.
-fn cpu_over(t: &mut Tend, window: Duration) -> Duration {
-    let before = t.cpu_time();
-    thread::sleep(window);
-    t.cpu_time().saturating_sub(before)
-}
-
-fn connect(t: &Tend) -> UnixStream {
-    let path = t.fixture().path("control.sock");
-    UnixStream::connect(&path).unwrap_or_else(|e| t.fail(format!("connect: {e}")))
 }
 
 /// Symptom (#24): 64 idle control clients, or `wait`s with no timeout,
@@ -57,12 +27,12 @@ fn idle_and_waiting_clients_do_not_lock_out_check() {
     t.ctl_ok(&["wait", "up", "a"]);
     let mut held = Vec::new();
     for _ in 0..64 {
-        let mut s = connect(&t);
+        let mut s = t.connect();
         s.write_all(b"wait down a\n").expect("send wait");
         held.push(s);
     }
     for _ in 0..100 {
-        held.push(connect(&t));
+        held.push(t.connect());
     }
     for verb in ["check", "status"] {
         let r = t.ctl(&[verb]);
@@ -86,7 +56,7 @@ fn fd_exhaustion_does_not_spin_and_check_recovers() {
     t.ctl_ok(&["status"]);
     let pid = t.pid();
     // Room for a handful of clients, no more.
-    let limit = fd_count(pid) + 4;
+    let limit = t.fd_count() + 4;
     let lim = format!("--nofile={limit}:{limit}");
     let ok = Command::new("prlimit")
         .args(["--pid", &pid.to_string(), &lim])
@@ -94,11 +64,11 @@ fn fd_exhaustion_does_not_spin_and_check_recovers() {
         .is_ok_and(|s| s.success());
     t.check(ok, format!("prlimit --pid {pid} {lim} failed"));
 
-    let held: Vec<UnixStream> = (0..60).map(|_| connect(&t)).collect();
+    let held: Vec<UnixStream> = (0..60).map(|_| t.connect()).collect();
     // tend evicts idle clients when accept() fails, so its fd count does not
     // stay at the limit: the warning is what says it ran out.
     t.wait_stderr("tend to run out of fds", |e| e.contains("cannot accept"));
-    let cpu = cpu_over(&mut t, Duration::from_secs(1));
+    let cpu = t.cpu_over(Duration::from_secs(1));
     eprintln!("out of fds, 60 clients queued: tend used {cpu:?} of CPU in 1 s");
     t.check(
         cpu < Duration::from_millis(250),
@@ -146,12 +116,11 @@ fn output_of_a_dead_run_is_drained_within_bounds() {
     let mut t = fx.start(&["--log-prefix"]);
     // Nobody reads tend's stdout: its queue cannot drain either.
     t.hold_stdout(true);
-    let pid = t.pid();
     t.wait_file("yes-pid");
     let start = Instant::now();
     let mut peak = 0;
     while start.elapsed() < Duration::from_secs(2) {
-        peak = peak.max(rss_kib(pid));
+        peak = peak.max(t.rss_kib());
         if peak > 20 * 1024 {
             t.fail(format!("tend's RSS reached {peak} KiB"));
         }

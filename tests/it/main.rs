@@ -10,6 +10,7 @@ mod harness;
 mod ctl;
 mod daemons;
 mod docker;
+mod faults;
 mod hostile;
 mod hostile_input;
 mod initfinish;
