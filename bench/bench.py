@@ -338,7 +338,7 @@ class Supervisord(Program):
         log kept off it (`silent`), as a container would run it."""
         self.stdout_logs = stdout_logs
         if stdout_logs:
-            self.name = "supervisord"  # the only supervisord of its measure
+            self.name = "supervisord /dev/stdout"
 
     def prepare(self, services, work, helpers):
         logs = work / "supervisord-logs"
@@ -797,10 +797,10 @@ def report(programs, results, feet, skipped, s, info):
     for columns in tables:
         if any(results.get(p.name, {}).get(c[1]) for p in programs for c in columns):
             L += table(programs, results, skipped, columns, inf_text) + [""]
-    notes = [p.note for p in programs if p.note and p.name not in skipped]
+    notes = [p.note for p in programs if p.note and p.name in results]
     notes += [f"{name} FAILED {failure}" for name, r in results.items()
               for failure in r.get("failures", [])]
-    if any(isinstance(p, OneChild) and p.name not in skipped for p in programs):
+    if any(isinstance(p, OneChild) and p.name in results for p in programs):
         notes.append("tini, dumb-init, catatonit: the child is `/bin/sh start-services.sh`, "
                      "which starts each service with `(cd DIR && exec ./run) &` and `wait`s; "
                      "memory and wakeups count the init only, not that shell.")
