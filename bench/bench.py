@@ -16,13 +16,16 @@ cargo build --release --target x86_64-unknown-linux-musl).
 
 Usage:
     python3 bench/bench.py [--only tend,s6,...] [--quick] [--tend PATH]
-                           [--reps N] [--measures big,small,respawn,reap]
+                           [--reps N] [--measures big,small,respawn,reap,
+                                                  scale,logs,events]
                            [--json FILE]
 
-The full run takes about 7.5 minutes on 2 cores; --quick (one repetition,
-shorter windows, fewer orphans) is a smoke test whose figures are not for
-publication.  The tables are printed on stdout as Markdown; docs/benchmarks.md
-explains each measure.
+The first four measures (the default) take about 7.5 minutes on 2 cores;
+scale, logs and events (bench/scaling.py: how the cost grows with the number
+of services and with output) about 5 more.  --quick (one repetition, shorter
+windows, fewer orphans, smaller sizes) is a smoke test whose figures are not
+for publication.  The tables are printed on stdout as Markdown;
+docs/benchmarks.md explains each measure.
 """
 
 import argparse
@@ -40,6 +43,12 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+# scaling.py (the scale, logs and events measures) imports this file as
+# `bench`; run as a script, it is `__main__`: one module under both names.
+# Importing it must leave no __pycache__ in the checkout.
+sys.modules.setdefault("bench", sys.modules[__name__])
+sys.dont_write_bytecode = True
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
@@ -61,11 +70,29 @@ class Settings:
     reap_reps: int = 5  # the reaping figure is bimodal (see the doc): more runs
     settle_s: float = 0.5  # after every service is up, before measuring
     timeout_s: float = 30.0  # for anything that should take far less
+    # scale: startup, memory, status and shutdown at each size
+    scale_sizes: tuple = (10, 100, 1000, 3000)
+    status_reps: int = 3  # status queries per launch (median)
+    # logs: 100-byte lines, in all, from each number of talking services
+    log_services: tuple = (1, 4)
+    log_lines: int = 500_000  # 50 MB
+    log_reps: int = 5  # under a second a launch, and noisy on a shared machine
+    # events: tend's CPU per event with each number of services
+    event_sizes: tuple = (10, 100, 1000)
+    event_lines: int = 10_000  # one line per write(2) ...
+    event_line_rate: int = 5_000  # ... this many a second
+    event_bulk_lines: int = 200_000  # then these, 40 a write(2), flat out
+    event_restart_s: float = 2.0  # a crash loop restarting every restart_delay
+    event_restart_delay: str = "20ms"
+    event_requests: int = 1_000  # `status NAME` requests ...
+    event_request_rate: int = 500  # ... this many a second
 
     @classmethod
     def quick(cls):
         return cls(reps=1, idle_s=2.0, respawn_s=3.0, orphans=1000, reap_limit_s=5.0,
-                   reap_reps=1)
+                   reap_reps=1, scale_sizes=(10, 100), status_reps=2, log_lines=50_000,
+                   log_reps=1, event_sizes=(10, 100), event_lines=2_000,
+                   event_bulk_lines=20_000, event_restart_s=0.5, event_requests=200)
 
 
 # ---------------------------------------------------------------- /proc
@@ -131,13 +158,15 @@ class Helpers:
         self.marks = root / "marks"  # compiled into the helpers
         self.dir = root / "bin"
         self.dir.mkdir(parents=True)
-        md = f'-DMARKDIR="{self.marks}"'
-        self.svc = self._cc("svc.c", "svc", [md])
-        self.crash = self._cc("svc.c", "crash", [md, "-DCRASH"])
+        self.md = f'-DMARKDIR="{self.marks}"'
+        self.svc = self._cc("svc.c", "svc", [self.md])
+        self.crash = self._cc("svc.c", "crash", [self.md, "-DCRASH"])
         self.orphans = self._cc(
             "orphans.c", "orphans",
-            ["-static", md, f"-DCOUNT={s.orphans}",
+            ["-static", self.md, f"-DCOUNT={s.orphans}",
              f"-DLIMIT_MS={int(s.reap_limit_s * 1000)}"])
+        self.sink = self._cc("sink.c", "sink", [])
+        self.loop = self._cc("loop.c", "loop", [])
 
     def _cc(self, src, out, flags):
         exe = self.dir / out
@@ -145,9 +174,20 @@ class Helpers:
                         str(BENCH_DIR / src)], check=True)
         return exe
 
+    def talker(self, lines, per_write, rate):
+        """svc.c as a talker (-DTALK): LINES lines of 100 bytes after SIGUSR1,
+        PER_WRITE a write(2), RATE writes a second (0: flat out).  Built
+        once per setting."""
+        out = f"talk-{lines}-{per_write}-{rate}"
+        exe = self.dir / out
+        if not exe.exists():
+            self._cc("svc.c", out, [self.md, "-DTALK", f"-DLINES={lines}",
+                                    f"-DPER_WRITE={per_write}", f"-DRATE={rate}"])
+        return exe
+
     def reset_marks(self):
         shutil.rmtree(self.marks, ignore_errors=True)
-        for sub in ("up", "term", "starts", "reap"):
+        for sub in ("up", "term", "starts", "reap", "talked"):
             (self.marks / sub).mkdir(parents=True)
 
     def mark_names(self, sub):
@@ -171,6 +211,7 @@ class Program:
     packages: tuple = ()  # Debian packages installed for it (libc excluded)
     supervisor_comms: frozenset = frozenset()
     restarts = True  # can restart a crashed service by itself
+    max_services = None  # the most it supervises, when it has a fixed limit
     note = ""  # shown under the tables
 
     def missing(self):
@@ -179,12 +220,22 @@ class Program:
                 return f"{exe} not found ({APT_LINE})"
         return None
 
-    def prepare(self, services: Path, work: Path):
+    def prepare(self, services: Path, work: Path, helpers: Helpers):
         """Write any config the program needs; the argv after unshare."""
         raise NotImplementedError
 
     def is_supervisor(self, pid, comm, init):
         return comm in self.supervisor_comms
+
+    def beyond(self, n):
+        """Why it cannot be run with N services, or None."""
+        if self.max_services and n > self.max_services:
+            return f"n/a: at most {self.max_services:,}"
+        return None
+
+    # status_argv(launch): the command that shows every service's state;
+    # None when the program has none.
+    status_argv = None
 
     def version(self):
         if not self.packages:
@@ -198,17 +249,28 @@ class Tend(Program):
     name = "tend"
     supervisor_comms = frozenset({"tend"})
 
-    def __init__(self, path):
+    def __init__(self, path, flags=(), name="tend"):
         self.path = Path(path)
         self.executables = (str(self.path),)
+        self.flags, self.name = tuple(flags), name
 
     def missing(self):
         if not self.path.exists():
             return f"pending: {self.path} not built"
         return None
 
-    def prepare(self, services, work):
-        return [str(self.path), "--services", str(services)]
+    @staticmethod
+    def control(work):
+        """The control socket of the launch in WORK (not the default in /run,
+        which every tend on the machine would share)."""
+        return work / "control.sock"
+
+    def prepare(self, services, work, helpers):
+        return [str(self.path), "--services", str(services),
+                "--control", str(self.control(work)), *self.flags]
+
+    def status_argv(self, launch):
+        return [str(self.path), "ctl", "--control", str(self.control(launch.work)), "status"]
 
     def version(self):
         out = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
@@ -221,9 +283,30 @@ class S6(Program):
     executables = ("/usr/bin/s6-svscan", "/usr/bin/s6-supervise")
     packages = ("s6", "libs6-2.11", "libskarnet2.13", "libexecline2.9")
     supervisor_comms = frozenset({"s6-svscan", "s6-supervise"})
+    default_max = 500  # s6-svscan 2.11 supervises 500 services unless given -c MAX
 
-    def prepare(self, services, work):
-        return ["s6-svscan", str(services)]
+    def __init__(self, logger=False):
+        """logger: each service gets a log/ service, s6-log, whose script
+        `1` copies every line to its stdout (s6-svscan's, the container's)."""
+        self.logger = logger
+        if logger:
+            self.name = "s6 + s6-log"
+            self.executables += ("/usr/bin/s6-log",)
+
+    def prepare(self, services, work, helpers):
+        dirs = [d for d in services.iterdir() if not d.name.startswith(".")]
+        for d in dirs if self.logger else ():
+            (d / "log").mkdir()
+            (d / "log" / "run").write_text("#!/bin/sh\nexec s6-log -- 1\n")
+            (d / "log" / "run").chmod(0o755)
+        slots = len(dirs) * (2 if self.logger else 1)
+        return ["s6-svscan", *(["-c", str(slots)] if slots > self.default_max else []),
+                str(services)]
+
+    def status_argv(self, launch):
+        # No command shows them all: s6-svstat takes one service dir.
+        return ["sh", "-c", 'for d in "$1"/*/; do s6-svstat "$d"; done', "sh",
+                str(launch.services)]
 
 
 class Runit(Program):
@@ -231,9 +314,13 @@ class Runit(Program):
     executables = ("/usr/bin/runsvdir", "/usr/bin/runsv")
     packages = ("runit",)
     supervisor_comms = frozenset({"runsvdir", "runsv"})
+    max_services = 1000  # runsvdir.c: MAXSERVICES
 
-    def prepare(self, services, work):
+    def prepare(self, services, work, helpers):
         return ["runsvdir", str(services)]
+
+    def status_argv(self, launch):
+        return ["sv", "status", *sorted(map(str, launch.services.iterdir()))]
 
 
 class Supervisord(Program):
@@ -245,26 +332,46 @@ class Supervisord(Program):
     note = ("supervisord: one `[program:NAME]` per service dir (`command` = its run file, "
             "`directory` = the dir), everything else default; its logs go to the tmpfs.")
 
-    def prepare(self, services, work):
+    def __init__(self, stdout_logs=False):
+        """stdout_logs: every program's stdout to supervisord's own
+        (`stdout_logfile=/dev/stdout`, no rotation), and supervisord's own
+        log kept off it (`silent`), as a container would run it."""
+        self.stdout_logs = stdout_logs
+        if stdout_logs:
+            self.name = "supervisord /dev/stdout"
+
+    def prepare(self, services, work, helpers):
         logs = work / "supervisord-logs"
         logs.mkdir()
         lines = ["[supervisord]", "nodaemon=true", f"logfile={logs}/supervisord.log",
-                 f"pidfile={work}/supervisord.pid", f"childlogdir={logs}", ""]
+                 f"pidfile={work}/supervisord.pid", f"childlogdir={logs}",
+                 *(["silent=true"] if self.stdout_logs else []), ""]
         for svc in sorted(services.iterdir()):
-            lines += [f"[program:{svc.name}]", f"command={svc}/run", f"directory={svc}", ""]
+            lines += [f"[program:{svc.name}]", f"command={svc}/run", f"directory={svc}",
+                      *(["stdout_logfile=/dev/stdout", "stdout_logfile_maxbytes=0"]
+                        if self.stdout_logs else []), ""]
         conf = work / "supervisord.conf"
         conf.write_text("\n".join(lines))
         return ["supervisord", "-n", "-c", str(conf)]
 
 
-class OneChild(Program):
+class InitOnly(Program):
+    """A PID 1 that starts the services without supervising them: only PID 1
+    itself counts as the supervisor."""
+
+    restarts = False
+
+    def is_supervisor(self, pid, comm, init):
+        return pid == init
+
+
+class OneChild(InitOnly):
     """tini, dumb-init, catatonit run one child: as users do, that child is a
     shell script that starts every service in the background and waits."""
 
-    restarts = False
     wrapper: tuple = ()
 
-    def prepare(self, services, work):
+    def prepare(self, services, work, helpers):
         script = work / "start-services.sh"
         script.write_text(
             "#!/bin/sh\n"
@@ -273,9 +380,6 @@ class OneChild(Program):
             "done\n"
             "wait\n")
         return [*self.wrapper, "/bin/sh", str(script)]
-
-    def is_supervisor(self, pid, comm, init):
-        return pid == init  # the init only, not the launcher shell
 
 
 class Tini(OneChild):
@@ -299,6 +403,27 @@ class Catatonit(OneChild):
     wrapper = ("catatonit", "--")
 
 
+class PlainLoop(InitOnly):
+    """bench/loop.c as PID 1: fork and exec each service's run, nothing else.
+    The floor for startup, and (the services write into PID 1's own stdout)
+    for output."""
+
+    name = "plain loop (C)"
+
+    def prepare(self, services, work, helpers):
+        return [str(helpers.loop), str(services)]
+
+
+class PythonLoop(InitOnly):
+    """bench/loop.py as PID 1: the same loop as a few lines of Python."""
+
+    name = "plain loop (Python)"
+    executables = (sys.executable,)
+
+    def prepare(self, services, work, helpers):
+        return [sys.executable, str(BENCH_DIR / "loop.py"), str(services)]
+
+
 def all_programs(tend_path):
     return [Tend(tend_path), S6(), Runit(), Supervisord(), Tini(), DumbInit(), Catatonit()]
 
@@ -308,29 +433,36 @@ def all_programs(tend_path):
 
 class Launch:
     """PROGRAM as PID 1 of a fresh PID namespace, on a fresh dir of services
-    on tmpfs.  services: {name: run executable}.  Use as a context manager:
-    whatever happens, the namespace is gone at the end."""
+    on tmpfs.  services: {name: run executable, or (run executable, {file in
+    the service dir: its text})}.  PID 1's stdout goes to the fd `stdout`
+    when given, else with its stderr to output.log.  Use as a context
+    manager: whatever happens, the namespace is gone at the end."""
 
-    def __init__(self, program: Program, helpers: Helpers, services: dict, s: Settings):
+    def __init__(self, program: Program, helpers: Helpers, services: dict, s: Settings,
+                 stdout=None):
         self.program, self.helpers, self.s = program, helpers, s
         helpers.reset_marks()
         self.work = Path(tempfile.mkdtemp(prefix="launch-", dir=helpers.dir.parent))
-        sdir = self.work / "services"
+        self.services = sdir = self.work / "services"
         sdir.mkdir()
-        for name, exe in services.items():
+        for name, run in services.items():
+            exe, files = run if isinstance(run, tuple) else (run, {})
             (sdir / name).mkdir()
             os.link(exe, sdir / name / "run")
+            for file, text in files.items():
+                (sdir / name / file).write_text(text)
         # As if built into an image earlier: runsvdir does not scan a dir
         # modified within the last second, which would add 1 s to its startup.
         past = time.time() - 60
         for d in [sdir, *sdir.iterdir()]:
             os.utime(d, (past, past))
         argv = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child",
-                *program.prepare(sdir, self.work)]
+                *program.prepare(sdir, self.work, helpers)]
         self.log = open(self.work / "output.log", "wb")
         self.t0 = time.monotonic_ns()
-        self.popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.log,
-                                      stderr=subprocess.STDOUT, start_new_session=True)
+        self.popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                      stdout=self.log if stdout is None else stdout,
+                                      stderr=self.log, start_new_session=True)
         try:
             self.init = self._find_init()
             self.ns = os.readlink(f"/proc/{self.init}/ns/pid")
@@ -372,8 +504,9 @@ class Launch:
                 pass
             self.popen.wait()
 
-    def supervisor_pids(self):
-        pids = []
+    def processes(self):
+        """[(pid, comm)] of every process in the namespace (host pids)."""
+        found = []
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
                 continue
@@ -383,10 +516,12 @@ class Launch:
                     continue
             except OSError:
                 continue
-            comm = (read(f"/proc/{pid}/comm") or "").strip()
-            if self.program.is_supervisor(pid, comm, self.init):
-                pids.append(pid)
-        return pids
+            found.append((pid, (read(f"/proc/{pid}/comm") or "").strip()))
+        return found
+
+    def supervisor_pids(self):
+        return [pid for pid, comm in self.processes()
+                if self.program.is_supervisor(pid, comm, self.init)]
 
     def wait_up(self, n):
         """Wait until N services have written their up marker; return the
@@ -435,20 +570,28 @@ def supervisor_memory(launch):
     return rss, pss, len(pids)
 
 
-def measure_big(p, h, s, out):
-    """100 services: startup, memory, then shutdown."""
-    services = {f"svc{i:03d}": h.svc for i in range(s.big)}
+def lifecycle(p, h, s, n, out, key, meanwhile=None):
+    """n services: startup, memory, `meanwhile(launch)` if given, then
+    shutdown; each figure under out[key(its name)]."""
+    services = {f"svc{i:04d}": h.svc for i in range(n)}
     with Launch(p, h, services, s) as launch:
-        out["startup_ms"].append(launch.wait_up(s.big) / 1e6)
+        out[key("startup_ms")].append(launch.wait_up(n) / 1e6)
         time.sleep(s.settle_s)
         rss, pss, nprocs = supervisor_memory(launch)
-        out[f"pss_{s.big}"].append(pss / 1024)
-        out[f"rss_{s.big}"].append(rss / 1024)
-        out["procs"].append(nprocs)
+        out[key("pss")].append(pss / 1024)
+        out[key("rss")].append(rss / 1024)
+        out[key("procs")].append(nprocs)
+        if meanwhile:
+            meanwhile(launch)
         dt, code = launch.terminate()
-        out["shutdown_ms"].append(dt / 1e6)
-        out["termed"].append(len(h.mark_names("term")))
-        out["exit_code"].append(code)
+        out[key("shutdown_ms")].append(dt / 1e6)
+        out[key("termed")].append(len(h.mark_names("term")))
+        out[key("exit_code")].append(code)
+
+
+def measure_big(p, h, s, out):
+    """100 services: startup, memory, then shutdown."""
+    lifecycle(p, h, s, s.big, out, lambda k: f"{k}_{s.big}" if k in ("pss", "rss") else k)
 
 
 def measure_small(p, h, s, n, out):
@@ -619,13 +762,17 @@ def report(programs, results, feet, skipped, s, info):
         if p.name in skipped:
             L.append(f"| {p.name} | {skipped[p.name]} | | | | | | |")
             continue
+        if p.name not in results:  # not in the measures asked for
+            continue
         f = feet[p.name]
         inst = f"{f['installed_kib']:,} KiB" if f["installed_kib"] else "-"
         L.append(f"| {p.name} | {p.version()} | {f['files']} | {f['exe_bytes']:,} | {f['libs']} "
                  f"| {f['lib_bytes']:,} | {f['linkage']} | {inst} |")
     L.append("")
 
-    na_restart = "n/a: no restart"
+    def na_restart(p):
+        return None if p.restarts else "n/a: no restart"
+
     inf_text = {"reap_ms": f">{s.reap_limit_s:g} s", "first_restart_ms": "none",
                 "shutdown_ms": "timeout"}
     tables = [
@@ -648,11 +795,12 @@ def report(programs, results, feet, skipped, s, info):
             (f"idle wakeups, {s.idle_s:g} s, {s.idle_services} svc", "idle_wakeups", num, None),
         ]]
     for columns in tables:
-        L += table(programs, results, skipped, columns, inf_text) + [""]
-    notes = [p.note for p in programs if p.note and p.name not in skipped]
+        if any(results.get(p.name, {}).get(c[1]) for p in programs for c in columns):
+            L += table(programs, results, skipped, columns, inf_text) + [""]
+    notes = [p.note for p in programs if p.note and p.name in results]
     notes += [f"{name} FAILED {failure}" for name, r in results.items()
               for failure in r.get("failures", [])]
-    if any(isinstance(p, OneChild) and p.name not in skipped for p in programs):
+    if any(isinstance(p, OneChild) and p.name in results for p in programs):
         notes.append("tini, dumb-init, catatonit: the child is `/bin/sh start-services.sh`, "
                      "which starts each service with `(cd DIR && exec ./run) &` and `wait`s; "
                      "memory and wakeups count the init only, not that shell.")
@@ -661,6 +809,8 @@ def report(programs, results, feet, skipped, s, info):
 
 
 def table(programs, results, skipped, columns, inf_text):
+    """One row per program, one column per (title, key, formatter or None
+    for a set of values, cannot(program): why it has no figure, or None)."""
     rows = ["| program | " + " | ".join(c[0] for c in columns) + " |",
             "|---|" + "---:|" * len(columns)]
     for p in programs:
@@ -671,8 +821,8 @@ def table(programs, results, skipped, columns, inf_text):
         r = results[p.name]
         cells = []
         for title, key, fmt, cannot in columns:
-            if cannot and not p.restarts:
-                cells.append(cannot)
+            if cannot and cannot(p):
+                cells.append(cannot(p))
             elif not r.get(key):
                 cells.append("failed" if r.get("failures") else "–")
             elif fmt is None:
@@ -686,42 +836,64 @@ def table(programs, results, skipped, columns, inf_text):
 # ---------------------------------------------------------------- main
 
 
-MEASURES = ("big", "small", "respawn", "reap")
+# The launches of this file, then those of scaling.py.
+CLASSIC = ("big", "small", "respawn", "reap")
+MEASURES = CLASSIC + ("scale", "logs", "events")
 
 
-def run_all(programs, s, log, measures=MEASURES):
+@dataclass
+class Step:
+    """Launches to repeat: the --measures name they belong to, their label in
+    the progress log, how many times, on which programs, and the measure,
+    called as measure(program, out) to append figures to out[key]."""
+    kind: str
+    label: str
+    reps: int
+    programs: list
+    measure: object
+
+
+def run_all(programs, s, log, measures=CLASSIC):
+    """Runs the measures on the programs; ({name: {key: [figures]}}, the
+    programs run, base and variants, in order)."""
     root = Path(tempfile.mkdtemp(prefix="tend-bench-", dir=SCRATCH))
     try:
         h = Helpers(root, s)
-        results = {p.name: {} for p in programs}
-        # (kind, label, repetitions, measure)
-        plan = [("big", "big", s.reps, lambda p, out: measure_big(p, h, s, out))]
-        plan += [("small", f"{n} services", s.reps,
-                  lambda p, out, n=n: measure_small(p, h, s, n, out))
-                 for n in s.mem_sizes if n != s.big]
-        plan += [("respawn", "respawn", s.reps, lambda p, out: measure_respawn(p, h, s, out)),
-                 ("reap", "reap", s.reap_reps, lambda p, out: measure_reap(p, h, s, out))]
-        plan = [step for step in plan if step[0] in measures]
-        rounds = max(step[2] for step in plan)
+        steps = [Step("big", "big", s.reps, programs, lambda p, out: measure_big(p, h, s, out))]
+        steps += [Step("small", f"{n} services", s.reps, programs,
+                       lambda p, out, n=n: measure_small(p, h, s, n, out))
+                  for n in s.mem_sizes if n != s.big]
+        steps += [Step("respawn", "respawn", s.reps, [p for p in programs if p.restarts],
+                       lambda p, out: measure_respawn(p, h, s, out)),
+                  Step("reap", "reap", s.reap_reps, programs,
+                       lambda p, out: measure_reap(p, h, s, out))]
+        if set(measures) - set(CLASSIC):
+            import scaling  # here: it imports this module
+            steps += scaling.steps(programs, h, s, log)
+        steps = [step for step in steps if step.kind in measures and step.programs]
+        run = []
+        for step in steps:
+            run += [p for p in step.programs if all(p is not q for q in run)]
+        results = {p.name: {} for p in run}
         # Programs interleaved within each repetition, so that a change in the
         # machine's load touches all of them alike.
-        for rep in range(rounds):
-            for p in programs:
+        for rep in range(max(step.reps for step in steps)):
+            for p in run:
                 out = results[p.name]
-                for kind, label, reps, measure in plan:
-                    if rep >= reps or (kind == "respawn" and not p.restarts):
+                for step in steps:
+                    if rep >= step.reps or all(p is not q for q in step.programs):
                         continue
-                    log(f"[{rep + 1}/{reps}] {p.name}: {label}")
+                    log(f"[{rep + 1}/{step.reps}] {p.name}: {step.label}")
                     sink = Sink()
                     try:
-                        measure(p, sink)
+                        step.measure(p, sink)
                     except Exception as e:  # one failure must not sink the run
                         log(f"    FAILED: {e}")
                         out.setdefault("failures", []).append(
-                            f"{label}: " + " ".join(str(e).split()))
+                            f"{step.label}: " + " ".join(str(e).split()))
                     for key, vals in sink.items():
                         out.setdefault(key, []).extend(vals)
-        return results
+        return results, run
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -740,21 +912,22 @@ def main():
     ap.add_argument("--quick", action="store_true", help="smoke test: 1 run, short windows")
     ap.add_argument("--tend", default=str(DEFAULT_TEND), help=f"tend binary ({DEFAULT_TEND})")
     ap.add_argument("--reps", type=int, help="repetitions (default 3, reaping 5; --quick 1)")
-    ap.add_argument("--measures", default=",".join(MEASURES),
+    ap.add_argument("--measures", default=",".join(CLASSIC),
                     help="comma-separated subset of: " + ", ".join(MEASURES) +
-                    " (big = startup, memory and shutdown with the most services;"
-                    " small = memory with fewer, idle wakeups)")
+                    ", or all (default: " + ",".join(CLASSIC) + "; big = startup, memory and"
+                    " shutdown with the most services; small = memory with fewer, idle"
+                    " wakeups; scale, logs, events: see bench/scaling.py)")
     ap.add_argument("--json", help="also write the raw figures to this file")
     args = ap.parse_args()
 
     if os.geteuid() != 0:
         sys.exit("bench.py needs root (unshare --pid)")
-    measures = args.measures.split(",")
+    measures = MEASURES if args.measures == "all" else args.measures.split(",")
     if set(measures) - set(MEASURES):
         sys.exit(f"unknown measure(s): {', '.join(sorted(set(measures) - set(MEASURES)))}")
     s = Settings.quick() if args.quick else Settings()
     if args.reps:
-        s.reps = s.reap_reps = args.reps
+        s.reps = s.reap_reps = s.log_reps = args.reps
     programs = all_programs(args.tend)
     if args.only:
         wanted = args.only.split(",")
@@ -774,11 +947,14 @@ def main():
     info = machine()
     info["launch_floor_ms"] = launch_overhead_ms()
     started = time.monotonic()
-    results = run_all(runnable, s, log, measures)
+    results, run = run_all(runnable, s, log, measures)
     info["busy_pct_end"] = busy_pct()
     info["duration_s"] = round(time.monotonic() - started)
     log(f"measured in {info['duration_s']} s")
     print(report(programs, results, feet, skipped, s, info))
+    if set(measures) - set(CLASSIC):
+        import scaling
+        print("\n" + scaling.report(run, results, s, measures))
     if args.json:
         Path(args.json).write_text(json.dumps(
             {"machine": info, "settings": s.__dict__, "footprint": feet,

@@ -39,6 +39,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "marks.h"
+
 #ifndef MARKDIR
 #error "compile with -DMARKDIR=\"/path\""
 #endif
@@ -52,26 +54,12 @@
 #define PAUSE_MS 1000
 #endif
 
-static long long now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static void write_result(const char *text)
 {
-    char cwd[PATH_MAX], path[PATH_MAX + 64], tmp[PATH_MAX + 72];
+    char cwd[PATH_MAX], path[PATH_MAX + 64];
     const char *name = getcwd(cwd, sizeof cwd) ? strrchr(cwd, '/') + 1 : "orphans";
     snprintf(path, sizeof path, "%s/reap/%s", MARKDIR, name);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0)
-        return;
-    ssize_t ignored = write(fd, text, strlen(text));
-    (void)ignored;
-    close(fd);
-    rename(tmp, path);
+    put_file(path, text, 0);
 }
 
 int main(void)

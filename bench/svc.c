@@ -17,6 +17,13 @@
  *
  * -DCRASH build: append "START_NS EXIT_NS\n" to MARKDIR/starts/NAME and
  * exit 1 at once (a service in a crash loop).
+ *
+ * -DTALK build (a service that logs): write the up marker as above, then
+ * wait for SIGUSR1, so that the harness starts every talker at a moment of
+ * its choosing; then write LINES lines of 100 bytes to stdout, PER_WRITE
+ * lines per write(2), at RATE writes a second (0: as fast as the pipe
+ * takes them); then write MARKDIR/talked/NAME ("START_NS END_NS") and wait
+ * for SIGTERM like the default build.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -24,19 +31,25 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "marks.h"
 
 #ifndef MARKDIR
 #error "compile with -DMARKDIR=\"/path\""
 #endif
-
-static long long now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
+#ifndef LINES
+#define LINES 100000
+#endif
+#ifndef PER_WRITE
+#define PER_WRITE 40 /* 4,000 B: under PIPE_BUF, so writers sharing a pipe stay whole */
+#endif
+#ifndef RATE
+#define RATE 0
+#endif
+#define LINE_BYTES 100
 
 static const char *service_name(void)
 {
@@ -50,19 +63,50 @@ static const char *service_name(void)
 /* Write TEXT to MARKDIR/SUB/NAME; atomically (via rename) unless APPEND. */
 static void mark(const char *sub, const char *name, const char *text, int append)
 {
-    char path[PATH_MAX], tmp[PATH_MAX + 8];
+    char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/%s/%s", MARKDIR, sub, name);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int fd = append ? open(path, O_WRONLY | O_CREAT | O_APPEND, 0644)
-                    : open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0)
-        return;
-    ssize_t ignored = write(fd, text, strlen(text));
-    (void)ignored;
-    close(fd);
-    if (!append)
-        rename(tmp, path);
+    put_file(path, text, append);
 }
+
+#ifdef TALK
+/* Write all of BUF (a pipe may take part of it). */
+static void write_all(const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(1, buf, len);
+        if (n <= 0)
+            return;
+        buf += n;
+        len -= (size_t)n;
+    }
+}
+
+static void talk(const char *name)
+{
+    static char buf[PER_WRITE * LINE_BYTES];
+    for (int i = 0; i < PER_WRITE; i++) {
+        char *line = buf + i * LINE_BYTES;
+        memset(line, 'x', LINE_BYTES - 1);
+        memcpy(line, name, strnlen(name, 40));
+        line[LINE_BYTES - 1] = '\n';
+    }
+    /* Paced writes are due every 1/RATE s: a sleep must not overshoot by
+     * the default 50 us of timer slack. */
+    prctl(PR_SET_TIMERSLACK, 1UL);
+    long long start = now_ns();
+    for (long long w = 0; w < LINES / PER_WRITE; w++) {
+        if (RATE > 0) {
+            long long due = start + w * 1000000000LL / (RATE > 0 ? RATE : 1);
+            struct timespec ts = {due / 1000000000LL, due % 1000000000LL};
+            clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+        }
+        write_all(buf, sizeof buf);
+    }
+    char text[64];
+    snprintf(text, sizeof text, "%lld %lld\n", start, now_ns());
+    mark("talked", name, text, 0);
+}
+#endif
 
 int main(void)
 {
@@ -74,19 +118,31 @@ int main(void)
     mark("starts", name, buf, 1);
     return 1;
 #else
-    /* Whatever the supervisor left us, we want TERM delivered to sigwait. */
+    /* Whatever the supervisor left us, we want TERM (and a talker's USR1)
+     * delivered to sigwait, blocked before the up marker tells the harness
+     * it may send them. */
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     signal(SIGTERM, SIG_DFL);
+#ifdef TALK
+    sigaddset(&set, SIGUSR1);
+#endif
     sigprocmask(SIG_BLOCK, &set, NULL);
 
     snprintf(buf, sizeof buf, "%lld\n", now_ns());
     mark("up", name, buf, 0);
 
     int sig;
-    while (sigwait(&set, &sig) != 0 || sig != SIGTERM)
+#ifdef TALK
+    while (sigwait(&set, &sig) != 0)
         ;
+    if (sig == SIGUSR1)
+        talk(name);
+    if (sig != SIGTERM)
+#endif
+        while (sigwait(&set, &sig) != 0 || sig != SIGTERM)
+            ;
     snprintf(buf, sizeof buf, "%lld\n", now_ns());
     mark("term", name, buf, 0);
     return 0;
