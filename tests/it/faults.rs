@@ -558,7 +558,6 @@ fn notify_flood_leaves_tend_responsive() {
 /// SPEC §2: only the service's own processes may notify. Another process
 /// of the container sends READY=1 to a silent service's socket.
 #[test]
-#[ignore = "defect: a READY=1 from any process that can reach a service's notify socket marks it ready"]
 fn notify_from_another_process_does_not_mark_ready() {
     let fx = Fixture::new(
         "notify-intruder",
@@ -589,7 +588,6 @@ fn notify_from_another_process_does_not_mark_ready() {
 /// A READY=1 sent by a process the previous run left behind, once the
 /// next run has started, must not mark that next run ready.
 #[test]
-#[ignore = "defect: a READY=1 from a process left by the previous run marks the next run ready"]
 fn ready_from_a_previous_run_does_not_mark_the_next_ready() {
     let fx = Fixture::new(
         "notify-stale",

@@ -363,21 +363,13 @@ impl Fixture {
         self.start_in(namespace_wrapper(), env, &[], args)
     }
 
-    /// Like `start`, with `prefix` (e.g. `prlimit --nofile=...`, which
-    /// execs in place) run before the namespace wrapper.
-    pub fn start_under(&self, prefix: &[&str], args: &[&str]) -> Tend<'_> {
-        let mut argv: Vec<String> = prefix.iter().map(|a| a.to_string()).collect();
-        argv.extend(namespace_wrapper());
-        self.start_in(argv, &[], &[], args)
-    }
-
     /// Like `start`, with `pre` (a command that ends by exec'ing its
     /// arguments, e.g. `sh -c 'mount ...; exec "$@"' sh`) run inside the
     /// namespace before tend: it can set up tend's mounts or limits.
     pub fn start_under(&self, pre: &[&str], args: &[&str]) -> Tend<'_> {
         let mut wrapper = namespace_wrapper();
         wrapper.extend(pre.iter().map(|a| a.to_string()));
-        self.start_in(wrapper, &[], args)
+        self.start_in(wrapper, &[], &[], args)
     }
 
     /// Starts tend as a plain child of the test, not PID 1 of anything (it
