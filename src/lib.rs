@@ -4,6 +4,7 @@
 //! - `config`: durations, signals, `service.toml` (toml + serde), users (pure);
 //! - `options`: the command line and its environment fallbacks (pure);
 //! - `scan`: service directories -> specs (file reading, validation);
+//! - `unit`, `unit_scan`: systemd units -> specs (a pure parser, and its I/O edge);
 //! - `state`: one service's life as a pure state machine;
 //! - `supervisor`: the event loop that carries out the state machine's actions, one
 //!   module per concern (phases, readiness, sockets, output, reload, verbs);
@@ -30,3 +31,4 @@ pub mod state;
 pub mod supervisor;
 pub mod sys;
 pub mod unit;
+pub mod unit_scan;

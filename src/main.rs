@@ -73,8 +73,13 @@ fn supervise(opts: Options) -> i32 {
     let base = opts.log_level.unwrap_or(log::LevelFilter::Info);
     tlog::init(base);
 
-    let (specs, errors) = match scan::scan(&opts.services, opts.grace) {
-        Ok(found) => found,
+    let (specs, errors) = match scan::scan_dirs(&opts.services, opts.grace) {
+        Ok(found) => {
+            for w in &found.warnings {
+                log::warn!("{w}");
+            }
+            (found.specs, found.errors)
+        }
         Err(e) if !opts.services_explicit && !opts.services.exists() => {
             log::debug!("{e}: no services");
             (Vec::new(), Vec::new())

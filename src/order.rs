@@ -135,6 +135,7 @@ mod tests {
         ServiceSpec {
             name: name.into(),
             dir: PathBuf::from("/s").join(name),
+            cwd: None,
             argv: vec!["run".into()],
             finish: None,
             down: false,

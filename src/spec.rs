@@ -12,7 +12,12 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServiceSpec {
     pub name: String,
+    /// The service dir, or the unit file (`SERVICES/NAME.service`): where
+    /// the service is defined, as error lines name it.
     pub dir: PathBuf,
+    /// Where its processes start; `None`: `dir` (a unit's
+    /// `WorkingDirectory=`, `/` by default as in systemd).
+    pub cwd: Option<PathBuf>,
     /// `[dir/run]`, or `service.toml`'s `command`.
     pub argv: Vec<OsString>,
     pub finish: Option<PathBuf>,
@@ -125,6 +130,11 @@ pub struct PolicySpec {
 }
 
 impl ServiceSpec {
+    /// The working directory of the service's processes.
+    pub fn cwd(&self) -> &std::path::Path {
+        self.cwd.as_deref().unwrap_or(&self.dir)
+    }
+
     /// Equal apart from the `down` file.
     pub fn same_but_down(&self, other: &ServiceSpec) -> bool {
         let mut a = self.clone();

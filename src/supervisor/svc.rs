@@ -151,7 +151,7 @@ impl Supervisor {
             .map(|p| p.r.as_raw_fd());
         let s = &self.svcs[i];
         let mut spawn = sys::Spawn::new(&s.spec.argv, &self.mask);
-        spawn.cwd = Some(&s.spec.dir);
+        spawn.cwd = Some(s.spec.cwd());
         spawn.env = &env;
         spawn.user = s.spec.user.as_ref().map(svc::creds);
         let listen_fds = s.sockets.raw_fds();
