@@ -1,5 +1,6 @@
 //! Entry point: `tend [OPTIONS] [--] [COMMAND...]` supervises; `tend ctl`
-//! (or the binary invoked as `tendctl`) is the client. Reads as a list of
+//! (or the binary invoked as `tendctl`) is the client; `tend verify`
+//! checks a services dir. Reads as a list of
 //! phases: parse arguments, set up logging, scan services, become a reaper,
 //! take over signals, run the loop, exit with its code.
 
@@ -55,6 +56,7 @@ fn main() {
             0
         }
         Ok(Invocation::Ctl(a)) => ctl::run(&a),
+        Ok(Invocation::Verify(o)) => verify(&o),
         Ok(Invocation::Supervise(mut o)) => {
             // The command is always the tail of the arguments.
             let at = raw.len() - o.command.len();
@@ -63,6 +65,31 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// `tend verify` (SPEC §1, §8): the supervisor's scan, every problem and
+/// every ignored directive on stdout, one line each; exit 1 when a service
+/// would be skipped, 2 when the dir cannot be read.
+fn verify(opts: &Options) -> i32 {
+    let found = match scan::scan_dirs(&opts.services, opts.grace) {
+        Ok(found) => found,
+        Err(e) => {
+            eprintln!("tend verify: {e}");
+            return 2;
+        }
+    };
+    for w in &found.warnings {
+        println!("warning: {w}");
+    }
+    for e in &found.errors {
+        println!("error: {e}");
+    }
+    let (run, bad) = (found.specs.len(), found.errors.len());
+    println!(
+        "{}: {run} services would run, {bad} problems",
+        opts.services.display()
+    );
+    i32::from(bad > 0)
 }
 
 fn supervise(opts: Options) -> i32 {
