@@ -13,7 +13,7 @@
 //! - `control`, `proto`: the control socket and its protocol (pure);
 //! - `sys`: the syscalls with policy-free wrappers, knowing no domain type: signals,
 //!   sockets, pipes, poll (`mod.rs`), spawning (`spawn`), reaping and killing (`procs`);
-//! - `ctl`: the `tend ctl` client;
+//! - `ctl`: the `tend ctl` client; `systemctl`: the same, as systemctl;
 //! - `log`: tend's own messages on stderr.
 
 pub mod config;
@@ -30,5 +30,6 @@ pub mod spec;
 pub mod state;
 pub mod supervisor;
 pub mod sys;
+pub mod systemctl;
 pub mod unit;
 pub mod unit_scan;

@@ -1,12 +1,12 @@
 //! Entry point: `tend [OPTIONS] [--] [COMMAND...]` supervises; `tend ctl`
 //! (or the binary invoked as `tendctl`) is the client; `tend verify`
-//! checks a services dir. Reads as a list of
+//! checks a services dir; invoked as `systemctl`, systemd's client verbs. Reads as a list of
 //! phases: parse arguments, set up logging, scan services, become a reaper,
 //! take over signals, run the loop, exit with its code.
 
 use std::path::Path;
 use tend::options::{self, Invocation, Options};
-use tend::{ctl, log as tlog, scan, supervisor, sys};
+use tend::{ctl, log as tlog, scan, supervisor, sys, systemctl};
 
 fn main() {
     // Panic policy: tend is written never to panic (no unwrap on input from
@@ -36,11 +36,10 @@ fn main() {
         .iter()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    if Path::new(&argv0)
-        .file_name()
-        .is_some_and(|n| n == "tendctl")
-    {
-        std::process::exit(ctl::run(&args));
+    match Path::new(&argv0).file_name().and_then(|n| n.to_str()) {
+        Some("tendctl") => std::process::exit(ctl::run(&args)),
+        Some("systemctl") => std::process::exit(systemctl::run(&args)),
+        _ => {}
     }
     let code = match options::parse_args(&args, &|k| std::env::var(k).ok()) {
         Err(e) => {

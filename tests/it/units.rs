@@ -284,3 +284,89 @@ fn verify_exit_codes_on_good_and_bad_dirs() {
     );
     assert!(out.contains("1 services would run, 1 problems"), "{out}");
 }
+
+/// Runs the binary under the name `systemctl` (a symlink in the fixture),
+/// against this fixture's tend and services dir.
+fn systemctl(fx: &Fixture, args: &[&str]) -> (i32, String, String) {
+    let link = fx.path("bin/systemctl");
+    if !link.exists() {
+        std::fs::create_dir_all(fx.path("bin")).expect("mkdir bin");
+        symlink(tend_bin(), &link).expect("symlink systemctl");
+    }
+    let out = Command::new(&link)
+        .args(args)
+        .env("TEND_CONTROL", fx.path("control.sock"))
+        .env("TEND_SERVICES", fx.path("services"))
+        .output()
+        .expect("run systemctl");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `systemctl` verbs map onto the control verbs, with systemctl's exit
+/// codes: is-active 0/3, is-failed 1, show -p MainPID, stop and start.
+#[test]
+fn systemctl_front_end_controls_units() {
+    let fx = Fixture::new("unit-systemctl", []);
+    // `$$` is systemd's escape for `$`: sh gets `$$`, its pid.
+    let unit = marker_unit(&fx, "up-web", "$$$$", "");
+    fx.write(file("services/web.service", &unit));
+    let mut t = fx.start(&[]);
+    let pid = t.wait_file("up-web");
+    let r = systemctl(&fx, &["is-active", "web.service"]);
+    t.check_eq((r.0, r.1.as_str()), (0, "active\n"), "is-active while up");
+    let r = systemctl(&fx, &["show", "-p", "MainPID", "web"]);
+    t.check_eq(r.1, format!("MainPID={pid}\n"), "show -p MainPID");
+    let r = systemctl(&fx, &["is-failed", "web"]);
+    t.check_eq(r.0, 1, "is-failed of a running unit");
+
+    let r = systemctl(&fx, &["stop", "web.service"]);
+    t.check_eq(r.0, 0, "stop");
+    t.wait_for("web down", |_| systemctl(&fx, &["is-active", "web"]).0 == 3);
+    let r = systemctl(&fx, &["is-active", "web"]);
+    t.check_eq(r.1.as_str(), "inactive\n", "is-active once stopped");
+    let r = systemctl(&fx, &["is-active", "nope"]);
+    t.check_eq(
+        (r.0, r.1.as_str()),
+        (3, "inactive\n"),
+        "is-active of no unit",
+    );
+
+    fx.remove("up-web");
+    let r = systemctl(&fx, &["start", "web"]);
+    t.check_eq(r.0, 0, "start");
+    t.wait_file("up-web");
+    let r = systemctl(&fx, &["frobnicate", "web"]);
+    t.check_eq(r.0, 1, "an unknown command");
+    t.term_expect(0);
+}
+
+/// `systemctl enable` links a unit from /lib/systemd/system into the
+/// services dir without a running tend; `disable` removes the link.
+#[test]
+fn systemctl_enable_and_disable_link_units() {
+    if !Path::new(REDIS_UNIT).is_file() {
+        return skip("redis-server's unit is not installed");
+    }
+    let fx = Fixture::new("unit-enable", []);
+    let link = fx.path("services/redis-server.service");
+    let r = systemctl(&fx, &["enable", "redis-server"]);
+    assert_eq!(r.0, 0, "enable: {r:?}");
+    assert_eq!(
+        std::fs::read_link(&link).ok().as_deref(),
+        Some(Path::new(REDIS_UNIT)),
+        "enable: {r:?}"
+    );
+    let r = systemctl(&fx, &["enable", "no-such-unit.service"]);
+    assert_eq!(r.0, 1, "enable of a missing unit: {r:?}");
+    assert!(r.2.contains("no-such-unit.service does not exist"), "{r:?}");
+    let r = systemctl(&fx, &["disable", "redis-server.service"]);
+    assert_eq!(r.0, 0, "disable: {r:?}");
+    assert!(
+        std::fs::symlink_metadata(&link).is_err(),
+        "link left: {r:?}"
+    );
+}
