@@ -160,6 +160,7 @@ mod tests {
                 start_limit: None,
                 reload_signal: libc::SIGHUP,
             },
+            dirs: Vec::new(),
             fingerprint: 0,
         }
     }

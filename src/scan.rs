@@ -493,6 +493,7 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
         watchdog,
         env,
         policy,
+        dirs: Vec::new(),
         fingerprint: files.fingerprint(),
     })
 }

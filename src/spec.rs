@@ -44,9 +44,19 @@ pub struct ServiceSpec {
     /// Changes to tend's environment: `Some` sets, `None` unsets.
     pub env: Vec<(String, Option<OsString>)>,
     pub policy: PolicySpec,
+    /// Made before each start, owned by `user` (a unit's
+    /// `RuntimeDirectory=` and the like).
+    pub dirs: Vec<MakeDir>,
     /// A hash of the contents of the service's files (all but `down`), so
     /// that a reload restarts a service whose `run` was edited.
     pub fingerprint: u64,
+}
+
+/// A directory made before a start: `mkdir -p`, then this mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MakeDir {
+    pub path: PathBuf,
+    pub mode: u32,
 }
 
 /// One `listen` entry: `tcp:HOST:PORT` or `unix:/PATH`, with an optional

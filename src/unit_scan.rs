@@ -13,10 +13,10 @@
 
 use crate::config::{self, Restart};
 use crate::scan::{read_bounded, Scanned, DIR_ENTRIES_MAX};
-use crate::spec::{valid_name, PolicySpec, Readiness, ServiceSpec};
+use crate::spec::{valid_name, MakeDir, PolicySpec, Readiness, ServiceSpec};
 use crate::unit::common::UnitSection;
 use crate::unit::exec::{self, Privileges};
-use crate::unit::process::Output;
+use crate::unit::process::{DirRoot, Output};
 use crate::unit::service::{self, KillMode, RestartPolicy, ServiceType, UnitService};
 use crate::unit::{common, envfile, parse, spec::SpecContext};
 use std::ffi::OsString;
@@ -35,6 +35,15 @@ const NO_KILL: Duration = Duration::from_secs(365 * 24 * 3600);
 /// Where systemd looks up an `ExecStart=` program given by name alone.
 const EXEC_SEARCH: [&str; 4] = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin"];
 
+/// Each managed directory's root and variable (systemd.exec(5)).
+const MANAGED_DIRS: [(DirRoot, &str, &str); 5] = [
+    (DirRoot::Runtime, "RUNTIME_DIRECTORY", "/run"),
+    (DirRoot::State, "STATE_DIRECTORY", "/var/lib"),
+    (DirRoot::Cache, "CACHE_DIRECTORY", "/var/cache"),
+    (DirRoot::Logs, "LOGS_DIRECTORY", "/var/log"),
+    (DirRoot::Configuration, "CONFIGURATION_DIRECTORY", "/etc"),
+];
+
 /// Directives typed by `unit` that tend does not carry out yet: named in
 /// the unit's warning line whenever they are set.
 const NOT_YET: &[&str] = &[
@@ -46,11 +55,6 @@ const NOT_YET: &[&str] = &[
     "NotifyAccess",
     "UMask",
     "Nice",
-    "RuntimeDirectory",
-    "StateDirectory",
-    "CacheDirectory",
-    "LogsDirectory",
-    "ConfigurationDirectory",
     "RestartPreventExitStatus",
     "RestartForceExitStatus",
     "SuccessExitStatus",
@@ -405,6 +409,26 @@ fn to_spec(
         }
     }
 
+    // RuntimeDirectory= and the like: made before each start, named in
+    // $RUNTIME_DIRECTORY etc. (colon-separated, as systemd).
+    let mut dirs: Vec<MakeDir> = Vec::new();
+    for (root, var, under) in MANAGED_DIRS {
+        let paths: Vec<String> = (u.process.directories.iter())
+            .filter(|d| d.root == root)
+            .map(|d| {
+                let path = format!("{under}/{}", d.path);
+                dirs.push(MakeDir {
+                    path: PathBuf::from(&path),
+                    mode: d.mode,
+                });
+                path
+            })
+            .collect();
+        if !paths.is_empty() {
+            env.push((var.into(), Some(paths.join(":").into())));
+        }
+    }
+
     let mut argv: Vec<String> = match cmd.expand_env {
         true => exec::expand_env(&cmd.argv, &|k| value_of(&env, k)),
         false => cmd.argv.clone(),
@@ -488,6 +512,7 @@ fn to_spec(
             start_limit: u.unit.start_limit,
             reload_signal: reload_signal(u),
         },
+        dirs,
         fingerprint: 0,
     })
 }

@@ -139,6 +139,13 @@ impl Supervisor {
         }
         let control_dir = self.control_dir();
         let s = &mut self.svcs[i];
+        let owner = s.spec.user.as_ref().map(|u| (u.uid, u.gid));
+        for d in &s.spec.dirs {
+            sys::make_dir(&d.path, d.mode, owner).map_err(|e| {
+                let what = format!("{}: cannot make {}: {e}", s.spec.name, d.path.display());
+                std::io::Error::other(what)
+            })?;
+        }
         s.pipes.ensure()?;
         s.sockets.ensure(&s.spec)?;
         let mut env = s.spec.env.clone();

@@ -38,6 +38,9 @@ fn debian_redis_unit_runs_unchanged() {
     if TcpStream::connect(("127.0.0.1", 6379)).is_ok() {
         panic!("something already listens on 127.0.0.1:6379, which the unit's redis.conf takes");
     }
+    // RuntimeDirectory=redis (mode 2755) is tend's to make: start without
+    // it, as systemd leaves the system after a stop.
+    let _ = std::fs::remove_dir_all("/run/redis");
     let fx = Fixture::new("unit-redis", []);
     symlink(REDIS_UNIT, fx.path("services/redis-server.service")).expect("symlink");
     let mut t = fx.start(&["--grace", "10s"]);
@@ -97,6 +100,20 @@ fn debian_redis_unit_runs_unchanged() {
     };
     t.check_eq(id("Uid:"), want("redis", "/etc/passwd"), "redis's uid");
     t.check_eq(id("Gid:"), want("redis", "/etc/group"), "redis's gid");
+
+    use std::os::unix::fs::MetadataExt;
+    let run =
+        std::fs::metadata("/run/redis").unwrap_or_else(|e| t.fail(format!("/run/redis: {e}")));
+    t.check_eq(
+        run.uid().to_string(),
+        want("redis", "/etc/passwd"),
+        "/run/redis's owner",
+    );
+    t.check_eq(run.mode() & 0o7777, 0o2755, "/run/redis's mode");
+    // redis.conf puts its pid file there.
+    t.wait_for("redis's pid file in /run/redis", |_| {
+        Path::new("/run/redis/redis-server.pid").exists()
+    });
 
     t.term_expect(0);
     t.check(!t.stderr().contains("SIGKILL"), "tend had to SIGKILL redis");
