@@ -27,6 +27,9 @@ use std::time::Duration;
 /// A unit file or drop-in; systemd's own limit for one is 1 MiB per line,
 /// real units are a few KiB.
 pub const UNIT_FILE_MAX: u64 = 256 * 1024;
+/// Drop-ins of one unit, all dirs together: each is read whole, so PID 1
+/// bounds how many.
+pub const DROPINS_MAX: usize = 256;
 /// One `EnvironmentFile=`.
 pub const ENVIRONMENT_FILE_MAX: u64 = 256 * 1024;
 /// `TimeoutStopSec=infinity` (or `0`), `SendSIGKILL=no`: tend's grace is a
@@ -217,7 +220,7 @@ fn resolve_deps(loaded: &mut Vec<Loaded>, out: &mut Scanned) {
 fn load(root: &Path, file: &str, name: &str, grace: Duration) -> Result<Loaded, Vec<String>> {
     let path = root.join(file);
     let mut texts: Vec<(String, String)> = vec![(path.display().to_string(), read_text(&path)?)];
-    for d in dropins(root, file, name, &path) {
+    for d in dropins(root, file, name, &path)? {
         texts.push((d.display().to_string(), read_text(&d)?));
     }
     let mut parsed = Vec::with_capacity(texts.len());
@@ -264,7 +267,7 @@ fn read_text(path: &Path) -> Result<String, Vec<String>> {
 /// template's `PREFIX@.service.d/`) beside the unit in the services dir,
 /// then beside the link's target; of two with the same name, the one in
 /// the services dir.
-fn dropins(root: &Path, file: &str, name: &str, path: &Path) -> Vec<PathBuf> {
+fn dropins(root: &Path, file: &str, name: &str, path: &Path) -> Result<Vec<PathBuf>, Vec<String>> {
     let mut names = vec![file.to_string()];
     if let Some((prefix, _)) = name.split_once('@') {
         names.push(format!("{prefix}@.service"));
@@ -295,16 +298,20 @@ fn dropins(root: &Path, file: &str, name: &str, path: &Path) -> Vec<PathBuf> {
         for e in rd.flatten().take(DIR_ENTRIES_MAX) {
             let n = e.file_name().to_string_lossy().into_owned();
             if n.ends_with(".conf") && !n.starts_with('.') && !confs.contains(&n) {
+                if confs.len() == DROPINS_MAX {
+                    let at = path.display();
+                    return Err(vec![format!("{at}: more than {DROPINS_MAX} drop-ins")]);
+                }
                 found.push((n.clone(), e.path()));
                 confs.push(n);
             }
         }
     }
     confs.sort_unstable();
-    confs
+    Ok(confs
         .iter()
         .filter_map(|n| found.iter().find(|(f, _)| f == n).map(|(_, p)| p.clone()))
-        .collect()
+        .collect())
 }
 
 /// The unit as tend runs it (see the table in `unit`'s docs).
@@ -327,7 +334,7 @@ fn to_spec(
     let readiness = match u.service_type {
         ServiceType::Simple | ServiceType::Exec | ServiceType::Oneshot => Readiness::None,
         ServiceType::Notify | ServiceType::NotifyReload => Readiness::Notify,
-        ServiceType::Forking => return Err(at("Type", "Type=forking: not supported yet")),
+        ServiceType::Forking => return Err(at("Type", "not supported yet")),
     };
     let cmd = match u.exec_start.as_slice() {
         [one] => one,
@@ -353,7 +360,10 @@ fn to_spec(
             if let Some(g) = &u.process.group {
                 let gid = group_id(g, &group).ok_or_else(|| at("Group", "no such group"))?;
                 user.gid = gid;
-                user.groups[0] = gid;
+                match user.groups.first_mut() {
+                    Some(primary) => *primary = gid,
+                    None => user.groups.push(gid),
+                }
             }
             for g in &u.process.supplementary_groups {
                 let gid = group_id(g, &group)
@@ -638,6 +648,79 @@ mod tests {
         assert_eq!(dep_service("network.target"), None);
         assert_eq!(dep_service("dbus.socket"), None);
         assert_eq!(dep_service("db"), Some("db"));
+    }
+
+    /// Maps a literal unit (no User=, no files, so no I/O).
+    fn map(text: &str) -> (Result<ServiceSpec, Vec<String>>, Vec<String>) {
+        let parsed = vec![("/s/a.service".to_string(), parse::parse(text).unwrap())];
+        let layered = parse::layer(&parsed, &common::kind);
+        let u = service::service(&layered, &SpecContext::system("a.service")).unwrap();
+        let grace = Duration::from_secs(5);
+        let spec = to_spec(
+            &u,
+            &layered,
+            "a",
+            Path::new("/s/a.service"),
+            grace,
+            &mut Fnv::new(),
+        );
+        let mut ignored = u.unsupported.clone();
+        noted(&u, &layered, &mut ignored);
+        (spec, ignored)
+    }
+
+    #[test]
+    fn mapping() {
+        let (s, ignored) = map("[Service]\nType=notify\nEnvironment=X=1 \"Y=a b\"\n\
+             ExecStart=redis $Y ${X}x $$HOME\nRestart=on-abnormal\nRestartSec=2\n\
+             ExecReload=/bin/kill -USR1 $MAINPID\nProtectSystem=full\nUMask=007\n\
+             RuntimeDirectory=r/s\nRuntimeDirectoryMode=0700\n");
+        let s = s.unwrap();
+        let argv: Vec<String> = s.argv.iter().map(|a| a.to_string_lossy().into()).collect();
+        assert_eq!(argv[1..], ["a", "b", "1x", "$HOME"]);
+        assert_eq!(s.readiness, Readiness::Notify);
+        assert_eq!(s.cwd.as_deref(), Some(Path::new("/")));
+        assert_eq!(s.policy.restart, Restart::OnFailure);
+        assert_eq!(s.policy.delay, Duration::from_secs(2));
+        assert_eq!(s.policy.delay_max, Duration::from_secs(2));
+        assert_eq!(s.policy.grace, Duration::from_secs(5));
+        assert_eq!(s.policy.reload_signal, libc::SIGUSR1);
+        assert_eq!(s.policy.start_limit, Some((5, Duration::from_secs(10))));
+        assert_eq!(
+            s.dirs,
+            [MakeDir {
+                path: "/run/r/s".into(),
+                mode: 0o700
+            }]
+        );
+        assert!(s
+            .env
+            .contains(&("RUNTIME_DIRECTORY".into(), Some("/run/r/s".into()))));
+        assert_eq!(
+            ignored,
+            [
+                "ProtectSystem",
+                "UMask",
+                "Restart=on-abnormal (as on-failure)"
+            ]
+        );
+
+        let (s, _) = map("[Service]\nExecStart=/x\nTimeoutStopSec=0\nRestart=on-success\n");
+        let s = s.unwrap();
+        assert_eq!(s.policy.grace, NO_KILL);
+        assert_eq!(s.policy.restart, Restart::Always);
+        assert_eq!(s.readiness, Readiness::None);
+        let (s, _) =
+            map("[Service]\nExecStart=/x\nTimeoutSec=7\nRestartSteps=3\nRestartMaxDelaySec=1min\n");
+        let s = s.unwrap();
+        assert_eq!(s.policy.grace, Duration::from_secs(7));
+        assert_eq!(s.policy.delay_max, Duration::from_secs(60));
+
+        let (e, _) = map("[Service]\nType=forking\nExecStart=/x\n");
+        assert_eq!(
+            e.unwrap_err(),
+            ["/s/a.service:2: Type=forking: not supported yet"]
+        );
     }
 
     #[test]
