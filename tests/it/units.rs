@@ -342,9 +342,10 @@ fn systemctl_front_end_controls_units() {
 
     let r = systemctl(&fx, &["stop", "web.service"]);
     t.check_eq(r.0, 0, "stop");
-    t.wait_for("web down", |_| systemctl(&fx, &["is-active", "web"]).0 == 3);
-    let r = systemctl(&fx, &["is-active", "web"]);
-    t.check_eq(r.1.as_str(), "inactive\n", "is-active once stopped");
+    // While it stops it is `deactivating`, which exits 3 too.
+    t.wait_for("web inactive", |_| {
+        systemctl(&fx, &["is-active", "web"]) == (3, "inactive\n".into(), String::new())
+    });
     let r = systemctl(&fx, &["is-active", "nope"]);
     t.check_eq(
         (r.0, r.1.as_str()),
