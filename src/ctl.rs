@@ -6,7 +6,7 @@
 use crate::proto::{self, Request};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 const USAGE: &str = "usage: tend ctl [--control PATH] VERB [ARGS...]
@@ -19,9 +19,7 @@ verbs:
   check   shutdown";
 
 pub fn run(args: &[String]) -> i32 {
-    let mut socket = std::env::var_os("TEND_CONTROL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/run/tend/control.sock"));
+    let mut socket = default_socket();
     let mut words: Vec<&str> = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -43,33 +41,7 @@ pub fn run(args: &[String]) -> i32 {
         Ok(r) => r,
         Err(e) => return usage(&e),
     };
-    // `wait` may legitimately take as long as its timeout.
-    let read_timeout = match &req {
-        Request::Wait { timeout: None, .. } => None,
-        Request::Wait {
-            timeout: Some(t), ..
-        } => Some(*t + Duration::from_secs(5)),
-        _ => Some(Duration::from_secs(10)),
-    };
-    let shown = socket.display();
-    let mut stream = match UnixStream::connect(&socket) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("tend ctl: no supervisor at {shown}: {e}");
-            return 1;
-        }
-    };
-    let _ = stream.set_read_timeout(read_timeout);
-    if let Err(e) = stream.write_all(proto::encode(&req).as_bytes()) {
-        eprintln!("tend ctl: {shown}: {e}");
-        return 1;
-    }
-    let mut reply = Vec::new();
-    if let Err(e) = stream.read_to_end(&mut reply) {
-        eprintln!("tend ctl: {shown}: no reply: {e}");
-        return 1;
-    }
-    match proto::parse_reply(&reply) {
+    match request(&socket, &req) {
         Ok((code, body)) => {
             if code == 0 {
                 print!("{body}");
@@ -79,10 +51,42 @@ pub fn run(args: &[String]) -> i32 {
             code
         }
         Err(e) => {
-            eprintln!("tend ctl: {shown}: {e}");
+            eprintln!("tend ctl: {e}");
             1
         }
     }
+}
+
+/// The socket named by `TEND_CONTROL`, else the default.
+pub fn default_socket() -> PathBuf {
+    std::env::var_os("TEND_CONTROL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/run/tend/control.sock"))
+}
+
+/// Sends one request, returns the supervisor's exit code and text; the
+/// error says what failed, naming the socket.
+pub fn request(socket: &Path, req: &Request) -> Result<(i32, String), String> {
+    // `wait` may legitimately take as long as its timeout.
+    let read_timeout = match req {
+        Request::Wait { timeout: None, .. } => None,
+        Request::Wait {
+            timeout: Some(t), ..
+        } => Some(*t + Duration::from_secs(5)),
+        _ => Some(Duration::from_secs(10)),
+    };
+    let shown = socket.display();
+    let mut stream =
+        UnixStream::connect(socket).map_err(|e| format!("no supervisor at {shown}: {e}"))?;
+    let _ = stream.set_read_timeout(read_timeout);
+    stream
+        .write_all(proto::encode(req).as_bytes())
+        .map_err(|e| format!("{shown}: {e}"))?;
+    let mut reply = Vec::new();
+    stream
+        .read_to_end(&mut reply)
+        .map_err(|e| format!("{shown}: no reply: {e}"))?;
+    proto::parse_reply(&reply).map_err(|e| format!("{shown}: {e}"))
 }
 
 fn usage(msg: &str) -> i32 {

@@ -4,6 +4,7 @@
 //! - `config`: durations, signals, `service.toml` (toml + serde), users (pure);
 //! - `options`: the command line and its environment fallbacks (pure);
 //! - `scan`: service directories -> specs (file reading, validation);
+//! - `unit`, `unit_scan`: systemd units -> specs (a pure parser, and its I/O edge);
 //! - `state`: one service's life as a pure state machine;
 //! - `supervisor`: the event loop that carries out the state machine's actions, one
 //!   module per concern (phases, readiness, sockets, output, reload, verbs);
@@ -12,7 +13,7 @@
 //! - `control`, `proto`: the control socket and its protocol (pure);
 //! - `sys`: the syscalls with policy-free wrappers, knowing no domain type: signals,
 //!   sockets, pipes, poll (`mod.rs`), spawning (`spawn`), reaping and killing (`procs`);
-//! - `ctl`: the `tend ctl` client;
+//! - `ctl`: the `tend ctl` client; `systemctl`: the same, as systemctl;
 //! - `log`: tend's own messages on stderr.
 
 pub mod config;
@@ -29,4 +30,6 @@ pub mod spec;
 pub mod state;
 pub mod supervisor;
 pub mod sys;
+pub mod systemctl;
 pub mod unit;
+pub mod unit_scan;

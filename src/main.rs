@@ -1,11 +1,12 @@
 //! Entry point: `tend [OPTIONS] [--] [COMMAND...]` supervises; `tend ctl`
-//! (or the binary invoked as `tendctl`) is the client. Reads as a list of
+//! (or the binary invoked as `tendctl`) is the client; `tend verify`
+//! checks a services dir; invoked as `systemctl`, systemd's client verbs. Reads as a list of
 //! phases: parse arguments, set up logging, scan services, become a reaper,
 //! take over signals, run the loop, exit with its code.
 
 use std::path::Path;
 use tend::options::{self, Invocation, Options};
-use tend::{ctl, log as tlog, scan, supervisor, sys};
+use tend::{ctl, log as tlog, scan, supervisor, sys, systemctl};
 
 fn main() {
     // Panic policy: tend is written never to panic (no unwrap on input from
@@ -35,11 +36,10 @@ fn main() {
         .iter()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    if Path::new(&argv0)
-        .file_name()
-        .is_some_and(|n| n == "tendctl")
-    {
-        std::process::exit(ctl::run(&args));
+    match Path::new(&argv0).file_name().and_then(|n| n.to_str()) {
+        Some("tendctl") => std::process::exit(ctl::run(&args)),
+        Some("systemctl") => std::process::exit(systemctl::run(&args)),
+        _ => {}
     }
     let code = match options::parse_args(&args, &|k| std::env::var(k).ok()) {
         Err(e) => {
@@ -55,6 +55,7 @@ fn main() {
             0
         }
         Ok(Invocation::Ctl(a)) => ctl::run(&a),
+        Ok(Invocation::Verify(o)) => verify(&o),
         Ok(Invocation::Supervise(mut o)) => {
             // The command is always the tail of the arguments.
             let at = raw.len() - o.command.len();
@@ -63,6 +64,31 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// `tend verify` (SPEC §1, §8): the supervisor's scan, every problem and
+/// every ignored directive on stdout, one line each; exit 1 when a service
+/// would be skipped, 2 when the dir cannot be read.
+fn verify(opts: &Options) -> i32 {
+    let found = match scan::scan_dirs(&opts.services, opts.grace) {
+        Ok(found) => found,
+        Err(e) => {
+            eprintln!("tend verify: {e}");
+            return 2;
+        }
+    };
+    for w in &found.warnings {
+        println!("warning: {w}");
+    }
+    for e in &found.errors {
+        println!("error: {e}");
+    }
+    let (run, bad) = (found.specs.len(), found.errors.len());
+    println!(
+        "{}: {run} services would run, {bad} problems",
+        opts.services.display()
+    );
+    i32::from(bad > 0)
 }
 
 fn supervise(opts: Options) -> i32 {
@@ -77,8 +103,13 @@ fn supervise(opts: Options) -> i32 {
     let base = opts.log_level.unwrap_or(log::LevelFilter::Info);
     tlog::init(base);
 
-    let (specs, errors) = match scan::scan(&opts.services, opts.grace) {
-        Ok(found) => found,
+    let (specs, errors) = match scan::scan_dirs(&opts.services, opts.grace) {
+        Ok(found) => {
+            for w in &found.warnings {
+                log::warn!("{w}");
+            }
+            (found.specs, found.errors)
+        }
         Err(e) if !opts.services_explicit && !opts.services.exists() => {
             log::debug!("{e}: no services");
             (Vec::new(), Vec::new())

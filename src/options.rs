@@ -12,6 +12,8 @@ use std::time::Duration;
 pub enum Invocation {
     Supervise(Box<Options>),
     Ctl(Vec<String>),
+    /// `tend verify [--services DIR]`: scan, report, start nothing.
+    Verify(Box<Options>),
     Help,
     Version,
 }
@@ -46,6 +48,7 @@ pub struct Options {
 
 pub const USAGE: &str = "usage: tend [OPTIONS] [--] [COMMAND [ARGS...]]
        tend ctl VERB [ARGS...]
+       tend verify [--services DIR]   check services and units, start nothing
 options:
   --services DIR       service directories (default /etc/tend/services)
   --init-dir DIR       one-shot scripts run before services (default /etc/tend/init.d)
@@ -74,6 +77,16 @@ pub fn parse_args(
 ) -> Result<Invocation, String> {
     if args.first().map(String::as_str) == Some("ctl") {
         return Ok(Invocation::Ctl(args[1..].to_vec()));
+    }
+    // The supervisor's own options (and environment), so that verify reads
+    // exactly the dir the supervisor would.
+    if args.first().map(String::as_str) == Some("verify") {
+        return match parse_args(&args[1..], env)? {
+            Invocation::Supervise(o) if o.command.is_empty() => Ok(Invocation::Verify(o)),
+            Invocation::Help => Ok(Invocation::Help),
+            Invocation::Version => Ok(Invocation::Version),
+            _ => Err("verify takes options only, e.g. --services DIR".into()),
+        };
     }
     let mut o = Options {
         services: PathBuf::from("/etc/tend/services"),
@@ -292,6 +305,26 @@ mod tests {
         assert_eq!(o.grace, Duration::from_secs(1));
         assert_eq!(o.services, PathBuf::from("/srv"));
         assert!(o.services_explicit && o.group);
+    }
+
+    #[test]
+    fn verify_is_a_subcommand() {
+        let env = |k: &str| (k == "TEND_SERVICES").then(|| "/env".to_string());
+        match parse_args(&args(&["verify"]), &env).unwrap() {
+            Invocation::Verify(o) => assert_eq!(o.services, PathBuf::from("/env")),
+            other => panic!("{other:?}"),
+        }
+        match parse_args(&args(&["verify", "--services", "/s"]), &env).unwrap() {
+            Invocation::Verify(o) => assert_eq!(o.services, PathBuf::from("/s")),
+            other => panic!("{other:?}"),
+        }
+        for bad in [
+            &["verify", "cmd"][..],
+            &["verify", "ctl"],
+            &["verify", "--nope"],
+        ] {
+            assert!(parse_args(&args(bad), &env).is_err(), "{bad:?} accepted");
+        }
     }
 
     #[test]

@@ -135,6 +135,7 @@ mod tests {
         ServiceSpec {
             name: name.into(),
             dir: PathBuf::from("/s").join(name),
+            cwd: None,
             argv: vec!["run".into()],
             finish: None,
             down: false,
@@ -160,6 +161,7 @@ mod tests {
                 reload_signal: libc::SIGHUP,
             },
             pid_file: None,
+            dirs: Vec::new(),
             fingerprint: 0,
         }
     }

@@ -76,6 +76,15 @@ fn read_text(path: &Path, cap: u64) -> Result<String, String> {
         .map_err(|_| format!("{}: not UTF-8", path.display()))
 }
 
+/// /etc/passwd or /etc/group, bounded; a missing file is an empty one
+/// (numeric ids still work), any other problem is said.
+pub(crate) fn read_etc(path: &str) -> Result<String, String> {
+    match fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        _ => read_text(Path::new(path), ETC_FILE_MAX),
+    }
+}
+
 /// What a service dir holds, read once: its entries with their metadata
 /// (symlinks followed), so that scanning asks the kernel only about files
 /// that exist (one getdents and a stat each, instead of an open that fails
@@ -164,8 +173,9 @@ impl Listing {
     }
 }
 
-/// Scans `root`, returning the good services sorted by name and one error
-/// line per problem. `Err` only when `root` itself cannot be read.
+/// Scans `root`, returning the good services (the dirs sorted by name,
+/// then the units) and one error line per problem. `Err` only when `root`
+/// itself cannot be read.
 pub fn scan(root: &Path, grace: Duration) -> Result<(Vec<ServiceSpec>, Vec<String>), String> {
     scan_dirs(root, grace).map(|s| (s.specs, s.errors))
 }
@@ -178,6 +188,9 @@ pub struct Scanned {
     pub errors: Vec<String>,
     /// (dir name, error) of each service dir that failed to load.
     pub broken: Vec<(String, String)>,
+    /// Lines to warn about that skip nothing: the directives of each unit
+    /// that tend ignores.
+    pub warnings: Vec<String>,
 }
 
 pub fn scan_dirs(root: &Path, grace: Duration) -> Result<Scanned, String> {
@@ -186,6 +199,7 @@ pub fn scan_dirs(root: &Path, grace: Duration) -> Result<Scanned, String> {
     // a relative `--services` must not leak into the paths tend executes.
     let root = &std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
     let mut names: Vec<String> = Vec::new();
+    let mut units: Vec<String> = Vec::new();
     let mut errors = Vec::new();
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -193,7 +207,12 @@ pub fn scan_dirs(root: &Path, grace: Duration) -> Result<Scanned, String> {
             continue;
         }
         let path = entry.path();
-        if !path.is_dir() {
+        // systemd units (SPEC §8): `NAME.service`, and its drop-ins.
+        if name.ends_with(".service") && !path.is_dir() {
+            units.push(name);
+            continue;
+        }
+        if !path.is_dir() || name.ends_with(".service.d") || name.ends_with(".socket.d") {
             continue;
         }
         if !valid_name(&name) {
@@ -206,6 +225,7 @@ pub fn scan_dirs(root: &Path, grace: Duration) -> Result<Scanned, String> {
         names.push(name);
     }
     names.sort_unstable();
+    units.sort_unstable();
     let mut specs = Vec::new();
     let mut broken = Vec::new();
     for name in names {
@@ -265,13 +285,17 @@ pub fn scan_dirs(root: &Path, grace: Duration) -> Result<Scanned, String> {
             }
         }
     }
-    let (specs, more) = check_order(specs);
-    errors.extend(more);
-    Ok(Scanned {
+    let mut scanned = Scanned {
         specs,
         errors,
         broken,
-    })
+        warnings: Vec::new(),
+    };
+    crate::unit_scan::add_units(root, &units, grace, &mut scanned);
+    let (specs, more) = check_order(std::mem::take(&mut scanned.specs));
+    scanned.specs = specs;
+    scanned.errors.extend(more);
+    Ok(scanned)
 }
 
 /// Loads one service dir; the error names the file and the problem.
@@ -369,12 +393,7 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
     let user = match &toml.user {
         None => None,
         Some(u) => {
-            // A missing file is an empty one (numeric ids still work);
-            // any other problem is said.
-            let etc = |path: &str| match fs::symlink_metadata(path) {
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
-                _ => read_text(Path::new(path), ETC_FILE_MAX).map_err(|e| bad("user", e)),
-            };
+            let etc = |path: &str| read_etc(path).map_err(|e| bad("user", e));
             let (passwd, group) = (etc("/etc/passwd")?, etc("/etc/group")?);
             Some(config::resolve_user(u, &passwd, &group).map_err(|e| bad("user", e))?)
         }
@@ -469,6 +488,7 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
     Ok(ServiceSpec {
         name: name.to_string(),
         dir: dir.to_path_buf(),
+        cwd: None,
         argv,
         finish,
         down: files.has("down"),
@@ -485,6 +505,7 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
         env,
         policy,
         pid_file,
+        dirs: Vec::new(),
         fingerprint: files.fingerprint(),
     })
 }

@@ -12,7 +12,12 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServiceSpec {
     pub name: String,
+    /// The service dir, or the unit file (`SERVICES/NAME.service`): where
+    /// the service is defined, as error lines name it.
     pub dir: PathBuf,
+    /// Where its processes start; `None`: `dir` (a unit's
+    /// `WorkingDirectory=`, `/` by default as in systemd).
+    pub cwd: Option<PathBuf>,
     /// `[dir/run]`, or `service.toml`'s `command`.
     pub argv: Vec<OsString>,
     pub finish: Option<PathBuf>,
@@ -42,9 +47,19 @@ pub struct ServiceSpec {
     /// service's main process.
     pub pid_file: Option<PathBuf>,
     pub policy: PolicySpec,
+    /// Made before each start, owned by `user` (a unit's
+    /// `RuntimeDirectory=` and the like).
+    pub dirs: Vec<MakeDir>,
     /// A hash of the contents of the service's files (all but `down`), so
     /// that a reload restarts a service whose `run` was edited.
     pub fingerprint: u64,
+}
+
+/// A directory made before a start: `mkdir -p`, then this mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MakeDir {
+    pub path: PathBuf,
+    pub mode: u32,
 }
 
 /// One `listen` entry: `tcp:HOST:PORT`, `unix:/PATH` or `fd:NAME`, with
@@ -171,6 +186,11 @@ pub struct PolicySpec {
 }
 
 impl ServiceSpec {
+    /// The working directory of the service's processes.
+    pub fn cwd(&self) -> &std::path::Path {
+        self.cwd.as_deref().unwrap_or(&self.dir)
+    }
+
     /// Equal apart from the `down` file.
     pub fn same_but_down(&self, other: &ServiceSpec) -> bool {
         let mut a = self.clone();

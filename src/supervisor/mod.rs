@@ -551,7 +551,7 @@ impl Supervisor {
                     pgid.to_string().into(),
                 ];
                 let mut spawn = sys::Spawn::new(&argv, &self.mask);
-                spawn.cwd = Some(&s.spec.dir);
+                spawn.cwd = Some(s.spec.cwd());
                 spawn.env = &s.spec.env;
                 spawn.user = s.spec.user.as_ref().map(svc::creds);
                 // finish writes where run writes (prefixed, or to the logger).

@@ -269,7 +269,7 @@ impl Supervisor {
             },
             Readiness::Command(argv) => {
                 let mut spawn = sys::Spawn::new(argv, &self.mask);
-                spawn.cwd = Some(&s.spec.dir);
+                spawn.cwd = Some(s.spec.cwd());
                 spawn.env = &s.spec.env;
                 spawn.user = s.spec.user.as_ref().map(svc::creds);
                 match sys::spawn(&spawn) {

@@ -16,6 +16,9 @@ impl Supervisor {
                 return;
             }
         };
+        for w in &scanned.warnings {
+            log::warn!("{w}");
+        }
         for e in &scanned.errors {
             log::error!("{e}");
         }

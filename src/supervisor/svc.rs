@@ -155,6 +155,13 @@ impl Supervisor {
         }
         let control_dir = self.control_dir();
         let s = &mut self.svcs[i];
+        let owner = s.spec.user.as_ref().map(|u| (u.uid, u.gid));
+        for d in &s.spec.dirs {
+            sys::make_dir(&d.path, d.mode, owner).map_err(|e| {
+                let what = format!("{}: cannot make {}: {e}", s.spec.name, d.path.display());
+                std::io::Error::other(what)
+            })?;
+        }
         s.pipes.ensure()?;
         s.sockets.ensure(&s.spec, &self.inherited)?;
         let mut env = s.spec.env.clone();
@@ -167,7 +174,7 @@ impl Supervisor {
             .map(|p| p.r.as_raw_fd());
         let s = &self.svcs[i];
         let mut spawn = sys::Spawn::new(&s.spec.argv, &self.mask);
-        spawn.cwd = Some(&s.spec.dir);
+        spawn.cwd = Some(s.spec.cwd());
         spawn.env = &env;
         spawn.user = s.spec.user.as_ref().map(svc::creds);
         let listen_fds = s.sockets.raw_fds();

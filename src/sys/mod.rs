@@ -17,6 +17,25 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
+/// `mkdir -p PATH`, then PATH owned by `owner` (uid, gid) with `mode`,
+/// as systemd makes a unit's `RuntimeDirectory=` (systemd.exec(5)). A
+/// symlink at PATH is refused: chown and chmod would follow it.
+pub fn make_dir(
+    path: &std::path::Path,
+    mode: u32,
+    owner: Option<(u32, u32)>,
+) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(path)?;
+    if !std::fs::symlink_metadata(path)?.is_dir() {
+        return Err(std::io::Error::from_raw_os_error(libc::ENOTDIR));
+    }
+    if let Some((uid, gid)) = owner {
+        std::os::unix::fs::lchown(path, Some(uid), Some(gid))?;
+    }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
 /// Blocks every catchable signal (they are read from a signalfd instead)
 /// and returns the mask tend inherited, to be handed back to children.
 pub fn block_signals() -> nix::Result<SigSet> {

@@ -75,6 +75,7 @@
 //! the unit name as instantiated (`NAME@INST.service`).
 
 pub mod common;
+pub mod envfile;
 pub mod exec;
 pub mod parse;
 pub mod process;

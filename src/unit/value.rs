@@ -61,7 +61,9 @@ pub fn parse_timespan(s: &str, default: u64) -> Result<Option<Duration>, String>
         let (n, after) = number(rest).ok_or_else(bad)?;
         let after = after.trim_start_matches(super::parse::is_blank);
         let len = after
-            .find(|c: char| !c.is_alphabetic())
+            // The suffixes are ASCII but for µ (two code points): no
+            // Unicode tables needed (2 KB of binary).
+            .find(|c: char| !(c.is_ascii_alphabetic() || c == 'µ' || c == 'μ'))
             .unwrap_or(after.len());
         let unit = match &after[..len] {
             "" => default,

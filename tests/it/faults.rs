@@ -181,8 +181,10 @@ fn sigkill_loop_keeps_restarting_with_flat_fds_and_rss() {
         runs as f64 <= secs / 0.040 + 10.0,
         format!("{runs} restarts in {secs:.1}s: faster than the 40 ms backoff"),
     );
+    // One fd comes and goes with each run: its pidfd, open while it lives.
+    // A leak of one per restart would be 100 and more by now.
     t.check(
-        fds_max <= fds0,
+        fds_max <= fds0 + 1,
         format!("fds grew from {fds0} to {fds_max}"),
     );
     t.check(

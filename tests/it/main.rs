@@ -31,5 +31,6 @@ mod sockets;
 mod subreaper;
 mod sysfaults;
 mod templates;
+mod units;
 mod usage;
 mod user;

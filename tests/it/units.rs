@@ -1,0 +1,390 @@
+//! systemd unit files in the services dir (SPEC §8): Debian's own
+//! redis-server.service run unchanged through a symlink, templates and
+//! their instances, drop-ins, the environment and user a unit asks for,
+//! a broken unit skipped while the rest run, and `tend verify`.
+
+use std::net::TcpStream;
+use std::os::unix::fs::symlink;
+use std::path::Path;
+use std::process::Command;
+
+use crate::harness::{descendants_of, file, skip, tend_bin, Fixture};
+
+const REDIS_UNIT: &str = "/lib/systemd/system/redis-server.service";
+
+/// A unit whose service writes `WHAT` (shell words, expanded by sh) into
+/// the marker `$T/NAME`, then idles until stopped.
+fn marker_unit(fx: &Fixture, marker: &str, what: &str, extra: &str) -> String {
+    let t = fx.arg("");
+    format!(
+        "[Unit]\nDescription=test\n\n[Service]\n{extra}\
+         ExecStart=/bin/sh -c 'echo {what} > {t}/{marker}; exec sleep 1000'\n"
+    )
+}
+
+/// Debian's redis-server.service, linked unchanged into the services dir:
+/// Type=notify (ready on redis's own READY=1), User=redis, the sandboxing
+/// directives named in one warning line, and redis answers PING.
+#[test]
+fn debian_redis_unit_runs_unchanged() {
+    if !Path::new(REDIS_UNIT).is_file() || !Path::new("/usr/bin/redis-server").is_file() {
+        let why = "redis-server (and its unit) not installed";
+        if std::env::var_os("TEND_IT_NO_SKIP").is_some() {
+            panic!("TEND_IT_NO_SKIP is set, but {why}");
+        }
+        return skip(why);
+    }
+    // The unit is run as shipped, so redis takes its configured port.
+    if TcpStream::connect(("127.0.0.1", 6379)).is_ok() {
+        panic!("something already listens on 127.0.0.1:6379, which the unit's redis.conf takes");
+    }
+    // RuntimeDirectory=redis (mode 2755) is tend's to make: start without
+    // it, as systemd leaves the system after a stop.
+    let _ = std::fs::remove_dir_all("/run/redis");
+    let fx = Fixture::new("unit-redis", []);
+    symlink(REDIS_UNIT, fx.path("services/redis-server.service")).expect("symlink");
+    let mut t = fx.start(&["--grace", "10s"]);
+    // Only the notify socket says this: a service without readiness is
+    // ready once up, without the line.
+    t.wait_stderr("redis ready through sd_notify", |l| {
+        l == "tend: redis-server: ready"
+    });
+    let pong = Command::new("redis-cli")
+        .args(["-h", "127.0.0.1", "-p", "6379", "ping"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|e| t.fail(format!("redis-cli: {e}")));
+    t.check_eq(pong.as_str(), "PONG", "redis-cli ping");
+
+    let err = t.stderr();
+    let ignored: Vec<&str> = err.lines().filter(|l| l.contains(": ignored: ")).collect();
+    t.check_eq(ignored.len(), 1, "warning lines listing ignored directives");
+    let line = ignored.first().copied().unwrap_or_default();
+    for d in [
+        "ProtectSystem",
+        "PrivateTmp",
+        "NoNewPrivileges",
+        "SystemCallFilter",
+    ] {
+        t.check(line.contains(d), format!("{d} not named in {line:?}"));
+    }
+    t.check(
+        line.starts_with("tend: warning: ") && line.contains("redis-server.service: ignored: "),
+        format!("warning line names the unit: {line:?}"),
+    );
+    t.check(!err.contains("error"), "an error was logged");
+
+    // User=redis, Group=redis.
+    let pid = t.pid();
+    let redis = descendants_of(pid)
+        .into_iter()
+        .find(|p| p.comm.starts_with("redis-server"))
+        .unwrap_or_else(|| t.fail("no redis-server process under tend"));
+    let status = std::fs::read_to_string(format!("/proc/{}/status", redis.pid)).unwrap_or_default();
+    let id = |key: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .unwrap_or("")
+            .to_string()
+    };
+    let want = |name: &str, file: &str| {
+        std::fs::read_to_string(file)
+            .unwrap_or_default()
+            .lines()
+            .find(|l| l.starts_with(&format!("{name}:")))
+            .and_then(|l| l.split(':').nth(2))
+            .unwrap_or("?")
+            .to_string()
+    };
+    t.check_eq(id("Uid:"), want("redis", "/etc/passwd"), "redis's uid");
+    t.check_eq(id("Gid:"), want("redis", "/etc/group"), "redis's gid");
+
+    use std::os::unix::fs::MetadataExt;
+    let run =
+        std::fs::metadata("/run/redis").unwrap_or_else(|e| t.fail(format!("/run/redis: {e}")));
+    t.check_eq(
+        run.uid().to_string(),
+        want("redis", "/etc/passwd"),
+        "/run/redis's owner",
+    );
+    t.check_eq(run.mode() & 0o7777, 0o2755, "/run/redis's mode");
+    // redis.conf puts its pid file there.
+    t.wait_for("redis's pid file in /run/redis", |_| {
+        Path::new("/run/redis/redis-server.pid").exists()
+    });
+
+    t.term_expect(0);
+    t.check(!t.stderr().contains("SIGKILL"), "tend had to SIGKILL redis");
+}
+
+/// `NAME@.service` with two `NAME@INST.service` links: two services, each
+/// with its own `%i`.
+#[test]
+fn template_unit_runs_each_instance() {
+    let fx = Fixture::new("unit-template", []);
+    let t = fx.arg("");
+    fx.write(file(
+        "services/echo@.service",
+        &format!("[Service]\nExecStart=/bin/sh -c 'echo %i %n > {t}/inst-%i; exec sleep 1000'\n"),
+    ));
+    for i in ["a", "b"] {
+        symlink(
+            "echo@.service",
+            fx.path(&format!("services/echo@{i}.service")),
+        )
+        .expect("symlink");
+    }
+    let mut t = fx.start(&[]);
+    for i in ["a", "b"] {
+        let got = t.wait_file(&format!("inst-{i}"));
+        t.check_eq(got, format!("{i} echo@{i}.service"), "%i %n");
+    }
+    let status = t.ctl_ok(&["status"]);
+    for name in ["echo@a", "echo@b"] {
+        t.check(
+            status.lines().any(|l| l.starts_with(&format!("{name} "))),
+            format!("{name} missing from status:\n{status}"),
+        );
+    }
+    t.check(
+        !status.contains("echo@ "),
+        format!("the template itself runs:\n{status}"),
+    );
+    t.term_expect(0);
+}
+
+/// Drop-ins beside the link's target and beside the link, applied in name
+/// order: `ExecStart=` resets the list and the later one runs, with the
+/// environment the other drop-in set.
+#[test]
+fn dropins_override_exec_start() {
+    let fx = Fixture::new("unit-dropin", []);
+    let unit = marker_unit(&fx, "which", "original", "");
+    fx.write(file("lib/web.service", &unit));
+    fx.write(file(
+        "lib/web.service.d/10-env.conf",
+        "[Service]\nEnvironment=WHO=target-dropin\n",
+    ));
+    let t = fx.arg("");
+    fx.write(file(
+        "services/web.service.d/20-exec.conf",
+        &format!(
+            "[Service]\nExecStart=\nExecStart=/bin/sh -c 'echo \"$WHO\" > {t}/which; exec sleep 1000'\n"
+        ),
+    ));
+    symlink(fx.path("lib/web.service"), fx.path("services/web.service")).expect("symlink");
+    let mut t = fx.start(&[]);
+    let got = t.wait_file("which");
+    t.check_eq(got.as_str(), "target-dropin", "the command that ran");
+    t.term_expect(0);
+}
+
+/// Environment=, EnvironmentFile= (quotes, comments, a `-` file that is
+/// missing), WorkingDirectory= and User= reach the process.
+#[test]
+fn unit_environment_user_and_working_directory() {
+    let fx = Fixture::new("unit-env", []);
+    fx.write(file(
+        "env",
+        "# a comment\nFROM_FILE=\"two words\"\nOVERRIDDEN=file\n",
+    ));
+    std::fs::create_dir_all(fx.path("work")).expect("mkdir");
+    let extra = format!(
+        "User=nobody\nEnvironment=\"A=one two\" OVERRIDDEN=unit\n\
+         EnvironmentFile={}\nEnvironmentFile=-/nonexistent/env\nWorkingDirectory={}\n",
+        fx.arg("env"),
+        fx.arg("work")
+    );
+    // The marker is written by nobody: let it.
+    let out = fx.path("out");
+    std::fs::create_dir_all(&out).expect("mkdir");
+    std::fs::set_permissions(&out, std::os::unix::fs::PermissionsExt::from_mode(0o777))
+        .expect("chmod");
+    let unit = marker_unit(
+        &fx,
+        "out/env",
+        "\"$A|$FROM_FILE|$OVERRIDDEN|$(id -un)|$(pwd)|$USER\"",
+        &extra,
+    );
+    fx.write(file("services/env.service", &unit));
+    let mut t = fx.start(&[]);
+    let want = format!("one two|two words|file|nobody|{}|nobody", fx.arg("work"));
+    let got = t.wait_file("out/env");
+    t.check_eq(got, want, "what the service saw");
+    t.term_expect(0);
+}
+
+/// A unit with a syntax error and one that Requires= an absent unit are
+/// each skipped with one line naming the file; the others, a service dir
+/// among them, run.
+#[test]
+fn broken_units_are_skipped_and_the_rest_run() {
+    let fx = Fixture::new("unit-broken", []);
+    let good = marker_unit(&fx, "up-good", "good", "");
+    fx.write(file("services/good.service", &good));
+    fx.write(file(
+        "services/bad.service",
+        "[Unit]\nDescription=x\n[Service\nExecStart=/bin/true\n",
+    ));
+    let needs = marker_unit(&fx, "up-needs", "needs", "");
+    fx.write(file(
+        "services/needs.service",
+        &format!("[Unit]\nRequires=absent.service\n{needs}"),
+    ));
+    fx.write(file(
+        "services/dir/service.toml",
+        &format!(
+            "command = [\"/bin/sh\", \"-c\", \"echo dir > {}/up-dir; exec sleep 1000\"]\n",
+            fx.arg("")
+        ),
+    ));
+    let mut t = fx.start(&[]);
+    t.wait_file("up-good");
+    t.wait_file("up-dir");
+    let bad = fx.arg("services/bad.service");
+    t.wait_stderr("the syntax error with its line", |l| {
+        l == format!("tend: error: {bad}:3: invalid section header \"[Service\"")
+    });
+    t.wait_stderr("the missing Requires=", |l| {
+        l.starts_with("tend: error: ") && l.contains("needs.service: Requires=absent.service")
+    });
+    let status = t.ctl_ok(&["status"]);
+    t.check(
+        !status.contains("bad ") && !status.contains("needs "),
+        format!("a broken unit runs:\n{status}"),
+    );
+    t.check(!fx.exists("up-needs"), "needs.service ran");
+    t.term_expect(0);
+}
+
+/// Runs `tend verify --services DIR` (not under a namespace: it starts
+/// nothing).
+fn verify(fx: &Fixture) -> (i32, String) {
+    let out = Command::new(tend_bin())
+        .args(["verify", "--services", &fx.arg("services")])
+        .output()
+        .expect("run tend verify");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[test]
+fn verify_exit_codes_on_good_and_bad_dirs() {
+    let fx = Fixture::new("unit-verify", []);
+    let good = marker_unit(&fx, "started", "x", "PrivateTmp=yes\nProtectSystem=full\n");
+    fx.write(file("services/good.service", &good));
+    let (code, out) = verify(&fx);
+    assert_eq!(code, 0, "verify on a good dir:\n{out}");
+    let unit = fx.arg("services/good.service");
+    assert!(
+        out.contains(&format!(
+            "warning: {unit}: ignored: PrivateTmp, ProtectSystem"
+        )),
+        "no ignored line in:\n{out}"
+    );
+    assert!(!fx.exists("started"), "verify started the service");
+
+    fx.write(file(
+        "services/bad.service",
+        "[Service]\nExecStart=/bin/true\nRestartSec=soon\n",
+    ));
+    let (code, out) = verify(&fx);
+    assert_eq!(code, 1, "verify on a dir with a broken unit:\n{out}");
+    let bad = fx.arg("services/bad.service");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with(&format!("error: {bad}:3: RestartSec=soon: "))),
+        "no FILE:LINE error in:\n{out}"
+    );
+    assert!(out.contains("1 services would run, 1 problems"), "{out}");
+}
+
+/// Runs the binary under the name `systemctl` (a symlink in the fixture),
+/// against this fixture's tend and services dir.
+fn systemctl(fx: &Fixture, args: &[&str]) -> (i32, String, String) {
+    let link = fx.path("bin/systemctl");
+    if !link.exists() {
+        std::fs::create_dir_all(fx.path("bin")).expect("mkdir bin");
+        symlink(tend_bin(), &link).expect("symlink systemctl");
+    }
+    let out = Command::new(&link)
+        .args(args)
+        .env("TEND_CONTROL", fx.path("control.sock"))
+        .env("TEND_SERVICES", fx.path("services"))
+        .output()
+        .expect("run systemctl");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `systemctl` verbs map onto the control verbs, with systemctl's exit
+/// codes: is-active 0/3, is-failed 1, show -p MainPID, stop and start.
+#[test]
+fn systemctl_front_end_controls_units() {
+    let fx = Fixture::new("unit-systemctl", []);
+    // `$$` is systemd's escape for `$`: sh gets `$$`, its pid.
+    let unit = marker_unit(&fx, "up-web", "$$$$", "");
+    fx.write(file("services/web.service", &unit));
+    let mut t = fx.start(&[]);
+    let pid = t.wait_file("up-web");
+    let r = systemctl(&fx, &["is-active", "web.service"]);
+    t.check_eq((r.0, r.1.as_str()), (0, "active\n"), "is-active while up");
+    let r = systemctl(&fx, &["show", "-p", "MainPID", "web"]);
+    t.check_eq(r.1, format!("MainPID={pid}\n"), "show -p MainPID");
+    let r = systemctl(&fx, &["is-failed", "web"]);
+    t.check_eq(r.0, 1, "is-failed of a running unit");
+
+    let r = systemctl(&fx, &["stop", "web.service"]);
+    t.check_eq(r.0, 0, "stop");
+    // While it stops it is `deactivating`, which exits 3 too.
+    t.wait_for("web inactive", |_| {
+        systemctl(&fx, &["is-active", "web"]) == (3, "inactive\n".into(), String::new())
+    });
+    let r = systemctl(&fx, &["is-active", "nope"]);
+    t.check_eq(
+        (r.0, r.1.as_str()),
+        (3, "inactive\n"),
+        "is-active of no unit",
+    );
+
+    fx.remove("up-web");
+    let r = systemctl(&fx, &["start", "web"]);
+    t.check_eq(r.0, 0, "start");
+    t.wait_file("up-web");
+    let r = systemctl(&fx, &["frobnicate", "web"]);
+    t.check_eq(r.0, 1, "an unknown command");
+    t.term_expect(0);
+}
+
+/// `systemctl enable` links a unit from /lib/systemd/system into the
+/// services dir without a running tend; `disable` removes the link.
+#[test]
+fn systemctl_enable_and_disable_link_units() {
+    if !Path::new(REDIS_UNIT).is_file() {
+        return skip("redis-server's unit is not installed");
+    }
+    let fx = Fixture::new("unit-enable", []);
+    let link = fx.path("services/redis-server.service");
+    let r = systemctl(&fx, &["enable", "redis-server"]);
+    assert_eq!(r.0, 0, "enable: {r:?}");
+    assert_eq!(
+        std::fs::read_link(&link).ok().as_deref(),
+        Some(Path::new(REDIS_UNIT)),
+        "enable: {r:?}"
+    );
+    let r = systemctl(&fx, &["enable", "no-such-unit.service"]);
+    assert_eq!(r.0, 1, "enable of a missing unit: {r:?}");
+    assert!(r.2.contains("no-such-unit.service does not exist"), "{r:?}");
+    let r = systemctl(&fx, &["disable", "redis-server.service"]);
+    assert_eq!(r.0, 0, "disable: {r:?}");
+    assert!(
+        std::fs::symlink_metadata(&link).is_err(),
+        "link left: {r:?}"
+    );
+}
