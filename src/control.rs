@@ -21,7 +21,7 @@
 use crate::proto;
 use crate::sys;
 use std::io::{ErrorKind, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -148,16 +148,18 @@ impl Control {
         })
     }
 
-    /// The fds to poll: the listener (fd -1, ignored by poll, while
-    /// accepting is paused), then each connection.
-    pub fn pollfds(&self, out: &mut Vec<libc::pollfd>) {
+    /// The fds to wait on, in the order `service` takes their events: the
+    /// listener (fd -1 while accepting is paused), then each connection;
+    /// each with its poll events and an id that a new connection on a
+    /// reused fd number does not share (the listener's is 0).
+    pub fn interest(&self, out: &mut Vec<(RawFd, libc::c_short, u64)>) {
         let listening = self.paused_until.is_none();
         let fd = if listening {
             self.listener.as_raw_fd()
         } else {
             -1
         };
-        out.push(sys::pollfd(fd, libc::POLLIN));
+        out.push((fd, libc::POLLIN, 0));
         for c in &self.conns {
             let events = match c.stage {
                 Stage::Reading => libc::POLLIN,
@@ -166,7 +168,7 @@ impl Control {
                 // must not wake the loop.
                 Stage::Waiting => libc::POLLRDHUP,
             };
-            out.push(sys::pollfd(c.stream.as_raw_fd(), events));
+            out.push((c.stream.as_raw_fd(), events, c.id));
         }
     }
 
@@ -178,7 +180,7 @@ impl Control {
             .min()
     }
 
-    /// Handles poll results (in the order of `pollfds`) and deadlines;
+    /// Handles poll results (in the order of `interest`) and deadlines;
     /// returns the requests read in full, and the ids of waiting
     /// connections that went away (hung up, or closed to make room).
     pub fn service(

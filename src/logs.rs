@@ -219,6 +219,11 @@ impl Output {
         }
     }
 
+    /// Bytes queued, not yet written.
+    pub fn pending(&self) -> usize {
+        self.queue.len()
+    }
+
     pub fn full(&self) -> bool {
         self.queue.len() >= HIGH_WATER
     }

@@ -44,9 +44,11 @@ mod reload;
 mod sockets;
 mod svc;
 mod verbs;
+mod watch;
 
 use phases::{MainCmd, Phase, Scripts};
 use svc::{link, Svc};
+use watch::{Token, Watch};
 
 #[derive(Clone, Copy)]
 enum Owner {
@@ -56,22 +58,6 @@ enum Owner {
     Script,
     /// A `ready = { command = ... }` check of service i.
     Check(usize),
-}
-
-/// What a pollfd is for.
-#[derive(Clone, Copy)]
-enum Token {
-    Signals,
-    Control,
-    Out(usize),
-    Err(usize),
-    NotifyFd(usize),
-    Notify(usize),
-    Tcp(usize),
-    /// A connection on a socket of an on-demand service that waits for one.
-    Listen(usize),
-    Stdout,
-    Stderr,
 }
 
 pub struct Supervisor {
@@ -109,6 +95,12 @@ pub struct Supervisor {
     /// Orphans reaped lately, for a daemon that exits before its pid file
     /// is read.
     reaped: daemon::Reaped,
+    /// The epoll set, the services' deadlines, and what changed.
+    watch: Watch,
+    /// The phase the last turn ended in: a new one is a change.
+    seen_phase: Phase,
+    /// A SIGCHLD was read: reap.
+    sigchld: bool,
 }
 
 /// A `tend ctl wait` in progress.
@@ -155,6 +147,14 @@ impl Supervisor {
             .map(|s| Svc::new(s, prefixing, opts.ready_timeout))
             .collect();
         link(&mut svcs);
+        let watch = match Watch::new() {
+            Ok(w) => w,
+            Err(e) => {
+                // Without epoll (a kernel without it) there is no loop.
+                log::error!("epoll: {e}");
+                sys::exit_now(1);
+            }
+        };
         Supervisor {
             init: Scripts::load(&opts.init_dir),
             finish: Scripts::load(&opts.finish_dir),
@@ -181,6 +181,9 @@ impl Supervisor {
             manager: manager::Manager::from_env(Instant::now()),
             inherited,
             reaped: daemon::Reaped::default(),
+            watch,
+            seen_phase: Phase::Init,
+            sigchld: true,
         }
     }
 
@@ -191,36 +194,50 @@ impl Supervisor {
             Err(e) => log::warn!("control socket: {e}; tend ctl will not work"),
         }
         crate::log::queue(true);
-        let mut fds = Vec::new();
-        let mut tokens = Vec::new();
+        self.watch.watch_signals(sys::raw(&self.sigfd));
+        self.mark_all();
         loop {
             let now = Instant::now();
+            self.watch.begin_turn();
             self.advance(now);
-            self.drop_removed();
+            if self.watch.any_change() {
+                self.drop_removed();
+                self.tell_manager();
+            }
             self.check_waiters(now);
-            self.tell_manager();
             if self.phase == Phase::Done {
                 break;
             }
             self.stderr.push_own(crate::log::take());
+            self.sync();
             let timeout = match self.reap_more {
                 true => Some(Duration::ZERO),
                 false => self
                     .next_deadline()
                     .map(|d| d.saturating_duration_since(now)),
             };
-            self.pollfds(&mut fds, &mut tokens);
-            sys::poll(&mut fds, timeout);
+            let ready = self.watch.wait(timeout);
             let now = Instant::now();
-            for sig in sys::read_signals(&mut self.sigfd) {
-                if sig.self_inflicted {
-                    log::debug!("ignoring {} tend caused itself", signal_name(sig.signo));
-                } else {
-                    self.on_signal(sig.signo, now);
+            if ready.iter().any(|&(t, _)| t == Token::Signals) {
+                for sig in sys::read_signals(&mut self.sigfd) {
+                    self.watch.changed = true;
+                    if sig.signo == libc::SIGCHLD {
+                        self.sigchld = true;
+                    }
+                    if sig.self_inflicted {
+                        log::debug!("ignoring {} tend caused itself", signal_name(sig.signo));
+                    } else {
+                        self.on_signal(sig.signo, now);
+                    }
                 }
             }
-            self.reap(now);
-            self.on_events(&fds, &tokens, now);
+            // Only after a SIGCHLD: waitpid(-1) walks every child of tend.
+            if std::mem::take(&mut self.sigchld) || self.reap_more {
+                self.reap(now);
+            }
+            self.on_events(&ready, now);
+            // Deadlines changed by this turn's events are filed first.
+            self.sync();
             self.fire_deadlines(Instant::now());
         }
         let code = self.exit_code();
@@ -230,46 +247,12 @@ impl Supervisor {
         code
     }
 
-    /// The fds to wait on this turn, each with what it is for.
-    fn pollfds(&self, fds: &mut Vec<libc::pollfd>, tokens: &mut Vec<Token>) {
-        fds.clear();
-        tokens.clear();
-        let mut add = |fd: i32, events: libc::c_short, t: Token| {
-            fds.push(sys::pollfd(fd, events));
-            tokens.push(t);
-        };
-        add(sys::raw(&self.sigfd), libc::POLLIN, Token::Signals);
-        for (i, s) in self.svcs.iter().enumerate() {
-            s.pipes.poll(i, &self.stdout, &self.stderr, &mut add);
-            s.probes.poll(i, &mut add);
-            s.sockets.poll(i, &mut add);
-        }
-        if !self.stdout.queue.is_empty() {
-            add(1, libc::POLLOUT, Token::Stdout);
-        }
-        if !self.stderr.queue.is_empty() {
-            add(2, libc::POLLOUT, Token::Stderr);
-        }
-        if let Some(c) = &self.control {
-            let start = fds.len();
-            c.pollfds(fds);
-            tokens.resize(fds.len(), Token::Control);
-            debug_assert!(tokens[start..].iter().all(|t| matches!(t, Token::Control)));
-        }
-    }
-
-    fn on_events(&mut self, fds: &[libc::pollfd], tokens: &[Token], now: Instant) {
-        let mut control_revents = Vec::new();
-        for (p, &t) in fds.iter().zip(tokens) {
-            if let Token::Control = t {
-                control_revents.push(p.revents);
-                continue;
-            }
-            if p.revents == 0 {
-                continue;
-            }
+    fn on_events(&mut self, ready: &[(Token, libc::c_short)], now: Instant) {
+        let mut control = Vec::new();
+        for &(t, events) in ready {
             match t {
-                Token::Signals | Token::Control => {}
+                Token::Signals => {}
+                Token::Control(fd) => control.push((fd, events)),
                 Token::Out(i) => self.on_output(i, false),
                 Token::Err(i) => self.on_output(i, true),
                 Token::NotifyFd(i) => self.on_notification_fd(i, now),
@@ -279,10 +262,27 @@ impl Supervisor {
                 Token::Stdout => self.stdout.write_some(),
                 Token::Stderr => self.stderr.write_some(),
             }
+            if let Token::NotifyFd(i) | Token::Notify(i) | Token::Tcp(i) | Token::Listen(i) = t {
+                self.mark(i);
+            }
         }
         if let Some(c) = &mut self.control {
-            let (incoming, gone) = c.service(&control_revents, now);
-            self.waiters.retain(|w| !gone.contains(&w.conn));
+            // The events in the order the control socket lists its fds.
+            let mut fds = Vec::new();
+            c.interest(&mut fds);
+            let revents: Vec<libc::c_short> = fds
+                .iter()
+                .map(|&(fd, _, _)| {
+                    control
+                        .iter()
+                        .find(|&&(f, _)| f == fd && fd >= 0)
+                        .map_or(0, |&(_, e)| e)
+                })
+                .collect();
+            let (incoming, gone) = c.service(&revents, now);
+            if !gone.is_empty() {
+                self.waiters.retain(|w| !gone.contains(&w.conn));
+            }
             for req in incoming {
                 self.answer(req, now);
             }
@@ -316,11 +316,8 @@ impl Supervisor {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        let svcs = self
-            .svcs
-            .iter()
-            .flat_map(|s| [s.sm.deadline(), s.probes.at, s.probes.watchdog_at]);
         let others = [
+            self.watch.next_timer(),
             self.main.as_ref().and_then(|m| m.kill_at),
             self.main
                 .as_ref()
@@ -332,7 +329,7 @@ impl Supervisor {
             self.waiters.iter().filter_map(|w| w.deadline).min(),
             self.manager.as_ref().and_then(|m| m.watchdog_at),
         ];
-        svcs.chain(others).flatten().min()
+        others.into_iter().flatten().min()
     }
 
     // ---- events -------------------------------------------------------
@@ -378,10 +375,11 @@ impl Supervisor {
     }
 
     fn reap(&mut self, now: Instant) {
-        // A daemon may setsid after it was found: its session is read at
-        // every turn, and last as a zombie (which keeps it until reaped),
-        // so that what it leaves there goes with it.
-        for s in &mut self.svcs {
+        // A daemon may setsid after it was found: its session is read
+        // before every reap, so last as a zombie (which keeps it until
+        // reaped), so that what it leaves there goes with it.
+        for &i in &self.watch.adopted {
+            let s = &mut self.svcs[i];
             if let Some((_, sid)) = s.run_pid.filter(|_| s.sm.adopted).and_then(sys::ids) {
                 s.daemon.sid = Some(sid);
             }
@@ -399,8 +397,14 @@ impl Supervisor {
         // (a run's end kills its check's group; a critical failure signals
         // the main command) never signals a pid reaped in the same batch,
         // which the kernel may already have given to a new process.
+        if !exits.is_empty() {
+            self.watch.changed = true;
+        }
         for &(pid, exit) in &exits {
             self.pids.reaped(pid);
+            if let Some(Owner::Run(i) | Owner::Finish(i) | Owner::Check(i)) = self.pids.get(pid) {
+                self.mark(i);
+            }
             match self.pids.get(pid) {
                 Some(Owner::Run(i)) => self.svcs[i].run_pid = None,
                 Some(Owner::Finish(i)) => self.svcs[i].finish_pid = None,
@@ -464,7 +468,8 @@ impl Supervisor {
 
     fn fire_deadlines(&mut self, now: Instant) {
         self.manager_watchdog(now);
-        for i in 0..self.svcs.len() {
+        for i in self.watch.due(now) {
+            self.mark(i);
             if self.svcs[i].sm.deadline().is_some_and(|d| d <= now) {
                 self.feed(i, Event::Timer, now);
             }
@@ -499,6 +504,7 @@ impl Supervisor {
 
     /// Steps service `i` and carries out its actions.
     fn feed(&mut self, i: usize, event: Event, now: Instant) {
+        self.mark(i);
         let mut queue = vec![event];
         while let Some(ev) = queue.pop() {
             for action in self.svcs[i].sm.step(ev, now) {

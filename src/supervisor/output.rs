@@ -62,24 +62,14 @@ impl Pipes {
         self.stderr.as_ref()?.w.as_ref().map(|w| w.as_raw_fd())
     }
 
-    /// The pipes tend reads this turn: only while the output queue they
-    /// feed has room (back-pressure). A logger reads `stdout` itself.
-    pub fn poll(
-        &self,
-        i: usize,
-        out: &Output,
-        err: &Output,
-        add: &mut impl FnMut(RawFd, libc::c_short, Token),
-    ) {
+    /// The pipes tend reads (a logger reads `stdout` itself). While the
+    /// queue one feeds is full, the loop parks it (back-pressure).
+    pub fn poll(&self, i: usize, add: &mut impl FnMut(RawFd, libc::c_short, Token)) {
         if let Some(p) = self.stdout.as_ref().filter(|_| self.reads_out()) {
-            if !out.full() {
-                add(p.r.as_raw_fd(), libc::POLLIN, Token::Out(i));
-            }
+            add(p.r.as_raw_fd(), libc::POLLIN, Token::Out(i));
         }
         if let Some(p) = &self.stderr {
-            if !err.full() {
-                add(p.r.as_raw_fd(), libc::POLLIN, Token::Err(i));
-            }
+            add(p.r.as_raw_fd(), libc::POLLIN, Token::Err(i));
         }
     }
 }
@@ -113,8 +103,18 @@ impl Supervisor {
         }
     }
 
-    /// Output of service i is waiting: queue its lines.
+    /// Output of service i is waiting: queue its lines, unless the queue
+    /// is full (then the pipe waits, parked, for room).
     pub(super) fn on_output(&mut self, i: usize, stderr: bool) {
+        let full = if stderr {
+            self.stderr.full()
+        } else {
+            self.stdout.full()
+        };
+        if full {
+            self.park(i, stderr);
+            return;
+        }
         let s = &mut self.svcs[i];
         let (pipe, out) = if stderr {
             (&mut s.pipes.stderr, &mut self.stderr)

@@ -65,9 +65,15 @@ pub(super) struct MainCmd {
 }
 
 impl Supervisor {
+    /// The work that looks at every service runs only when something
+    /// changed (`watch.changed`): a new phase is a change.
     pub(super) fn advance(&mut self, now: Instant) {
         loop {
             let before = self.phase;
+            if self.phase != self.seen_phase {
+                self.seen_phase = self.phase;
+                self.watch.changed = true;
+            }
             match self.phase {
                 Phase::Init => {
                     if self.init.pid.is_some() {
@@ -83,8 +89,15 @@ impl Supervisor {
                     }
                 }
                 Phase::Running => {
-                    self.release_held(now);
-                    self.maybe_start_main(now);
+                    let main_due = self
+                        .main
+                        .as_ref()
+                        .and_then(|m| m.start_by)
+                        .is_some_and(|by| by <= now);
+                    if self.watch.any_change() || main_due {
+                        self.release_held(now);
+                        self.maybe_start_main(now);
+                    }
                     return;
                 }
                 Phase::StoppingMain => {
@@ -94,6 +107,9 @@ impl Supervisor {
                     self.phase = Phase::StoppingServices;
                 }
                 Phase::StoppingServices => {
+                    if !self.watch.any_change() {
+                        return;
+                    }
                     self.stop_in_order(now);
                     if self
                         .svcs
@@ -207,6 +223,7 @@ impl Supervisor {
                     m.argv[0].to_string_lossy()
                 );
                 m.pid = Some(pid);
+                self.watch.changed = true;
                 let what = format!("cannot run {}", m.argv[0].to_string_lossy());
                 self.track(child, Owner::Main, what);
             }

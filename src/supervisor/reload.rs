@@ -76,6 +76,7 @@ impl Supervisor {
             }
         }
         self.relink(now);
+        self.mark_all();
         self.release_held(now);
     }
 
@@ -93,6 +94,8 @@ impl Supervisor {
         if !self.svcs.iter().any(gone) {
             return;
         }
+        // Indexes shift: every service is filed again under its new one.
+        self.forget_all();
         let mut i = 0;
         while i < self.svcs.len() {
             if !gone(&self.svcs[i]) {
@@ -109,5 +112,6 @@ impl Supervisor {
             }
         }
         link(&mut self.svcs);
+        self.mark_all();
     }
 }

@@ -102,6 +102,7 @@ impl Supervisor {
     /// a connection. False when binding failed (it is then started at once,
     /// which retries).
     pub(super) fn start_listening(&mut self, i: usize) -> bool {
+        self.mark(i);
         let s = &mut self.svcs[i];
         match s.sockets.ensure(&s.spec, &self.inherited) {
             Ok(()) => {

@@ -29,6 +29,8 @@ pub(super) struct Svc {
     pub probes: Probes,
     pub sockets: Sockets,
     pub daemon: Daemon,
+    /// What the loop's epoll set and timers hold for it.
+    pub watch: super::watch::Watched,
 }
 
 /// Where a service stands in the start and stop order.
@@ -68,6 +70,7 @@ impl Svc {
             probes: Probes::default(),
             sockets: Sockets::default(),
             daemon: Daemon::default(),
+            watch: Default::default(),
         }
     }
 
@@ -152,6 +155,7 @@ impl Supervisor {
     pub(super) fn spawn_run(&mut self, i: usize, now: Instant) -> std::io::Result<sys::Child> {
         if let Some(p) = self.svcs[i].pipes.feeds {
             self.svcs[p].pipes.ensure()?;
+            self.mark(p);
         }
         let control_dir = self.control_dir();
         let s = &mut self.svcs[i];

@@ -88,6 +88,7 @@ impl Supervisor {
                 names,
                 timeout,
             } => {
+                self.watch.changed = true;
                 self.waiters.push(Waiter {
                     conn,
                     goal,
@@ -138,7 +139,16 @@ impl Supervisor {
         }
     }
 
+    /// Answers the waiters whose goal is reached or whose time is up: only
+    /// when something changed, or a waiter's deadline passed.
     pub(super) fn check_waiters(&mut self, now: Instant) {
+        let due = self
+            .waiters
+            .iter()
+            .any(|w| w.deadline.is_some_and(|d| d <= now));
+        if !(self.watch.any_change() || due || self.phase == Phase::Done) {
+            return;
+        }
         let mut i = 0;
         while i < self.waiters.len() {
             let w = &self.waiters[i];

@@ -259,6 +259,71 @@ pub fn poll(fds: &mut [libc::pollfd], timeout: Option<Duration>) {
     }
 }
 
+/// An epoll set (epoll(7)), level-triggered: the loop's fds are registered
+/// when they appear and removed when they go, so that a wait costs the
+/// same whatever the number of services (poll(2) walks every fd it is
+/// given, every time). Event bits are poll's (POLLIN = EPOLLIN, ...).
+pub struct Epoll(nix::sys::epoll::Epoll);
+
+/// One fd reported ready: the key it was registered with and its events.
+pub type Ready = nix::sys::epoll::EpollEvent;
+
+impl Epoll {
+    pub fn new() -> nix::Result<Epoll> {
+        use nix::sys::epoll::EpollCreateFlags;
+        nix::sys::epoll::Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).map(Epoll)
+    }
+
+    fn ctl(&self, op: libc::c_int, fd: RawFd, events: u32, key: u64) -> nix::Result<()> {
+        let mut ev = libc::epoll_event { events, u64: key };
+        // SAFETY: epoll_ctl reads one epoll_event from a live local; a
+        // closed fd number is refused by the kernel (EBADF), not used.
+        let r = unsafe { libc::epoll_ctl(self.0 .0.as_raw_fd(), op, fd, &mut ev) };
+        Errno::result(r).map(drop)
+    }
+
+    /// Watches `fd` for `events` (poll bits; 0: registered but quiet),
+    /// reported with `key`; an fd already in the set gets the new ones.
+    pub fn watch(&self, fd: RawFd, events: i16, key: u64) {
+        let events = events as u16 as u32;
+        let r = match self.ctl(libc::EPOLL_CTL_ADD, fd, events, key) {
+            Err(Errno::EEXIST) => self.ctl(libc::EPOLL_CTL_MOD, fd, events, key),
+            r => r,
+        };
+        if let Err(e) = r {
+            log::error!("epoll: cannot watch fd {fd}: {e}");
+        }
+    }
+
+    /// Stops watching `fd`. One that is closed already left the set by
+    /// itself (ENOENT, EBADF).
+    pub fn unwatch(&self, fd: RawFd) {
+        let _ = self.ctl(libc::EPOLL_CTL_DEL, fd, 0, 0);
+    }
+
+    /// Waits until an fd is ready or `timeout` passes (None: no timeout);
+    /// returns how many of `out` were filled (at most its length).
+    pub fn wait(&self, out: &mut [Ready], timeout: Option<Duration>) -> usize {
+        let ms = match timeout {
+            None => -1,
+            // Round up so that a deadline is not woken for 1 ms early, in a loop.
+            Some(d) => d.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32,
+        };
+        let ms = nix::poll::PollTimeout::try_from(ms).unwrap_or(nix::poll::PollTimeout::MAX);
+        match self.0.wait(out, ms) {
+            Ok(n) => n,
+            Err(Errno::EINTR) => 0,
+            Err(e) => {
+                // Would fail again at once: log it, and pause so that PID 1
+                // does not spin.
+                log::error!("epoll_wait: {e}");
+                std::thread::sleep(Duration::from_millis(100));
+                0
+            }
+        }
+    }
+}
+
 pub fn pollfd(fd: RawFd, events: libc::c_short) -> libc::pollfd {
     libc::pollfd {
         fd,
