@@ -1,11 +1,17 @@
 //! Service output: each service's stdout and stderr come to tend through
 //! pipes that tend owns for the service's whole life (so a restart loses
 //! nothing), split into lines and prefixed `NAME | `, then queued for
-//! tend's own stdout or stderr. Writing never blocks the loop: a queue is
-//! written only when poll says its fd is writable, one `PIPE_BUF` chunk at
-//! a time; while a queue is over `HIGH_WATER`, tend stops reading the
-//! pipes that feed it, so a slow reader back-pressures the services rather
-//! than losing lines or stalling supervision.
+//! tend's own stdout or stderr. Writing never blocks the loop: when tend's
+//! output is a pipe, tend writes through a non-blocking description of its
+//! own (`sys::reopen_pipe_nonblocking`) as much as the pipe takes, once a
+//! turn; otherwise only when its fd is writable, one `PIPE_BUF` chunk at a
+//! time. While a queue is over `HIGH_WATER`, tend stops reading the pipes
+//! that feed it, so a slow reader back-pressures the services rather than
+//! losing lines or stalling supervision.
+//!
+//! The hot path (issue 14): one big read a wakeup, each line copied once,
+//! prefixed, into the queue; no allocation per line; the queue is written
+//! from its head without moving what is left.
 //!
 //! Bounded everywhere, whatever the services do: one read takes at most
 //! `READ_BUDGET` bytes and never more than the queue can take without
@@ -23,14 +29,21 @@ use std::time::{Duration, Instant};
 pub const MAX_LINE: usize = 8192;
 /// Bytes queued for one output before tend stops reading its producers.
 pub const HIGH_WATER: usize = 64 * 1024;
-/// Bytes one queue never exceeds: what would is dropped and counted.
-pub const QUEUE_CAP: usize = 4 * HIGH_WATER;
-/// The most one read of a pipe takes.
-pub const READ_BUDGET: usize = 16 * 1024;
+/// Bytes one queue never exceeds: what would is dropped and counted. Room
+/// for a whole `READ_BUDGET` read of the worst input (every byte a newline,
+/// each given a prefix) above `HIGH_WATER`, so that reads stay whole; the
+/// queue only grows that far with such input or a stalled reader.
+pub const QUEUE_CAP: usize = 16 * HIGH_WATER;
+/// The most one read of a pipe takes (a pipe holds 64 KiB by default).
+pub const READ_BUDGET: usize = 64 * 1024;
 /// On the way out, how long a stalled reader of tend's output is waited for.
 pub const FLUSH_LIMIT: Duration = Duration::from_secs(1);
-/// One write: what a pipe that poll says is writable takes without blocking.
+/// One write to a blocking fd: what a pipe that poll says is writable
+/// takes without blocking.
 const CHUNK: usize = 4096;
+/// Writes to a non-blocking output in one turn, at most (each takes what
+/// the pipe has room for).
+const WRITES_PER_TURN: usize = 4;
 
 /// A pipe whose both ends tend keeps: the service gets a copy of `w`
 /// (as its stdout or stderr), tend reads `r` (or hands it to a logger).
@@ -96,6 +109,7 @@ impl Pipe {
         match nix::unistd::read(&self.r, &mut buf[..n]) {
             Ok(0) => (0, false),
             Ok(got) => {
+                out.compact();
                 split_lines(&mut self.partial, &buf[..got], prefix, &mut out.queue);
                 out.enforce_cap();
                 (got, true)
@@ -109,6 +123,7 @@ impl Pipe {
     /// newline), with a newline added.
     pub fn flush_partial(&mut self, prefix: &str, out: &mut Output) {
         if !self.partial.is_empty() {
+            out.compact();
             out.queue.extend_from_slice(prefix.as_bytes());
             out.queue.append(&mut self.partial);
             out.queue.push(b'\n');
@@ -118,26 +133,113 @@ impl Pipe {
 }
 
 /// Appends the complete lines of `partial` + `data` to `out`, each with
-/// `prefix`; keeps the unfinished rest in `partial`.
+/// `prefix`; keeps the unfinished rest in `partial`. Each byte of `data` is
+/// copied once, into `out`, unless it ends or continues an unfinished line.
 pub fn split_lines(partial: &mut Vec<u8>, data: &[u8], prefix: &str, out: &mut Vec<u8>) {
-    partial.extend_from_slice(data);
+    let mut data = data;
+    if !partial.is_empty() {
+        // Only the bytes that decide the unfinished line join it: up to
+        // its newline, or enough to cut it at MAX_LINE.
+        let look = data.len().min((MAX_LINE + 1).saturating_sub(partial.len()));
+        let take = newline(&data[..look]).map_or(look, |i| i + 1);
+        partial.extend_from_slice(&data[..take]);
+        data = &data[take..];
+        let done = emit_lines(partial, prefix, out);
+        partial.drain(..done);
+        if !partial.is_empty() {
+            // A cut left the start of the next line there (or `data` is
+            // used up): go on from it, the slow way; rare.
+            partial.extend_from_slice(data);
+            let done = emit_lines(partial, prefix, out);
+            partial.drain(..done);
+            return;
+        }
+    }
+    let done = emit_lines(data, prefix, out);
+    partial.extend_from_slice(&data[done..]);
+}
+
+/// Appends every complete line of `bytes` to `out`, each with `prefix`,
+/// and a line longer than MAX_LINE cut (at a character boundary) into
+/// pieces; returns how many bytes that took (the rest is an unfinished
+/// line of at most MAX_LINE bytes).
+fn emit_lines(bytes: &[u8], prefix: &str, out: &mut Vec<u8>) -> usize {
+    let prefix = Prefix::new(prefix.as_bytes());
     let mut start = 0;
     loop {
-        let rest = &partial[start..];
-        let (end, next) = match rest.iter().position(|&b| b == b'\n') {
-            Some(i) if i <= MAX_LINE => (start + i, start + i + 1),
-            _ if rest.len() > MAX_LINE => {
+        let rest = &bytes[start..];
+        let (end, next) = match newline(&rest[..rest.len().min(MAX_LINE + 1)]) {
+            Some(i) => (start + i, start + i + 1),
+            None if rest.len() > MAX_LINE => {
                 let cut = utf8_cut(&rest[..MAX_LINE]);
                 (start + cut, start + cut)
             }
-            _ => break,
+            None => return start,
         };
-        out.extend_from_slice(prefix.as_bytes());
-        out.extend_from_slice(&partial[start..end]);
-        out.push(b'\n');
+        prefix.put(out);
+        match bytes.get(end) {
+            // The line with its newline, in one copy.
+            Some(b'\n') => out.extend_from_slice(&bytes[start..=end]),
+            _ => {
+                out.extend_from_slice(&bytes[start..end]);
+                out.push(b'\n');
+            }
+        }
         start = next;
     }
-    partial.drain(..start);
+}
+
+/// A line prefix, ready to be appended many times. A short one (the usual
+/// `NAME | `) is kept padded to a fixed 32 bytes, whose copy the compiler
+/// inlines, and the queue is cut back after it: a call to musl's memcpy
+/// costs more than the copy itself for a few bytes, once a line.
+struct Prefix<'a> {
+    bytes: &'a [u8],
+    fixed: Option<[u8; 32]>,
+}
+
+impl<'a> Prefix<'a> {
+    fn new(bytes: &'a [u8]) -> Prefix<'a> {
+        let fixed = (bytes.len() <= 32).then(|| {
+            let mut f = [0u8; 32];
+            f[..bytes.len()].copy_from_slice(bytes);
+            f
+        });
+        Prefix { bytes, fixed }
+    }
+
+    fn put(&self, out: &mut Vec<u8>) {
+        match &self.fixed {
+            Some(f) => {
+                let len = out.len() + self.bytes.len();
+                out.extend_from_slice(f);
+                out.truncate(len);
+            }
+            None => out.extend_from_slice(self.bytes),
+        }
+    }
+}
+
+/// The index of the first newline in `bytes`: memchr(3) a word at a time
+/// (the release build is optimised for size, so a byte loop stays one).
+fn newline(bytes: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const NL: u64 = LO * b'\n' as u64;
+    let mut words = bytes.chunks_exact(8);
+    let mut at = 0;
+    for w in &mut words {
+        let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]) ^ NL;
+        // Some byte of x is zero exactly when this is non-zero; its lowest
+        // set bit is in the first such byte.
+        let zero = x.wrapping_sub(LO) & !x & HI;
+        if zero != 0 {
+            return Some(at + zero.trailing_zeros() as usize / 8);
+        }
+        at += 8;
+    }
+    let tail = words.remainder();
+    tail.iter().position(|&b| b == b'\n').map(|i| at + i)
 }
 
 /// The largest length <= bytes.len() that does not split a UTF-8
@@ -164,26 +266,65 @@ fn utf8_cut(bytes: &[u8]) -> usize {
 
 /// Bytes waiting to be written to one of tend's own outputs.
 pub struct Output {
+    /// Where the queue is written: `std` itself, or tend's own
+    /// non-blocking description of it (`own`).
     pub fd: RawFd,
+    /// 1 or 2: the output this is, by the number the world knows it by.
+    std: RawFd,
+    own: Option<OwnedFd>,
+    /// Bytes queued; those before `head` are written already.
     pub queue: Vec<u8>,
+    head: usize,
     /// Bytes dropped since the last notice.
     dropped: u64,
 }
 
 impl Output {
+    /// Writes to `fd` as it is: only when poll says it is writable, one
+    /// `CHUNK` at a time (it may block).
     pub fn new(fd: RawFd) -> Output {
         Output {
             fd,
+            std: fd,
+            own: None,
             queue: Vec::new(),
+            head: 0,
             dropped: 0,
         }
     }
 
+    /// tend's stdout (1) or stderr (2): through a non-blocking description
+    /// of its own when it is a pipe, written as fast as the reader takes.
+    pub fn std(fd: RawFd) -> Output {
+        let mut out = Output::new(fd);
+        if let Some(own) = crate::sys::reopen_pipe_nonblocking(fd) {
+            out.fd = own.as_raw_fd();
+            out.own = Some(own);
+        }
+        out
+    }
+
     fn name(&self) -> String {
-        match self.fd {
+        match self.std {
             1 => "stdout".to_string(),
             2 => "stderr".to_string(),
             fd => format!("fd {fd}"),
+        }
+    }
+
+    /// Bytes queued, not yet written.
+    pub fn pending(&self) -> usize {
+        self.queue.len() - self.head
+    }
+
+    /// Drops what is written from the front of the queue, before it grows.
+    fn compact(&mut self) {
+        if self.head == self.queue.len() {
+            self.queue.clear();
+            self.head = 0;
+        } else if self.head >= HIGH_WATER {
+            self.queue.drain(..self.head);
+            self.head = 0;
         }
     }
 
@@ -191,56 +332,85 @@ impl Output {
     /// prefixed with `prefix_len` bytes (worst case: every byte a newline),
     /// plus a cut unfinished line, still fit under `QUEUE_CAP`.
     fn read_room(&self, prefix_len: usize) -> usize {
-        let reserved = self.queue.len() + MAX_LINE + 2 * (prefix_len + 2);
+        let reserved = self.pending() + MAX_LINE + 2 * (prefix_len + 2);
         (QUEUE_CAP.saturating_sub(reserved) / (prefix_len + 2)).min(READ_BUDGET)
     }
 
     /// Cuts the queue back to `QUEUE_CAP` at a line end, counting what
     /// goes. `read_room` makes this a last resort.
     fn enforce_cap(&mut self) {
-        if self.queue.len() <= QUEUE_CAP {
+        if self.pending() <= QUEUE_CAP {
             return;
         }
-        let keep = self.queue[..QUEUE_CAP]
+        let keep = self.queue[self.head..self.head + QUEUE_CAP]
             .iter()
             .rposition(|&b| b == b'\n')
             .map_or(0, |i| i + 1);
-        self.dropped += (self.queue.len() - keep) as u64;
-        self.queue.truncate(keep);
+        self.dropped += (self.pending() - keep) as u64;
+        self.queue.truncate(self.head + keep);
     }
 
     /// Queues tend's own messages, unless that would pass the cap (stderr
     /// not read at all): then they are dropped, and counted.
     pub fn push_own(&mut self, bytes: Vec<u8>) {
-        if self.queue.len() + bytes.len() <= QUEUE_CAP {
+        if bytes.is_empty() {
+            return;
+        }
+        if self.pending() + bytes.len() <= QUEUE_CAP {
+            self.compact();
             self.queue.extend_from_slice(&bytes);
         } else {
             self.dropped += bytes.len() as u64;
         }
     }
 
-    /// Bytes queued, not yet written.
-    pub fn pending(&self) -> usize {
-        self.queue.len()
-    }
-
     pub fn full(&self) -> bool {
-        self.queue.len() >= HIGH_WATER
+        self.pending() >= HIGH_WATER
     }
 
-    /// One write, after poll said the fd is writable.
+    /// Writes what can be written without waiting for poll: with tend's
+    /// own non-blocking description, as much as the pipe takes; with a
+    /// blocking fd, nothing.
+    pub fn write_now(&mut self) {
+        if self.own.is_some() && self.pending() > 0 {
+            self.write_some();
+        }
+    }
+
+    /// Writes after poll said the fd is writable: a blocking fd one
+    /// `CHUNK`; a non-blocking one as much as it takes.
     pub fn write_some(&mut self) {
-        let n = self.queue.len().min(CHUNK);
-        match crate::sys::write_fd(self.fd, &self.queue[..n]) {
-            Ok(written) => drop(self.queue.drain(..written)),
-            Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => {}
-            // Nobody reads our output any more: drop it rather than
-            // stopping every service that writes.
-            Err(_) => {
-                self.dropped += self.queue.len() as u64;
-                self.queue.clear();
+        let writes = if self.own.is_some() {
+            WRITES_PER_TURN
+        } else {
+            1
+        };
+        for _ in 0..writes {
+            let n = match self.own {
+                Some(_) => self.pending(),
+                None => self.pending().min(CHUNK),
+            };
+            if n == 0 {
+                break;
+            }
+            match crate::sys::write_fd(self.fd, &self.queue[self.head..self.head + n]) {
+                Ok(written) => {
+                    self.head += written;
+                    if written < n {
+                        break; // the pipe is full
+                    }
+                }
+                Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => break,
+                // Nobody reads our output any more: drop it rather than
+                // stopping every service that writes.
+                Err(_) => {
+                    self.dropped += self.pending() as u64;
+                    self.head = self.queue.len();
+                    break;
+                }
             }
         }
+        self.compact();
         // Once the reader caught up, say what it missed (one line).
         if self.dropped > 0 && !self.full() {
             let n = std::mem::take(&mut self.dropped);
@@ -260,9 +430,10 @@ impl Output {
 
     /// `flush_blocking` with the deadline given; returns the bytes dropped.
     pub fn flush_until(&mut self, deadline: Instant) -> u64 {
-        let written = write_until(self.fd, &self.queue, deadline);
-        let dropped = self.dropped + (self.queue.len() - written) as u64;
+        let written = write_until(self.fd, &self.queue[self.head..], deadline);
+        let dropped = self.dropped + (self.pending() - written) as u64;
         self.queue.clear();
+        self.head = 0;
         self.dropped = 0;
         if dropped > 0 {
             let line = format!(
@@ -323,6 +494,90 @@ mod tests {
         let (out, rest) = split(&[b"one\ntw", b"o\n\nthr", b"ee"]);
         assert_eq!(out, "web | one\nweb | two\nweb | \n");
         assert_eq!(rest, b"three");
+    }
+
+    /// The splitter before issue 14 (all input through `partial`), kept
+    /// as the reference the fast one must match byte for byte.
+    fn split_reference(partial: &mut Vec<u8>, data: &[u8], prefix: &str, out: &mut Vec<u8>) {
+        partial.extend_from_slice(data);
+        let mut start = 0;
+        loop {
+            let rest = &partial[start..];
+            let (end, next) = match rest.iter().position(|&b| b == b'\n') {
+                Some(i) if i <= MAX_LINE => (start + i, start + i + 1),
+                _ if rest.len() > MAX_LINE => {
+                    let cut = utf8_cut(&rest[..MAX_LINE]);
+                    (start + cut, start + cut)
+                }
+                _ => break,
+            };
+            out.extend_from_slice(prefix.as_bytes());
+            out.extend_from_slice(&partial[start..end]);
+            out.push(b'\n');
+            start = next;
+        }
+        partial.drain(..start);
+    }
+
+    #[test]
+    fn the_fast_splitter_matches_the_reference_whatever_the_reads() {
+        // A small LCG: lines of every length around MAX_LINE and short
+        // ones, multi-byte characters, read in chunks of any size.
+        let mut seed = 12345u64;
+        let mut next = |n: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        for round in 0..40 {
+            let mut input = Vec::new();
+            while input.len() < 60_000 {
+                let len = match next(4) {
+                    0 => next(20),
+                    1 => MAX_LINE as u64 - 3 + next(7),
+                    2 => next(3 * MAX_LINE as u64),
+                    _ => next(200),
+                };
+                for _ in 0..len {
+                    match next(10) {
+                        0 => input.extend_from_slice("€".as_bytes()),
+                        _ => input.push(b'a' + next(26) as u8),
+                    }
+                }
+                input.push(b'\n');
+            }
+            if round % 2 == 1 {
+                input.extend_from_slice(b"unfinished");
+            }
+            let (mut p1, mut o1, mut p2, mut o2) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            let mut at = 0;
+            while at < input.len() {
+                let n = (1 + next(if round % 3 == 0 { 64 } else { 20_000 }) as usize)
+                    .min(input.len() - at);
+                split_lines(&mut p1, &input[at..at + n], "web | ", &mut o1);
+                split_reference(&mut p2, &input[at..at + n], "web | ", &mut o2);
+                at += n;
+                assert_eq!(p1, p2, "round {round}: partial at {at}");
+            }
+            assert!(o1 == o2, "round {round}: output differs");
+        }
+    }
+
+    #[test]
+    fn newline_finds_the_first_one() {
+        for len in 0..40 {
+            let mut v = vec![b'x'; len];
+            assert_eq!(newline(&v), None);
+            for at in 0..len {
+                v[at] = b'\n';
+                assert_eq!(newline(&v), Some(at), "{len} {at}");
+                v[len - 1] = b'\n';
+                assert_eq!(newline(&v), Some(at));
+                v.fill(b'x');
+            }
+        }
+        assert_eq!(newline(&[0x8a, 0x0a]), Some(1)); // 0x8a ^ 0x0a = 0x80
     }
 
     #[test]
@@ -400,6 +655,35 @@ mod tests {
         over.enforce_cap();
         assert!(over.queue.len() <= QUEUE_CAP && over.queue.ends_with(b"\n"));
         assert_eq!(over.dropped as usize, 50);
+    }
+
+    /// Through its own non-blocking description, an output writes what the
+    /// pipe takes and keeps the rest, in order, without ever blocking.
+    #[test]
+    fn a_pipe_output_writes_what_fits_and_keeps_the_rest_in_order() {
+        use std::io::Read;
+        let (r, w) = crate::sys::pipe(false).unwrap();
+        let mut out = Output::new(w.as_raw_fd());
+        let own = crate::sys::reopen_pipe_nonblocking(w.as_raw_fd()).expect("a pipe");
+        out.fd = own.as_raw_fd();
+        out.own = Some(own);
+        let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
+        out.queue = data.clone();
+        let mut got = Vec::new();
+        let mut r = std::fs::File::from(r);
+        while got.len() < data.len() {
+            out.write_now(); // never blocks, however much is queued
+            assert!(out.pending() <= data.len() - got.len());
+            let mut buf = vec![0u8; 1 << 16];
+            let want = (data.len() - got.len() - out.pending()).min(buf.len());
+            let n = r.read(&mut buf[..want]).unwrap();
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert!(got == data);
+        assert_eq!(out.pending(), 0);
+        // Not a pipe: no description of its own.
+        let file = std::fs::File::open("/dev/null").unwrap();
+        assert!(crate::sys::reopen_pipe_nonblocking(file.as_raw_fd()).is_none());
     }
 
     // Symptom (#13): tend's last write to a pipe nobody read blocked its

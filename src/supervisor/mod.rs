@@ -175,8 +175,8 @@ impl Supervisor {
             reap_more: false,
             control: None,
             waiters: Vec::new(),
-            stdout: Output::new(1),
-            stderr: Output::new(2),
+            stdout: Output::std(1),
+            stderr: Output::std(2),
             prefixing,
             manager: manager::Manager::from_env(Instant::now()),
             inherited,
@@ -209,6 +209,8 @@ impl Supervisor {
                 break;
             }
             self.stderr.push_own(crate::log::take());
+            self.stdout.write_now();
+            self.stderr.write_now();
             self.sync();
             let timeout = match self.reap_more {
                 true => Some(Duration::ZERO),

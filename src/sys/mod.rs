@@ -178,6 +178,26 @@ pub fn write_fd(fd: RawFd, bytes: &[u8]) -> Result<usize, Errno> {
     }
 }
 
+/// A private, non-blocking, close-on-exec description of the pipe (or
+/// FIFO) at `fd`, opened anew through /proc/self/fd: O_NONBLOCK set on it
+/// leaves alone the description tend inherited, which unprefixed services
+/// write to and the container runtime may share. None for anything but a
+/// pipe (a file opened anew would have an offset of its own; a terminal or
+/// a socket is left as it is), and when it cannot be opened (no /proc, no
+/// reader left, not permitted): the caller then writes to `fd` itself.
+pub fn reopen_pipe_nonblocking(fd: RawFd) -> Option<OwnedFd> {
+    use nix::fcntl::OFlag;
+    use nix::sys::stat::{fstat, Mode, SFlag};
+    // SAFETY: fstat only reads the fd number (tend's stdout or stderr,
+    // open for tend's whole life).
+    let st = fstat(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }).ok()?;
+    if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT != SFlag::S_IFIFO {
+        return None;
+    }
+    let flags = OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC | OFlag::O_NOCTTY;
+    nix::fcntl::open(format!("/proc/self/fd/{fd}").as_str(), flags, Mode::empty()).ok()
+}
+
 /// How many bytes wait to be read in a pipe or socket (FIONREAD).
 pub fn bytes_waiting(fd: RawFd) -> usize {
     let mut n: libc::c_int = 0;
