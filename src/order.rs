@@ -162,6 +162,8 @@ mod tests {
             },
             pid_file: None,
             dirs: Vec::new(),
+            reload_command: None,
+            stop_command: None,
             fingerprint: 0,
         }
     }

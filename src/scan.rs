@@ -331,7 +331,7 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
 
     let finish_path = dir.join("finish");
     let finish = if files.is_executable("finish") {
-        Some(finish_path)
+        Some(vec![finish_path.clone().into_os_string()])
     } else if files.has("finish") {
         return Err(format!("{}: not executable", finish_path.display()));
     } else {
@@ -506,6 +506,8 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
         policy,
         pid_file,
         dirs: Vec::new(),
+        reload_command: None,
+        stop_command: None,
         fingerprint: files.fingerprint(),
     })
 }

@@ -20,7 +20,9 @@ pub struct ServiceSpec {
     pub cwd: Option<PathBuf>,
     /// `[dir/run]`, or `service.toml`'s `command`.
     pub argv: Vec<OsString>,
-    pub finish: Option<PathBuf>,
+    /// `[dir/finish]`, or a unit's `ExecStopPost=` runner: `finish`'s
+    /// four arguments are appended.
+    pub finish: Option<Vec<OsString>>,
     /// A `down` file: not started automatically.
     pub down: bool,
     pub critical: bool,
@@ -50,9 +52,24 @@ pub struct ServiceSpec {
     /// Made before each start, owned by `user` (a unit's
     /// `RuntimeDirectory=` and the like).
     pub dirs: Vec<MakeDir>,
+    /// A unit's `ExecReload=`: what `reload NAME` runs, instead of sending
+    /// `reload_signal`.
+    pub reload_command: Option<Helper>,
+    /// A unit's `ExecStop=`: run instead of sending the stop signal, which
+    /// follows at its exit if the main process is still there.
+    pub stop_command: Option<Helper>,
     /// A hash of the contents of the service's files (all but `down`), so
     /// that a reload restarts a service whose `run` was edited.
     pub fingerprint: u64,
+}
+
+/// A command the supervisor runs for a service beside its main process
+/// (`MAINPID` set), with the service's cwd, environment and output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Helper {
+    pub argv: Vec<OsString>,
+    /// `None`: as tend's user (a unit's `+`/`!` commands, or no `User=`).
+    pub user: Option<config::User>,
 }
 
 /// A directory made before a start: `mkdir -p`, then this mode.
@@ -211,6 +228,7 @@ impl ServiceSpec {
             finish_timeout: p.finish_timeout,
             start_limit: p.start_limit,
             pid_file: self.pid_file.is_some(),
+            stop_command: self.stop_command.is_some(),
             ..Policy::default()
         }
     }

@@ -105,6 +105,10 @@ pub struct Policy {
     pub start_limit: Option<(u32, Duration)>,
     /// `pid-file`: `run` daemonizes; the daemon is the main process.
     pub pid_file: bool,
+    /// A stop command (a unit's `ExecStop=`) runs instead of sending the
+    /// stop signal to a main process that is up; the signal follows at its
+    /// exit if the main process is still there, SIGKILL at the grace.
+    pub stop_command: bool,
     /// With `pid_file`: the daemon must be found this long after the start
     /// (`--ready-timeout`), or the start failed.
     pub start_timeout: Duration,
@@ -126,6 +130,7 @@ impl Default for Policy {
             finish_timeout: Some(Duration::from_millis(5000)),
             start_limit: None,
             pid_file: false,
+            stop_command: false,
             start_timeout: Duration::from_secs(30),
         }
     }
@@ -176,6 +181,8 @@ pub enum Event {
     Adopted,
     /// The deadline returned by `deadline()` may have passed.
     Timer,
+    /// The stop command has exited (or could not be started).
+    StopCommandExited,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,6 +205,8 @@ pub enum Action {
     ReadPidFile,
     /// No daemon within `start_timeout`: log it (the restart follows).
     FailedStart,
+    /// Start the stop command (report its end as `StopCommandExited`).
+    SpawnStopCommand,
 }
 
 #[derive(Debug, Clone)]
@@ -476,6 +485,9 @@ impl Service {
                 self.restarts += 1;
                 self.spawn(now)
             }
+            (Stopping { .. }, StopCommandExited) => self.stop_signal(),
+            // The main process went first: nothing left to signal.
+            (_, StopCommandExited) => Vec::new(),
             (Up { .. } | Daemonizing { .. }, Ready) => {
                 self.ready = true;
                 Vec::new()
@@ -557,11 +569,21 @@ impl Service {
     }
 
     fn stop(&mut self, since: Instant, now: Instant) -> Vec<Action> {
+        // Only a main process that started (as systemd: not a failed start).
+        let command = self.policy.stop_command && self.is_up();
         self.killed = false;
         self.state = State::Stopping {
             since,
             kill_at: Some(now + self.policy.grace),
         };
+        match command {
+            true => vec![Action::SpawnStopCommand],
+            false => self.stop_signal(),
+        }
+    }
+
+    /// The stop signal to the main process's group (then SIGCONT).
+    fn stop_signal(&self) -> Vec<Action> {
         let sig = self.policy.stop_signal;
         if sig == 0 {
             // A logger at shutdown: it stops at end of input (see supervisor).

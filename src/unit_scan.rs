@@ -13,12 +13,13 @@
 
 use crate::config::{self, Restart};
 use crate::scan::{read_bounded, Scanned, DIR_ENTRIES_MAX};
-use crate::spec::{valid_name, MakeDir, PolicySpec, Readiness, ServiceSpec};
+use crate::spec::{valid_name, Helper, MakeDir, PolicySpec, Readiness, ServiceSpec};
 use crate::unit::common::UnitSection;
 use crate::unit::exec::{self, Privileges};
 use crate::unit::process::{DirRoot, Output};
 use crate::unit::service::{self, KillMode, RestartPolicy, ServiceType, UnitService};
 use crate::unit::{common, envfile, parse, spec::SpecContext};
+use crate::unit_exec::{self, Mode};
 use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -50,10 +51,7 @@ const MANAGED_DIRS: [(DirRoot, &str, &str); 5] = [
 /// Directives typed by `unit` that tend does not carry out yet: named in
 /// the unit's warning line whenever they are set.
 const NOT_YET: &[&str] = &[
-    "ExecStartPre",
     "ExecStartPost",
-    "ExecStop",
-    "ExecStopPost",
     "TimeoutStartSec",
     "NotifyAccess",
     "UMask",
@@ -360,8 +358,9 @@ fn to_spec(
         }
     };
 
-    let user = match &u.process.user {
-        Some(name) if cmd.privileges == Privileges::AsUser => {
+    // `User=`, for the commands without `+`/`!`.
+    let as_user = match &u.process.user {
+        Some(name) => {
             let (passwd, group) = (etc("/etc/passwd")?, etc("/etc/group")?);
             let mut user =
                 config::resolve_user(name, &passwd, &group).map_err(|e| at("User", &e))?;
@@ -382,8 +381,11 @@ fn to_spec(
             }
             Some(user)
         }
-        _ => None,
+        None => None,
     };
+    let user = as_user
+        .clone()
+        .filter(|_| cmd.privileges == Privileges::AsUser);
 
     // The environment, in systemd's order: the user's, Environment=, the
     // files (they win), UnsetEnvironment=.
@@ -447,23 +449,43 @@ fn to_spec(
         }
     }
 
-    let mut argv: Vec<String> = match cmd.expand_env {
-        true => exec::expand_env(&cmd.argv, &|k| value_of(&env, k)),
-        false => cmd.argv.clone(),
+    let argv: Vec<OsString> = match u.exec_start_pre.is_empty() {
+        // ExecStartPre=: tend's runner runs them, then becomes ExecStart.
+        false => {
+            let all: Vec<_> = u.exec_start_pre.iter().chain([cmd]).collect();
+            unit_exec::encode(Mode::Exec, &runner_cmds(&all))
+        }
+        true => {
+            let mut argv: Vec<String> = match cmd.expand_env {
+                true => exec::expand_env(&cmd.argv, &|k| value_of(&env, k)),
+                false => cmd.argv.clone(),
+            };
+            // `@`: tend execs argv[0], so the program takes argv[0]'s place.
+            let program = find_program(&cmd.path);
+            match argv.first_mut() {
+                Some(a0) => *a0 = program,
+                None => argv.push(program),
+            }
+            argv.into_iter().map(OsString::from).collect()
+        }
     };
-    // `@`: tend execs argv[0], so the program takes argv[0]'s place.
-    let program = match cmd.path.starts_with('/') {
-        true => cmd.path.clone(),
-        false => EXEC_SEARCH
-            .iter()
-            .map(|d| format!("{d}/{}", cmd.path))
-            .find(|p| Path::new(p).is_file())
-            .unwrap_or_else(|| cmd.path.clone()),
+    // ExecStop=, ExecReload=: run by the supervisor beside the main
+    // process; ExecStopPost=: as `finish`, after every exit.
+    let helper = |cmds: &[exec::ExecCommand]| -> Option<Helper> {
+        let all: Vec<_> = cmds.iter().collect();
+        let any_as_user = cmds.iter().any(|c| c.privileges == Privileges::AsUser);
+        (!all.is_empty()).then(|| Helper {
+            argv: unit_exec::encode(Mode::All, &runner_cmds(&all)),
+            user: as_user.clone().filter(|_| any_as_user),
+        })
     };
-    match argv.first_mut() {
-        Some(a0) => *a0 = program,
-        None => argv.push(program),
-    }
+    let reload_command = match kill_line(u) {
+        Some(_) => None,
+        None => helper(&u.exec_reload),
+    };
+    let stop_command = helper(&u.exec_stop);
+    let post: Vec<_> = u.exec_stop_post.iter().collect();
+    let finish = (!post.is_empty()).then(|| unit_exec::encode(Mode::Post, &runner_cmds(&post)));
 
     let cwd = match &u.process.working_directory {
         None => PathBuf::from("/"),
@@ -506,8 +528,8 @@ fn to_spec(
         name: name.to_string(),
         dir: path.to_path_buf(),
         cwd: Some(cwd),
-        argv: argv.into_iter().map(OsString::from).collect(),
-        finish: None,
+        argv,
+        finish,
         down: false,
         critical: false,
         user,
@@ -531,13 +553,42 @@ fn to_spec(
             delay_max,
             stop_signal: u.kill_signal,
             grace,
-            finish_timeout: None,
+            // ExecStopPost= has TimeoutStopSec= (`finish` while stopping
+            // gets no more than the grace anyway).
+            finish_timeout: Some(grace),
             start_limit: u.unit.start_limit,
             reload_signal: reload_signal(u),
         },
         dirs,
+        reload_command,
+        stop_command,
         fingerprint: 0,
     })
+}
+
+/// The program of an `Exec*=` command: as written when absolute, else
+/// found in systemd's fixed path (as written when nowhere).
+fn find_program(path: &str) -> String {
+    match path.starts_with('/') {
+        true => path.to_string(),
+        false => EXEC_SEARCH
+            .iter()
+            .map(|d| format!("{d}/{path}"))
+            .find(|p| Path::new(p).is_file())
+            .unwrap_or_else(|| path.to_string()),
+    }
+}
+
+/// Commands as tend's runner takes them (`unit_exec`).
+fn runner_cmds(cmds: &[&exec::ExecCommand]) -> Vec<unit_exec::Cmd> {
+    cmds.iter()
+        .map(|c| unit_exec::Cmd {
+            path: find_program(&c.path),
+            argv: c.argv.clone(),
+            ignore_failure: c.ignore_failure,
+            expand: c.expand_env,
+        })
+        .collect()
 }
 
 /// `ExecReload=kill -HUP $MAINPID` (the usual line) is `reload-signal`.
@@ -574,8 +625,31 @@ fn noted(u: &UnitService, layered: &parse::Layered, ignored: &mut Vec<String>) {
     if u.service_type != ServiceType::Forking && u.pid_file.is_some() {
         note("PIDFile".into());
     }
-    if !u.exec_reload.is_empty() && kill_line(u).is_none() {
-        note("ExecReload".into());
+    // `+`/`!` on some commands of a list and not on others: the list runs
+    // as `User=` (ExecStartPre= as ExecStart= does).
+    if u.process.user.is_some() {
+        let main = u
+            .exec_start
+            .first()
+            .map(|c| c.privileges == Privileges::AsUser);
+        let lists = [
+            ("ExecStartPre", &u.exec_start_pre),
+            ("ExecStop", &u.exec_stop),
+            ("ExecReload", &u.exec_reload),
+            ("ExecStopPost", &u.exec_stop_post),
+        ];
+        for (key, list) in lists {
+            let as_user: Vec<bool> = (list.iter())
+                .map(|c| c.privileges == Privileges::AsUser)
+                .collect();
+            let mixed = match key {
+                "ExecStartPre" => as_user.iter().any(|&a| Some(a) != main),
+                _ => as_user.contains(&true) && as_user.contains(&false),
+            };
+            if mixed {
+                note(format!("{key}=+ (runs with the other lines' user)"));
+            }
+        }
     }
     if u.remain_after_exit {
         note("RemainAfterExit".into());
@@ -736,6 +810,51 @@ mod tests {
         );
         let (s, _) = map("[Service]\nType=forking\nPIDFile=/run/x.pid\nExecStart=/x\n");
         assert_eq!(s.unwrap().pid_file, Some(PathBuf::from("/run/x.pid")));
+    }
+
+    /// Debian's nginx.service: ExecStartPre= runs through tend's runner,
+    /// which then becomes ExecStart=; ExecStop= and ExecReload= are
+    /// helpers; only KillMode=mixed is approximated.
+    #[test]
+    fn command_lists_go_through_the_runner() {
+        let (s, ignored) = map("[Service]\nType=forking\nPIDFile=/run/nginx.pid\n\
+             ExecStartPre=/usr/sbin/nginx -t -q -g 'daemon on; master_process on;'\n\
+             ExecStart=/usr/sbin/nginx -g 'daemon on; master_process on;'\n\
+             ExecReload=/usr/sbin/nginx -g 'daemon on; master_process on;' -s reload\n\
+             ExecStop=-/sbin/start-stop-daemon --quiet --stop --retry QUIT/5 --pidfile /run/nginx.pid\n\
+             ExecStopPost=/bin/echo $SERVICE_RESULT\nTimeoutStopSec=5\nKillMode=mixed\n");
+        let s = s.unwrap();
+        let args = |v: &[OsString]| -> Vec<String> {
+            v.iter().map(|a| a.to_string_lossy().into_owned()).collect()
+        };
+        let argv = args(&s.argv);
+        assert_eq!(s.argv[..2], [unit_exec::program(), unit_exec::FLAG.into()]);
+        let (mode, cmds, rest) = unit_exec::decode(&argv[2..]).unwrap();
+        assert_eq!((mode, cmds.len(), rest.len()), (Mode::Exec, 2, 0));
+        assert_eq!(cmds[0].argv[1..3], ["-t", "-q"]);
+        assert_eq!(cmds[1].argv[1..], ["-g", "daemon on; master_process on;"]);
+        assert!(cmds[1].expand && !cmds[1].ignore_failure);
+        let stop = args(&s.stop_command.as_ref().unwrap().argv);
+        let (mode, cmds, _) = unit_exec::decode(&stop[2..]).unwrap();
+        assert_eq!(mode, Mode::All);
+        assert_eq!(cmds[0].path, "/sbin/start-stop-daemon");
+        assert!(cmds[0].ignore_failure);
+        let reload = args(&s.reload_command.as_ref().unwrap().argv);
+        assert_eq!(reload.last().map(String::as_str), Some("reload"));
+        let post = args(s.finish.as_ref().unwrap());
+        let (mode, cmds, _) = unit_exec::decode(&post[2..]).unwrap();
+        assert_eq!(
+            (mode, cmds[0].argv[1].as_str()),
+            (Mode::Post, "$SERVICE_RESULT")
+        );
+        assert_eq!(s.policy.finish_timeout, Some(Duration::from_secs(5)));
+        assert!(s.policy().stop_command);
+        assert_eq!(ignored, ["KillMode"]);
+
+        // The usual `kill -HUP $MAINPID` stays a signal, with no runner.
+        let (s, _) = map("[Service]\nExecStart=/x\nExecReload=/bin/kill -HUP $MAINPID\n");
+        let s = s.unwrap();
+        assert_eq!((s.reload_command, s.argv.len()), (None, 1));
     }
 
     #[test]

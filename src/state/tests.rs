@@ -553,3 +553,57 @@ fn pid_file_with_a_readiness_signal_is_up_only_once_found() {
     s.step(Event::Adopted, t0 + 20 * MS);
     assert!(s.ready);
 }
+
+#[test]
+fn stop_command_runs_instead_of_the_signal_which_follows_its_exit() {
+    let t0 = Instant::now();
+    let mut s = svc(|p| {
+        p.stop_command = true;
+        p.grace = 1000 * MS;
+    });
+    up(&mut s, t0);
+    assert_eq!(s.step(Stop, t0 + MS), vec![SpawnStopCommand]);
+    assert_eq!(s.name_of_state(), "stopping");
+    assert_eq!(
+        s.deadline(),
+        Some(t0 + 1001 * MS),
+        "the grace counts from the stop"
+    );
+    // The main process still runs when the command is done: the signal.
+    assert_eq!(
+        s.step(Event::StopCommandExited, t0 + 10 * MS),
+        vec![Signal(libc::SIGTERM), Signal(libc::SIGCONT)]
+    );
+    assert_eq!(s.step(Timer, t0 + 1001 * MS), vec![Signal(libc::SIGKILL)]);
+    assert_eq!(s.step(RunExited(Exit::Signal(9)), t0 + 1002 * MS), vec![]);
+    assert_eq!(s.state, State::Down);
+
+    // The command stopped it (nginx's ExecStop): nothing more is sent.
+    up(&mut s, t0);
+    assert_eq!(s.step(Event::Restart, t0 + MS), vec![SpawnStopCommand]);
+    assert_eq!(
+        s.step(RunExited(Exit::Code(0)), t0 + 2 * MS),
+        vec![SpawnRun]
+    );
+    assert_eq!(s.step(Event::StopCommandExited, t0 + 3 * MS), vec![]);
+    assert!(s.is_up());
+    // A command that outlives the grace: SIGKILL all the same.
+    assert_eq!(s.step(Stop, t0 + 4 * MS), vec![SpawnStopCommand]);
+    assert_eq!(s.step(Timer, t0 + 1004 * MS), vec![Signal(libc::SIGKILL)]);
+}
+
+#[test]
+fn stop_command_is_not_run_for_a_daemon_not_yet_found() {
+    let t0 = Instant::now();
+    let mut s = daemon_svc(|p| p.stop_command = true);
+    up(&mut s, t0);
+    // `run` still launching at the stop: the signal, as for any failed start.
+    assert_eq!(
+        s.step(Stop, t0 + MS),
+        vec![Signal(libc::SIGTERM), Signal(libc::SIGCONT)]
+    );
+    let mut s = daemon_svc(|p| p.stop_command = true);
+    daemonizing(&mut s, t0);
+    assert_eq!(s.step(Event::Adopted, t0 + 2 * MS), vec![]);
+    assert_eq!(s.step(Stop, t0 + 3 * MS), vec![SpawnStopCommand]);
+}

@@ -16,6 +16,7 @@
 //! - `output`: stdout/stderr pipes, prefixing, loggers;
 //! - `reload`: rescanning the services dir;
 //! - `daemon`: `pid-file` services, whose daemon is found by its pid file;
+//! - `helpers`: a unit's ExecStop= and ExecReload= commands;
 //! - `verbs`: the control verbs.
 
 use crate::config::signal_name;
@@ -36,6 +37,7 @@ use std::time::{Duration, Instant};
 
 mod children;
 mod daemon;
+mod helpers;
 mod manager;
 mod output;
 mod phases;
@@ -56,6 +58,8 @@ enum Owner {
     Script,
     /// A `ready = { command = ... }` check of service i.
     Check(usize),
+    /// A unit's ExecStop= or ExecReload= of service i.
+    Helper(usize),
 }
 
 /// What a pollfd is for.
@@ -410,7 +414,7 @@ impl Supervisor {
                         m.pid = None;
                     }
                 }
-                Some(Owner::Script) => {}
+                Some(Owner::Script | Owner::Helper(_)) => {}
                 None => self.reaped.push(pid, exit, now),
             }
         }
@@ -453,6 +457,7 @@ impl Supervisor {
                 }
                 Some(Owner::Script) => self.script_exited(pid, exit),
                 Some(Owner::Check(i)) => self.check_exited(i, exit, now),
+                Some(Owner::Helper(i)) => self.helper_exited(i, pid, exit, now),
                 None => {
                     if self.opts.warn_zombies {
                         log::warn!("reaped zombie process {pid}");
@@ -539,17 +544,17 @@ impl Supervisor {
                 }
             },
             Action::SpawnFinish(exit) => {
-                let path = s.spec.finish.clone()?;
+                let mut argv = s.spec.finish.clone()?;
+                let path = PathBuf::from(argv.first()?);
                 let (code, sig) = exit.finish_args();
                 // The run process's pid is its process group id (setsid).
                 let pgid = s.last_pid;
-                let argv = [
-                    path.clone().into_os_string(),
+                argv.extend([
                     code.to_string().into(),
                     sig.to_string().into(),
                     s.spec.name.clone().into(),
                     pgid.to_string().into(),
-                ];
+                ]);
                 let mut spawn = sys::Spawn::new(&argv, &self.mask);
                 spawn.cwd = Some(s.spec.cwd());
                 spawn.env = &s.spec.env;
@@ -581,6 +586,9 @@ impl Supervisor {
                         }
                     }
                     self.pids.signal_pgid(pid, s.group(), sig);
+                    if let Some(stop) = s.stop_pid.filter(|_| sig == libc::SIGKILL) {
+                        self.pids.signal_group(stop, sig);
+                    }
                     // A daemon at the grace: it, and all in its session.
                     if sig == libc::SIGKILL && s.sm.adopted {
                         self.pids.signal(pid, sig);
@@ -628,6 +636,9 @@ impl Supervisor {
             Action::FailedStart => {
                 self.failed_start(i);
                 None
+            }
+            Action::SpawnStopCommand => {
+                (!self.spawn_helper(i, true)).then_some(Event::StopCommandExited)
             }
             Action::Completed => {
                 log::info!("{}: done", s.spec.name);

@@ -16,6 +16,9 @@ pub(super) struct Svc {
     /// The main process: `run`, or the daemon it left (`pid-file`).
     pub run_pid: Option<i32>,
     pub finish_pid: Option<i32>,
+    /// A unit's ExecStop= and ExecReload= while they run.
+    pub stop_pid: Option<i32>,
+    pub reload_pid: Option<i32>,
     /// The last `run`'s pid, which is its process group (it is a session
     /// leader); or the daemon's pid.
     pub last_pid: i32,
@@ -61,6 +64,8 @@ impl Svc {
             spec,
             run_pid: None,
             finish_pid: None,
+            stop_pid: None,
+            reload_pid: None,
             last_pid: 0,
             removed: false,
             config_error: None,

@@ -110,16 +110,22 @@ impl Supervisor {
     }
 
     /// `signal` (`Some`) or `reload NAME` (`None`) to services `idx`.
-    fn send(&self, idx: &[usize], signal: Option<i32>) -> (i32, String) {
+    /// A unit's `ExecReload=` is run instead of the reload signal.
+    fn send(&mut self, idx: &[usize], signal: Option<i32>) -> (i32, String) {
         let mut missing = Vec::new();
         for &i in idx {
             let s = &self.svcs[i];
             match (signal, s.run_pid) {
                 (Some(sig), Some(pid)) => self.pids.signal_pgid(pid, s.group(), sig),
+                (None, Some(_)) if s.sm.is_up() && s.spec.reload_command.is_some() => {
+                    if !self.spawn_helper(i, false) {
+                        missing.push(self.svcs[i].spec.name.clone());
+                    }
+                }
                 (None, Some(pid)) if s.sm.is_up() => {
                     self.pids.signal(pid, s.spec.policy.reload_signal)
                 }
-                _ => missing.push(s.spec.name.as_str()),
+                _ => missing.push(s.spec.name.clone()),
             }
         }
         if missing.is_empty() {

@@ -388,3 +388,159 @@ fn systemctl_enable_and_disable_link_units() {
         "link left: {r:?}"
     );
 }
+
+/// ExecStartPre= lines run in order before ExecStart= (a `-` failure
+/// tolerated, a plain one failing the start), ExecReload= on `ctl reload
+/// NAME` and ExecStop= on `ctl down` with $MAINPID, ExecStopPost= after the
+/// exit with systemd's $SERVICE_RESULT, $EXIT_CODE, $EXIT_STATUS.
+#[test]
+fn exec_lists_run_around_the_main_process() {
+    let fx = Fixture::new("unit-exec-lists", []);
+    let log = fx.arg("log");
+    let sh = |what: &str| format!("/bin/sh -c 'echo \"{what}\" >> {log}'");
+    let unit = format!(
+        "[Service]\nEnvironment=X=envx\n\
+         ExecStartPre={}\nExecStartPre=-/bin/false\nExecStartPre={}\n\
+         ExecStart=/bin/sh -c 'echo \"main $$$$\" >> {log}; exec sleep 1000'\n\
+         ExecReload={}\n\
+         ExecStop=/bin/sh -c 'echo \"stop $MAINPID\" >> {log}; kill $MAINPID'\n\
+         ExecStopPost={}\n",
+        sh("pre1"),
+        sh("pre2 $X"),
+        sh("reload $MAINPID"),
+        sh("post $SERVICE_RESULT $EXIT_CODE $EXIT_STATUS"),
+    );
+    fx.write(file("services/web.service", &unit));
+    let bad = marker_unit(&fx, "up-bad", "bad", "ExecStartPre=/bin/false\n");
+    fx.write(file("services/bad.service", &bad));
+    let mut t = fx.start(&[]);
+    let lines = t.wait_lines("log", 3);
+    let pid = lines[2].strip_prefix("main ").unwrap_or("?").to_string();
+    t.check_eq(
+        lines[..2].to_vec(),
+        vec!["pre1".to_string(), "pre2 envx".into()],
+        "ExecStartPre= in order, `-/bin/false` tolerated",
+    );
+    t.ctl_ok(&["reload", "web"]);
+    let reload = t.wait_lines("log", 4).swap_remove(3);
+    t.check_eq(reload, format!("reload {pid}"), "ExecReload=");
+    t.ctl_ok(&["down", "web"]);
+    let lines = t.wait_lines("log", 6);
+    t.check_eq(
+        lines[4..].to_vec(),
+        vec![format!("stop {pid}"), "post signal killed TERM".into()],
+        "ExecStop= then ExecStopPost=",
+    );
+    t.wait_stderr("the failed ExecStartPre=", |l| {
+        l.contains("/bin/false: exited with status 1")
+    });
+    let status = t.ctl_ok(&["status", "bad"]);
+    t.check(
+        status.contains("failed"),
+        format!("bad is not failed:\n{status}"),
+    );
+    t.check(
+        !fx.exists("up-bad"),
+        "ExecStart= ran after a failed ExecStartPre=",
+    );
+    t.term_expect(0);
+    t.check(!t.stderr().contains("SIGKILL"), "tend had to SIGKILL");
+}
+
+const NGINX_UNIT: &str = "/lib/systemd/system/nginx.service";
+
+/// Debian's nginx.service, linked unchanged (Type=forking, PIDFile=
+/// /run/nginx.pid, ExecStartPre= `nginx -t`, ExecReload= `nginx -s
+/// reload`, ExecStop= start-stop-daemon --retry QUIT/5): a drop-in only
+/// adds `-c` to its three nginx lines, for a test config on a free port
+/// whose pid file is still /run/nginx.pid. It serves; `systemctl reload`
+/// gives new workers under the same master; TERM stops it gracefully
+/// through ExecStop= (QUIT), with no SIGKILL.
+#[test]
+fn debian_nginx_unit_runs_unchanged() {
+    use crate::daemons::{http_get, wait_up, workers};
+    if !Path::new(NGINX_UNIT).is_file() || !Path::new("/usr/sbin/nginx").is_file() {
+        let why = "nginx (and its unit) not installed";
+        if std::env::var_os("TEND_IT_NO_SKIP").is_some() {
+            panic!("TEND_IT_NO_SKIP is set, but {why}");
+        }
+        return skip(why);
+    }
+    // The unit's PIDFile= and ExecStop= name /run/nginx.pid.
+    if let Ok(pid) = std::fs::read_to_string("/run/nginx.pid") {
+        if Path::new(&format!("/proc/{}", pid.trim())).exists() {
+            panic!("/run/nginx.pid names a running process: an nginx runs here already");
+        }
+        let _ = std::fs::remove_file("/run/nginx.pid");
+    }
+    let port = crate::harness::free_port();
+    let fx = Fixture::new(
+        "unit-nginx",
+        [file("nginx/html/index.html", "Debian's unit under tend\n")],
+    );
+    std::fs::create_dir_all(fx.path("nginx/tmp")).expect("mkdir");
+    fx.write(file(
+        "nginx/nginx.conf",
+        &format!(
+            "worker_processes 2;\npid /run/nginx.pid;\nerror_log stderr notice;\n\
+             events {{ worker_connections 64; }}\n\
+             http {{\n access_log off;\n client_body_temp_path tmp/body;\n\
+             proxy_temp_path tmp/proxy;\n fastcgi_temp_path tmp/fastcgi;\n\
+             uwsgi_temp_path tmp/uwsgi;\n scgi_temp_path tmp/scgi;\n\
+             server {{ listen 127.0.0.1:{port}; root html; }}\n}}\n"
+        ),
+    ));
+    let c = format!("-p {} -c {}", fx.arg("nginx/"), fx.arg("nginx/nginx.conf"));
+    let g = "-g 'daemon on; master_process on;'";
+    let t = fx.arg("");
+    fx.write(file(
+        "services/nginx.service.d/test.conf",
+        &format!(
+            "[Service]\nExecStartPre=\nExecStartPre=/usr/sbin/nginx -t -q {g} {c}\n\
+             ExecStartPre=/bin/sh -c 'echo checked > {t}/pre'\n\
+             ExecStart=\nExecStart=/usr/sbin/nginx {g} {c}\n\
+             ExecReload=\nExecReload=/usr/sbin/nginx {g} {c} -s reload\n"
+        ),
+    ));
+    symlink(NGINX_UNIT, fx.path("services/nginx.service")).expect("symlink");
+    let mut t = fx.start(&["--grace", "10s"]);
+    let master = wait_up(&mut t, "nginx", "up", "-");
+    t.check(fx.exists("pre"), "ExecStartPre= did not run");
+    t.check_eq(
+        std::fs::read_to_string("/run/nginx.pid")
+            .ok()
+            .map(|p| p.trim().to_string()),
+        Some(master.clone()),
+        "status pid is the master's, from PIDFile=",
+    );
+    t.wait_for("nginx serving", |_| {
+        http_get(port).contains("Debian's unit under tend")
+    });
+
+    let tend = t.pid();
+    t.wait_for("nginx's 2 workers", |_| workers(tend, &master).len() == 2);
+    let before = workers(tend, &master);
+    let r = systemctl(&fx, &["reload", "nginx.service"]);
+    t.check_eq(r.0, 0, "systemctl reload");
+    t.wait_for("new workers only", |_| {
+        let now = workers(tend, &master);
+        now.len() == 2 && now.iter().all(|w| !before.contains(w))
+    });
+    let again = wait_up(&mut t, "nginx", "up", "-");
+    t.check_eq(again, master, "the master after the reload");
+    t.check(
+        http_get(port).contains("Debian's unit under tend"),
+        "serving after the reload",
+    );
+
+    t.term_expect(0);
+    let err = t.stderr();
+    let said = |s: &str| err.lines().any(|l| l.contains("[notice]") && l.contains(s));
+    t.check(said("signal 3 (SIGQUIT) received"), "nginx got no SIGQUIT");
+    t.check(
+        !said("signal 15 (SIGTERM)"),
+        "nginx got SIGTERM: ExecStop= did not stop it",
+    );
+    t.check(!err.contains("SIGKILL"), "tend had to SIGKILL");
+    t.check(!err.contains("tend: error"), format!("an error:\n{err}"));
+}
