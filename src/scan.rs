@@ -207,8 +207,9 @@ pub fn scan_dirs(root: &Path, grace: Duration) -> Result<Scanned, String> {
             continue;
         }
         let path = entry.path();
-        // systemd units (SPEC §8): `NAME.service`, and its drop-ins.
-        if name.ends_with(".service") && !path.is_dir() {
+        // systemd units (SPEC §8): `NAME.service`, `NAME.socket` and their
+        // drop-ins.
+        if (name.ends_with(".service") || name.ends_with(".socket")) && !path.is_dir() {
             units.push(name);
             continue;
         }

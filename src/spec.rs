@@ -86,11 +86,40 @@ pub struct MakeDir {
 pub struct Listen {
     pub addr: ListenAddr,
     pub name: String,
+    /// A unit's `ListenDatagram=` (UDP, or a unix datagram socket) and
+    /// `ListenSequentialPacket=`; a stream otherwise.
+    pub kind: SockKind,
+    /// A unix socket file's mode (a unit's `SocketMode=`; 0666).
+    pub mode: u32,
+    /// listen(2)'s backlog (a unit's `Backlog=`).
+    pub backlog: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SockKind {
+    Stream,
+    Datagram,
+    SeqPacket,
+}
+
+impl Listen {
+    /// A `listen` entry's socket: a stream, mode 0666, backlog 128.
+    fn new(addr: ListenAddr, name: String) -> Listen {
+        Listen {
+            addr,
+            name,
+            kind: SockKind::Stream,
+            mode: 0o666,
+            backlog: 128,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ListenAddr {
+    /// TCP, or UDP for a datagram socket.
     Tcp(std::net::SocketAddr),
+    /// A path, or `@NAME` in the abstract namespace (from a unit).
     Unix(PathBuf),
     /// Every socket tend's own manager handed it under this name
     /// (LISTEN_FDNAMES; SPEC §7).
@@ -151,7 +180,7 @@ pub fn parse_listen(entry: &str, service: &str) -> Result<Listen, String> {
         }
         let name = name.unwrap_or_else(|| n.to_string());
         let addr = ListenAddr::Inherited(n.to_string());
-        return Ok(Listen { addr, name });
+        return Ok(Listen::new(addr, name));
     }
     let name = name.unwrap_or_else(|| service.to_string());
     let addr = if let Some(hp) = addr.strip_prefix("tcp:") {
@@ -169,7 +198,7 @@ pub fn parse_listen(entry: &str, service: &str) -> Result<Listen, String> {
             "{entry:?}: expected tcp:HOST:PORT, unix:/PATH or fd:NAME"
         ));
     };
-    Ok(Listen { addr, name })
+    Ok(Listen::new(addr, name))
 }
 
 /// How a service says it is ready.

@@ -13,15 +13,19 @@
 
 use crate::config::{self, Restart};
 use crate::scan::{read_bounded, Scanned, DIR_ENTRIES_MAX};
-use crate::spec::{valid_name, Helper, MakeDir, PolicySpec, Readiness, ServiceSpec};
+use crate::spec::{
+    valid_name, Helper, Listen, ListenAddr, MakeDir, PolicySpec, Readiness, ServiceSpec, SockKind,
+};
 use crate::unit::common::UnitSection;
 use crate::unit::exec::{self, Privileges};
 use crate::unit::process::{DirRoot, Output};
 use crate::unit::service::{self, KillMode, RestartPolicy, ServiceType, UnitService};
+use crate::unit::socket::{self, SocketAddress, SocketKind, UnitSocket};
 use crate::unit::{common, envfile, parse, spec::SpecContext};
 use crate::unit_exec::{self, Mode};
 use std::ffi::OsString;
 use std::fs;
+use std::net::Ipv6Addr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -74,15 +78,22 @@ struct Loaded {
     warnings: Vec<String>,
 }
 
-/// Adds the units among `files` (names in `root` ending `.service`) to
-/// `out`, after the service dirs are in it (a unit may order itself after
-/// one, and must not take a dir's name).
+/// Adds the units among `files` (names in `root` ending `.service` or
+/// `.socket`) to `out`, after the service dirs are in it (a unit may order
+/// itself after one, and must not take a dir's name).
 pub(crate) fn add_units(root: &Path, files: &[String], grace: Duration, out: &mut Scanned) {
     let mut loaded: Vec<Loaded> = Vec::new();
     for file in files {
         let path = root.join(file);
         let shown = path.display().to_string();
         let Some(name) = file.strip_suffix(".service") else {
+            // A socket is read with its service (`load`).
+            if let Some(name) = file.strip_suffix(".socket") {
+                if !files.contains(&format!("{name}.service")) {
+                    let why = format!("no {name}.service beside it, ignored");
+                    out.warnings.push(format!("{shown}: {why}"));
+                }
+            }
             continue;
         };
         // A template runs only through its instances' links.
@@ -214,8 +225,14 @@ fn resolve_deps(loaded: &mut Vec<Loaded>, out: &mut Scanned) {
     }
 }
 
-/// Reads one unit with its drop-ins and maps it.
-fn load(root: &Path, file: &str, name: &str, grace: Duration) -> Result<Loaded, Vec<String>> {
+/// Reads one unit file (`NAME.service`, `NAME.socket`) with its drop-ins,
+/// layered; its bytes go into `fingerprint`.
+fn read_unit(
+    root: &Path,
+    file: &str,
+    name: &str,
+    fingerprint: &mut Fnv,
+) -> Result<parse::Layered, Vec<String>> {
     let path = root.join(file);
     let mut texts: Vec<(String, String)> = vec![(path.display().to_string(), read_text(&path)?)];
     for d in dropins(root, file, name, &path)? {
@@ -223,37 +240,79 @@ fn load(root: &Path, file: &str, name: &str, grace: Duration) -> Result<Loaded, 
     }
     let mut parsed = Vec::with_capacity(texts.len());
     for (f, text) in &texts {
+        fingerprint.eat(f.as_bytes());
+        fingerprint.eat(text.as_bytes());
         match parse::parse(text) {
             Ok(p) => parsed.push((f.clone(), p)),
             Err(p) => return Err(vec![format!("{f}:{}: {}", p.line, p.what)]),
         }
     }
-    let layered = parse::layer(&parsed, &common::kind);
+    Ok(parse::layer(&parsed, &common::kind))
+}
+
+/// Reads one unit with its drop-ins (and its `NAME.socket`, if any) and
+/// maps it.
+fn load(root: &Path, file: &str, name: &str, grace: Duration) -> Result<Loaded, Vec<String>> {
+    let path = root.join(file);
+    let mut fingerprint = Fnv::new();
+    let layered = read_unit(root, file, name, &mut fingerprint)?;
     let ctx = SpecContext::system(file);
     let u = service::service(&layered, &ctx)?;
-    let mut fingerprint = Fnv::new();
-    for (f, text) in &texts {
-        fingerprint.eat(f.as_bytes());
-        fingerprint.eat(text.as_bytes());
-    }
     let mut spec = to_spec(&u, &layered, name, &path, grace, &mut fingerprint)?;
-    spec.fingerprint = fingerprint.0;
     let mut ignored = u.unsupported.clone();
     noted(&u, &layered, &mut ignored);
     let mut warnings = u.warnings.clone();
-    if root.join(format!("{name}.socket")).exists() {
-        warnings.push(format!(
-            "{}.socket: not supported yet, ignored",
-            root.join(name).display()
-        ));
+    let socket_file = format!("{name}.socket");
+    if fs::symlink_metadata(root.join(&socket_file)).is_ok() {
+        let layered = read_unit(root, &socket_file, name, &mut fingerprint)?;
+        let sock = socket::socket(&layered, &SpecContext::system(&socket_file))?;
+        add_socket(&sock, &mut spec, &mut ignored)
+            .map_err(|e| vec![format!("{}: {e}", root.join(&socket_file).display())])?;
+        warnings.extend(sock.warnings);
     }
+    spec.fingerprint = fingerprint.0;
     Ok(Loaded {
         spec,
-        file: texts[0].0.clone(),
+        file: path.display().to_string(),
         unit: u.unit,
         ignored,
         warnings,
     })
+}
+
+/// `NAME.socket` beside `NAME.service`: its sockets are the service's
+/// `listen`, and the service starts on the first connection (SPEC §8).
+fn add_socket(
+    sock: &UnitSocket,
+    spec: &mut ServiceSpec,
+    ignored: &mut Vec<String>,
+) -> Result<(), String> {
+    for l in &sock.listen {
+        let kind = match l.kind {
+            SocketKind::Stream => SockKind::Stream,
+            SocketKind::Datagram => SockKind::Datagram,
+            SocketKind::SequentialPacket => SockKind::SeqPacket,
+        };
+        let addr = match &l.address {
+            // Every address, IPv6 and IPv4, as systemd binds it.
+            SocketAddress::Port(p) => ListenAddr::Tcp((Ipv6Addr::UNSPECIFIED, *p).into()),
+            SocketAddress::Inet(a) => ListenAddr::Tcp(*a),
+            SocketAddress::Unix(p) => ListenAddr::Unix(PathBuf::from(p)),
+            SocketAddress::Abstract(n) => ListenAddr::Unix(PathBuf::from(format!("@{n}"))),
+        };
+        spec.listen.push(Listen {
+            addr,
+            name: sock.fd_name.clone(),
+            kind,
+            mode: sock.socket_mode,
+            backlog: sock.backlog,
+        });
+    }
+    spec.on_demand = true;
+    for u in &sock.unsupported {
+        ignored.push(format!("{u} (in {})", sock.name));
+    }
+    Ok(())
 }
 
 fn read_text(path: &Path) -> Result<String, Vec<String>> {
@@ -268,7 +327,8 @@ fn read_text(path: &Path) -> Result<String, Vec<String>> {
 fn dropins(root: &Path, file: &str, name: &str, path: &Path) -> Result<Vec<PathBuf>, Vec<String>> {
     let mut names = vec![file.to_string()];
     if let Some((prefix, _)) = name.split_once('@') {
-        names.push(format!("{prefix}@.service"));
+        let ext = file.rsplit('.').next().unwrap_or("service");
+        names.push(format!("{prefix}@.{ext}"));
     }
     let mut dirs: Vec<PathBuf> = names.iter().map(|n| root.join(format!("{n}.d"))).collect();
     if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
@@ -855,6 +915,53 @@ mod tests {
         let (s, _) = map("[Service]\nExecStart=/x\nExecReload=/bin/kill -HUP $MAINPID\n");
         let s = s.unwrap();
         assert_eq!((s.reload_command, s.argv.len()), (None, 1));
+    }
+
+    #[test]
+    fn socket_units_become_listen_entries() {
+        let text = "[Socket]\nListenStream=80\nListenStream=127.0.0.1:8080\n\
+             ListenDatagram=/run/a.dgram\nListenSequentialPacket=@seq\n\
+             FileDescriptorName=web\nSocketMode=0600\nBacklog=16\nNoDelay=yes\n";
+        let parsed = vec![("/s/a.socket".to_string(), parse::parse(text).unwrap())];
+        let layered = parse::layer(&parsed, &common::kind);
+        let sock = socket::socket(&layered, &SpecContext::system("a.socket")).unwrap();
+        let mut spec = map("[Service]\nExecStart=/x\n").0.unwrap();
+        let mut ignored = Vec::new();
+        add_socket(&sock, &mut spec, &mut ignored).unwrap();
+        assert!(spec.on_demand);
+        let got: Vec<_> = (spec.listen.iter())
+            .map(|l| {
+                (
+                    l.addr.to_string(),
+                    l.kind,
+                    l.name.as_str(),
+                    l.mode,
+                    l.backlog,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("tcp:[::]:80".into(), SockKind::Stream, "web", 0o600, 16),
+                (
+                    "tcp:127.0.0.1:8080".into(),
+                    SockKind::Stream,
+                    "web",
+                    0o600,
+                    16
+                ),
+                (
+                    "unix:/run/a.dgram".into(),
+                    SockKind::Datagram,
+                    "web",
+                    0o600,
+                    16
+                ),
+                ("unix:@seq".into(), SockKind::SeqPacket, "web", 0o600, 16),
+            ]
+        );
+        assert_eq!(ignored, ["NoDelay (in a.socket)"]);
     }
 
     #[test]

@@ -544,3 +544,59 @@ fn debian_nginx_unit_runs_unchanged() {
     t.check(!err.contains("SIGKILL"), "tend had to SIGKILL");
     t.check(!err.contains("tend: error"), format!("an error:\n{err}"));
 }
+
+/// `NAME.socket` beside `NAME.service`: tend binds its ListenStream=s (a
+/// bare port on every address, a unix path with SocketMode=), names them
+/// FileDescriptorName=, and starts the service on the first connection.
+#[test]
+fn socket_unit_starts_its_service_on_the_first_connection() {
+    use std::io::Read;
+    use std::os::unix::fs::PermissionsExt;
+    let port = crate::harness::free_port();
+    let fx = Fixture::new("unit-socket", [file("serve.py", crate::sockets::SERVE_PY)]);
+    let sock = fx.arg("run/lazy.sock");
+    fx.write(file(
+        "services/lazy.socket",
+        &format!(
+            "[Socket]\nListenStream={port}\nListenStream={sock}\nSocketMode=0600\n\
+             FileDescriptorName=web\nBacklog=16\n"
+        ),
+    ));
+    let t = fx.arg("");
+    fx.write(file(
+        "services/lazy.service",
+        &format!(
+            "[Unit]\nRequires=lazy.socket\n[Service]\n\
+             ExecStart=/bin/sh -c 'echo $LISTEN_FDS $LISTEN_FDNAMES > {t}/env; \
+             exec python3 {t}/serve.py lazy'\n"
+        ),
+    ));
+    let mut t = fx.start(&[]);
+    t.wait_for("the unix socket", |_| Path::new(&sock).exists());
+    let mode = std::fs::metadata(&sock).map(|m| m.permissions().mode() & 0o777);
+    t.check_eq(mode.ok(), Some(0o600), "SocketMode=");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    t.check(!fx.exists("env"), "lazy started before any connection");
+    let status = t.ctl_ok(&["status", "lazy"]);
+    t.check(status.contains("listening"), format!("status: {status}"));
+    let mut c = std::os::unix::net::UnixStream::connect(&sock).expect("connect");
+    c.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let mut reply = String::new();
+    let _ = c.read_to_string(&mut reply);
+    t.check_eq(
+        reply.as_str(),
+        "lazy web\n",
+        "reply to the first connection",
+    );
+    let env = t.wait_file("env");
+    t.check_eq(env.as_str(), "2 web:web", "LISTEN_FDS, LISTEN_FDNAMES");
+    let mut c = TcpStream::connect(("127.0.0.1", port)).expect("connect over IPv4");
+    c.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let mut reply = String::new();
+    let _ = c.read_to_string(&mut reply);
+    t.check_eq(reply.as_str(), "lazy web\n", "reply on the bare port");
+    t.check(!t.stderr().contains("error"), "an error was logged");
+    t.term_expect(0);
+}
