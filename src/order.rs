@@ -159,6 +159,8 @@ mod tests {
                 finish_timeout: None,
                 start_limit: None,
                 reload_signal: libc::SIGHUP,
+                oneshot: false,
+                remain_after_exit: false,
             },
             pid_file: None,
             dirs: Vec::new(),

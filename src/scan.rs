@@ -389,6 +389,8 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
             Some(s) => config::parse_signal(s).map_err(|e| bad("reload-signal", e))?,
             None => libc::SIGHUP,
         },
+        oneshot: false,
+        remain_after_exit: false,
     };
 
     let user = match &toml.user {

@@ -229,6 +229,9 @@ pub struct PolicySpec {
     pub start_limit: Option<(u32, Duration)>,
     /// `reload-signal`: what `tend ctl reload NAME` sends (default HUP).
     pub reload_signal: i32,
+    /// A unit's `Type=oneshot`, and its `RemainAfterExit=`.
+    pub oneshot: bool,
+    pub remain_after_exit: bool,
 }
 
 impl ServiceSpec {
@@ -258,6 +261,8 @@ impl ServiceSpec {
             start_limit: p.start_limit,
             pid_file: self.pid_file.is_some(),
             stop_command: self.stop_command.is_some(),
+            oneshot: p.oneshot,
+            remain_after_exit: p.remain_after_exit,
             ..Policy::default()
         }
     }

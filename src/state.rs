@@ -13,7 +13,9 @@
 //! - `stopping`: the stop signal was sent, SIGKILL follows at the grace;
 //! - `finishing`: `finish` runs after `run` exited;
 //! - `backoff`: waiting out the restart delay after a crash;
-//! - `failed`: gave up for good (restart policy, or `finish` exited 125).
+//! - `failed`: gave up for good (restart policy, or `finish` exited 125);
+//! - `remaining` (shown `up`): a oneshot with `remain_after_exit` exited
+//!   0 and counts as up and ready with no process.
 
 use crate::config::Restart;
 use std::time::{Duration, Instant};
@@ -109,6 +111,10 @@ pub struct Policy {
     /// stop signal to a main process that is up; the signal follows at its
     /// exit if the main process is still there, SIGKILL at the grace.
     pub stop_command: bool,
+    /// A unit's `Type=oneshot`: ready once `run` exited 0, never restarted
+    /// after that; with `remain_after_exit` it then stays up.
+    pub oneshot: bool,
+    pub remain_after_exit: bool,
     /// With `pid_file`: the daemon must be found this long after the start
     /// (`--ready-timeout`), or the start failed.
     pub start_timeout: Duration,
@@ -131,6 +137,8 @@ impl Default for Policy {
             start_limit: None,
             pid_file: false,
             stop_command: false,
+            oneshot: false,
+            remain_after_exit: false,
             start_timeout: Duration::from_secs(30),
         }
     }
@@ -159,6 +167,10 @@ pub enum State {
         since: Instant,
         retry_at: Instant,
         until: Instant,
+    },
+    /// A oneshot with `remain_after_exit` that exited 0: up, no process.
+    Remaining {
+        since: Instant,
     },
 }
 
@@ -235,6 +247,9 @@ pub struct Service {
     pub adopted: bool,
     /// The last start failed (no daemon in time), whatever `run` exited with.
     failed_start: bool,
+    /// A oneshot's `run` exited 0: dependents may start (it is `down`, or
+    /// `remaining`).
+    pub done: bool,
 }
 
 impl Service {
@@ -255,13 +270,15 @@ impl Service {
             start_limited: false,
             adopted: false,
             failed_start: false,
+            done: false,
         }
     }
 
     pub fn name_of_state(&self) -> &'static str {
         match self.state {
             State::Down => "down",
-            State::Up { .. } if !self.is_up() => "starting",
+            State::Up { .. } if !self.is_up() || self.policy.oneshot => "starting",
+            State::Remaining { .. } => "up",
             State::Up { .. } if !self.policy.has_readiness => "up",
             State::Up { .. } if self.ready => "ready",
             State::Up { .. } | State::Daemonizing { .. } => "starting",
@@ -275,7 +292,11 @@ impl Service {
     /// The main process runs: `run`, or for a `pid-file` service the
     /// daemon, once found.
     pub fn is_up(&self) -> bool {
-        matches!(self.state, State::Up { .. }) && (self.adopted || !self.policy.pid_file)
+        match self.state {
+            State::Up { .. } => self.adopted || !self.policy.pid_file,
+            State::Remaining { .. } => true,
+            _ => false,
+        }
     }
 
     /// `run` of a `pid-file` service, not yet exited.
@@ -309,7 +330,7 @@ impl Service {
             State::Up { since } if self.launching() => Some(since + self.policy.start_timeout),
             // Never after `until` (see `step`).
             State::Daemonizing { retry_at, .. } => Some(retry_at),
-            State::Down | State::Up { .. } | State::Failed => None,
+            State::Down | State::Up { .. } | State::Failed | State::Remaining { .. } => None,
         }
     }
 
@@ -485,6 +506,27 @@ impl Service {
                 self.restarts += 1;
                 self.spawn(now)
             }
+            (Remaining { .. }, Start) => {
+                self.want_up = true;
+                Vec::new()
+            }
+            (Remaining { since }, Stop | Restart) => {
+                self.want_up = event == Restart;
+                self.restart_now = event == Restart;
+                self.ready = false;
+                match self.policy.stop_command {
+                    // Stopping with no process: until the command exits.
+                    true => {
+                        self.state = Stopping {
+                            since,
+                            kill_at: Some(now + self.policy.grace),
+                        };
+                        vec![Action::SpawnStopCommand]
+                    }
+                    false => self.after_remaining(now),
+                }
+            }
+            (Stopping { .. }, StopCommandExited) if self.done => self.after_remaining(now),
             (Stopping { .. }, StopCommandExited) => self.stop_signal(),
             // The main process went first: nothing left to signal.
             (_, StopCommandExited) => Vec::new(),
@@ -503,14 +545,29 @@ impl Service {
                 | Daemonizing { .. },
                 Timer,
             ) => Vec::new(),
-            (Down | Failed, Timer) => Vec::new(),
-            (Down | Failed | Backoff { .. } | Finishing { .. }, RunExited(_))
+            (Down | Failed | Remaining { .. }, Timer | Ready) => Vec::new(),
+            (
+                Down | Failed | Backoff { .. } | Finishing { .. } | Remaining { .. },
+                RunExited(_),
+            )
             | (
-                Down | Failed | Backoff { .. } | Up { .. } | Stopping { .. } | Daemonizing { .. },
+                Down
+                | Failed
+                | Backoff { .. }
+                | Up { .. }
+                | Stopping { .. }
+                | Daemonizing { .. }
+                | Remaining { .. },
                 FinishExited(_),
             )
             | (
-                Down | Failed | Backoff { .. } | Up { .. } | Stopping { .. } | Finishing { .. },
+                Down
+                | Failed
+                | Backoff { .. }
+                | Up { .. }
+                | Stopping { .. }
+                | Finishing { .. }
+                | Remaining { .. },
                 Adopted,
             ) => {
                 // The supervisor maps pids to services, so this means a bug
@@ -560,8 +617,10 @@ impl Service {
             self.starts.push_back(now);
         }
         self.state = State::Up { since: now };
-        // A daemon is ready once found (as systemd's Type=forking).
-        self.ready = !self.policy.has_readiness && !self.policy.pid_file;
+        // A daemon is ready once found (as systemd's Type=forking), a
+        // oneshot once it exited 0.
+        self.ready = !self.policy.has_readiness && !self.policy.pid_file && !self.policy.oneshot;
+        self.done = false;
         self.killed = false;
         self.adopted = false;
         self.failed_start = false;
@@ -580,6 +639,19 @@ impl Service {
             true => vec![Action::SpawnStopCommand],
             false => self.stop_signal(),
         }
+    }
+
+    /// A oneshot that remained is stopped (its stop command, if any, has
+    /// exited): down, or started again for a restart.
+    fn after_remaining(&mut self, now: Instant) -> Vec<Action> {
+        self.done = false;
+        if self.want_up && std::mem::take(&mut self.restart_now) {
+            self.restarts += 1;
+            return self.spawn(now);
+        }
+        self.want_up = false;
+        self.state = State::Down;
+        Vec::new()
     }
 
     /// The stop signal to the main process's group (then SIGCONT).
@@ -612,6 +684,18 @@ impl Service {
             return self.spawn(now);
         }
         let success = !self.failed_start && self.last_exit.is_some_and(Exit::success);
+        if self.policy.oneshot && success {
+            // Done: never restarted; up for good with remain_after_exit.
+            self.done = true;
+            if self.policy.remain_after_exit {
+                self.state = State::Remaining { since: now };
+                self.ready = true;
+                return Vec::new();
+            }
+            self.state = State::Down;
+            self.want_up = false;
+            return vec![Action::Completed];
+        }
         match (self.policy.restart, success) {
             (Restart::Never | Restart::OnFailure, true) => {
                 self.state = State::Down;

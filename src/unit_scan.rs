@@ -402,8 +402,11 @@ fn to_spec(
             ))
         }
     };
+    let oneshot = u.service_type == ServiceType::Oneshot;
     let cmd = match u.exec_start.as_slice() {
         [one] => one,
+        // A oneshot runs each in order (tend's runner, below).
+        [first, ..] if oneshot => first,
         [] => {
             return Err(at(
                 "ExecStop",
@@ -413,7 +416,7 @@ fn to_spec(
         _ => {
             return Err(at(
                 "ExecStart",
-                "more than one ExecStart=: not supported yet",
+                "more than one ExecStart= (only Type=oneshot may have several)",
             ))
         }
     };
@@ -509,10 +512,11 @@ fn to_spec(
         }
     }
 
-    let argv: Vec<OsString> = match u.exec_start_pre.is_empty() {
-        // ExecStartPre=: tend's runner runs them, then becomes ExecStart.
+    let argv: Vec<OsString> = match u.exec_start_pre.is_empty() && u.exec_start.len() == 1 {
+        // ExecStartPre=: tend's runner runs them, then becomes ExecStart
+        // (a oneshot's: runs each ExecStart= in order).
         false => {
-            let all: Vec<_> = u.exec_start_pre.iter().chain([cmd]).collect();
+            let all: Vec<_> = u.exec_start_pre.iter().chain(&u.exec_start).collect();
             unit_exec::encode(Mode::Exec, &runner_cmds(&all))
         }
         true => {
@@ -618,6 +622,8 @@ fn to_spec(
             finish_timeout: Some(grace),
             start_limit: u.unit.start_limit,
             reload_signal: reload_signal(u),
+            oneshot,
+            remain_after_exit: oneshot && u.remain_after_exit,
         },
         dirs,
         reload_command,
@@ -711,8 +717,8 @@ fn noted(u: &UnitService, layered: &parse::Layered, ignored: &mut Vec<String>) {
             }
         }
     }
-    if u.remain_after_exit {
-        note("RemainAfterExit".into());
+    if u.remain_after_exit && u.service_type != ServiceType::Oneshot {
+        note("RemainAfterExit (without Type=oneshot)".into());
     }
     let approx = match u.restart {
         RestartPolicy::OnSuccess => "Restart=on-success (as always)",

@@ -607,3 +607,65 @@ fn stop_command_is_not_run_for_a_daemon_not_yet_found() {
     assert_eq!(s.step(Event::Adopted, t0 + 2 * MS), vec![]);
     assert_eq!(s.step(Stop, t0 + 3 * MS), vec![SpawnStopCommand]);
 }
+
+#[test]
+fn oneshot_is_ready_once_exited_0_then_down_and_never_restarted() {
+    let t0 = Instant::now();
+    let mut s = svc(|p| p.oneshot = true);
+    up(&mut s, t0);
+    assert!(!s.ready && !s.done, "not ready while it runs");
+    assert_eq!(s.name_of_state(), "starting");
+    assert_eq!(s.step(RunExited(Exit::Code(0)), t0 + MS), vec![Completed]);
+    assert_eq!((s.state, s.done, s.want_up), (State::Down, true, false));
+    assert_eq!(s.deadline(), None, "no restart, whatever the policy");
+    // A failure follows the restart policy, and is not done.
+    up(&mut s, t0);
+    assert!(!s.done);
+    assert_eq!(s.step(RunExited(Exit::Code(1)), t0 + MS), vec![]);
+    assert_eq!(s.name_of_state(), "backoff");
+}
+
+#[test]
+fn oneshot_remaining_after_exit_is_up_with_no_process() {
+    let t0 = Instant::now();
+    let mut s = svc(|p| {
+        p.oneshot = true;
+        p.remain_after_exit = true;
+    });
+    up(&mut s, t0);
+    assert_eq!(s.step(RunExited(Exit::Code(0)), t0 + MS), vec![]);
+    assert_eq!(s.state, State::Remaining { since: t0 + MS });
+    assert!(s.is_up() && s.ready && s.done && !s.has_process());
+    assert_eq!(s.name_of_state(), "up");
+    assert_eq!(s.step(Start, t0 + 2 * MS), vec![]);
+    assert_eq!(s.step(Timer, t0 + 2 * MS), vec![]);
+    // Restart runs it again; stop makes it down, with no signal to send.
+    assert_eq!(s.step(Event::Restart, t0 + 3 * MS), vec![SpawnRun]);
+    assert_eq!(s.restarts, 1);
+    assert_eq!(s.step(RunExited(Exit::Code(0)), t0 + 4 * MS), vec![]);
+    assert_eq!(s.step(Stop, t0 + 5 * MS), vec![]);
+    assert_eq!((s.state, s.want_up, s.done), (State::Down, false, false));
+
+    // With ExecStop=: stopping until it exits (bounded by the grace).
+    let mut s = svc(|p| {
+        p.oneshot = true;
+        p.remain_after_exit = true;
+        p.stop_command = true;
+        p.grace = 1000 * MS;
+    });
+    up(&mut s, t0);
+    assert_eq!(s.step(RunExited(Exit::Code(0)), t0 + MS), vec![]);
+    assert_eq!(s.step(Stop, t0 + 2 * MS), vec![SpawnStopCommand]);
+    assert_eq!(s.name_of_state(), "stopping");
+    assert!(s.has_process());
+    assert_eq!(s.step(Timer, t0 + 1002 * MS), vec![Signal(libc::SIGKILL)]);
+    assert_eq!(s.step(Event::StopCommandExited, t0 + 1003 * MS), vec![]);
+    assert_eq!(s.state, State::Down);
+    up(&mut s, t0);
+    assert_eq!(s.step(RunExited(Exit::Code(0)), t0 + MS), vec![]);
+    assert_eq!(s.step(Event::Restart, t0 + 2 * MS), vec![SpawnStopCommand]);
+    assert_eq!(
+        s.step(Event::StopCommandExited, t0 + 3 * MS),
+        vec![SpawnRun]
+    );
+}

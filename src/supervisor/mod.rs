@@ -575,6 +575,10 @@ impl Supervisor {
                 }
             }
             Action::Signal(sig) => {
+                // A stop command (ExecStop=) that outlived the grace too.
+                if let Some(stop) = s.stop_pid.filter(|_| sig == libc::SIGKILL) {
+                    self.pids.signal_group(stop, sig);
+                }
                 if let Some(pid) = s.run_pid {
                     if sig == libc::SIGKILL && !self.quit {
                         log::warn!(
@@ -586,9 +590,6 @@ impl Supervisor {
                         }
                     }
                     self.pids.signal_pgid(pid, s.group(), sig);
-                    if let Some(stop) = s.stop_pid.filter(|_| sig == libc::SIGKILL) {
-                        self.pids.signal_group(stop, sig);
-                    }
                     // A daemon at the grace: it, and all in its session.
                     if sig == libc::SIGKILL && s.sm.adopted {
                         self.pids.signal(pid, sig);

@@ -106,10 +106,11 @@ impl Svc {
         }
     }
 
-    /// Ready for whoever runs `after` it: up and ready, or an on-demand
-    /// service whose sockets are bound (connections wait in the backlog).
+    /// Ready for whoever runs `after` it: up and ready, an on-demand
+    /// service whose sockets are bound (connections wait in the backlog),
+    /// or a oneshot that exited 0.
     pub fn is_ready(&self) -> bool {
-        self.sockets.listening || self.sm.is_up() && self.sm.ready
+        self.sockets.listening || self.sm.is_up() && self.sm.ready || self.sm.done
     }
 }
 

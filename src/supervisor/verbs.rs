@@ -213,9 +213,9 @@ impl Supervisor {
         for &i in idx {
             let s = &self.svcs[i];
             let uptime = match s.sm.state {
-                State::Up { since } | State::Stopping { since, .. } => {
-                    Some(now.saturating_duration_since(since))
-                }
+                State::Up { since }
+                | State::Stopping { since, .. }
+                | State::Remaining { since } => Some(now.saturating_duration_since(since)),
                 _ => None,
             };
             rows.push((s, uptime));

@@ -600,3 +600,59 @@ fn socket_unit_starts_its_service_on_the_first_connection() {
     t.check(!t.stderr().contains("error"), "an error was logged");
     t.term_expect(0);
 }
+
+/// Type=oneshot: a unit ordered After= it starts only once it exited 0
+/// (its two ExecStart= lines ran in order); without RemainAfterExit= it is
+/// then down (inactive) and not restarted, with RemainAfterExit=yes up
+/// (active) with no process.
+#[test]
+fn oneshot_units_gate_their_dependents_and_may_remain() {
+    let fx = Fixture::new("unit-oneshot", []);
+    let log = fx.arg("log");
+    fx.write(file(
+        "services/setup.service",
+        &format!(
+            "[Service]\nType=oneshot\n\
+             ExecStart=/bin/sh -c 'echo setup1 >> {log}; sleep 0.3'\n\
+             ExecStart=/bin/sh -c 'echo setup2 >> {log}'\n"
+        ),
+    ));
+    fx.write(file(
+        "services/keep.service",
+        &format!(
+            "[Service]\nType=oneshot\nRemainAfterExit=yes\n\
+             ExecStart=/bin/sh -c 'echo keep >> {log}'\n"
+        ),
+    ));
+    fx.write(file(
+        "services/app.service",
+        &format!(
+            "[Unit]\nAfter=setup.service keep.service\n[Service]\n\
+             ExecStart=/bin/sh -c 'echo app >> {log}; exec sleep 1000'\n"
+        ),
+    ));
+    let mut t = fx.start(&[]);
+    let lines = t.wait_lines("log", 4);
+    let at = |w: &str| lines.iter().position(|l| l == w);
+    t.check(
+        at("setup1") < at("setup2") && at("setup2") < at("app") && at("keep") < at("app"),
+        format!("app started before the oneshots were done: {lines:?}"),
+    );
+    let r = systemctl(&fx, &["is-active", "setup", "keep", "app"]);
+    t.check_eq(
+        r.1.as_str(),
+        "inactive\nactive\nactive\n",
+        "is-active: setup done, keep remains",
+    );
+    let status = t.ctl_ok(&["status", "keep"]);
+    t.check(
+        status
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.contains(" up ") && l.contains(" - ")),
+        format!("keep is not up with no pid:\n{status}"),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    t.check_eq(fx.lines("log").len(), 4, "a oneshot ran again");
+    t.term_expect(0);
+}
