@@ -165,6 +165,7 @@ mod tests {
             pid_file: None,
             dirs: Vec::new(),
             reload_command: None,
+            limits: Default::default(),
             stop_command: None,
             fingerprint: 0,
         }

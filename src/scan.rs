@@ -510,6 +510,7 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
         pid_file,
         dirs: Vec::new(),
         reload_command: None,
+        limits: Default::default(),
         stop_command: None,
         fingerprint: files.fingerprint(),
     })

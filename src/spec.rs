@@ -58,6 +58,8 @@ pub struct ServiceSpec {
     /// A unit's `ExecStop=`: run instead of sending the stop signal, which
     /// follows at its exit if the main process is still there.
     pub stop_command: Option<Helper>,
+    /// A unit's `UMask=`, `Nice=`, `Limit*=`, for each of its processes.
+    pub limits: crate::sys::Limits,
     /// A hash of the contents of the service's files (all but `down`), so
     /// that a reload restarts a service whose `run` was edited.
     pub fingerprint: u64,

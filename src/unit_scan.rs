@@ -16,6 +16,7 @@ use crate::scan::{read_bounded, Scanned, DIR_ENTRIES_MAX};
 use crate::spec::{
     valid_name, Helper, Listen, ListenAddr, MakeDir, PolicySpec, Readiness, ServiceSpec, SockKind,
 };
+use crate::sys::Limits;
 use crate::unit::common::UnitSection;
 use crate::unit::exec::{self, Privileges};
 use crate::unit::process::{DirRoot, Output};
@@ -58,8 +59,6 @@ const NOT_YET: &[&str] = &[
     "ExecStartPost",
     "TimeoutStartSec",
     "NotifyAccess",
-    "UMask",
-    "Nice",
     "RestartPreventExitStatus",
     "RestartForceExitStatus",
     "SuccessExitStatus",
@@ -626,6 +625,16 @@ fn to_spec(
             remain_after_exit: oneshot && u.remain_after_exit,
         },
         dirs,
+        limits: Limits {
+            umask: u.process.umask,
+            nice: u.process.nice,
+            rlimits: (u.process.limits.iter())
+                .filter_map(|l| {
+                    let inf = |v: Option<u64>| v.unwrap_or(libc::RLIM_INFINITY);
+                    Some((rlimit_number(l.resource)?, inf(l.soft), inf(l.hard)))
+                })
+                .collect(),
+        },
         reload_command,
         stop_command,
         fingerprint: 0,
@@ -643,6 +652,31 @@ fn find_program(path: &str) -> String {
             .find(|p| Path::new(p).is_file())
             .unwrap_or_else(|| path.to_string()),
     }
+}
+
+/// `RLIMIT_*` of a `Limit*=` resource name.
+fn rlimit_number(resource: &str) -> Option<i32> {
+    use libc::*;
+    let all = [
+        ("CPU", RLIMIT_CPU),
+        ("FSIZE", RLIMIT_FSIZE),
+        ("DATA", RLIMIT_DATA),
+        ("STACK", RLIMIT_STACK),
+        ("CORE", RLIMIT_CORE),
+        ("RSS", RLIMIT_RSS),
+        ("NOFILE", RLIMIT_NOFILE),
+        ("AS", RLIMIT_AS),
+        ("NPROC", RLIMIT_NPROC),
+        ("MEMLOCK", RLIMIT_MEMLOCK),
+        ("LOCKS", RLIMIT_LOCKS),
+        ("SIGPENDING", RLIMIT_SIGPENDING),
+        ("MSGQUEUE", RLIMIT_MSGQUEUE),
+        ("NICE", RLIMIT_NICE),
+        ("RTPRIO", RLIMIT_RTPRIO),
+        ("RTTIME", RLIMIT_RTTIME),
+    ];
+    let (_, r) = all.into_iter().find(|(n, _)| *n == resource)?;
+    Some(r as i32)
 }
 
 /// Commands as tend's runner takes them (`unit_exec`).
@@ -684,7 +718,7 @@ fn noted(u: &UnitService, layered: &parse::Layered, ignored: &mut Vec<String>) {
     };
     for d in &layered.directives {
         let k = d.key.as_str();
-        if NOT_YET.contains(&k) || k.starts_with("Limit") && d.section == "Service" {
+        if NOT_YET.contains(&k) {
             note(k.to_string());
         }
     }
@@ -829,6 +863,7 @@ mod tests {
              ExecReload=/bin/kill -USR1 $MAINPID\nProtectSystem=full\nUMask=007\n\
              RuntimeDirectory=r/s\nRuntimeDirectoryMode=0700\n");
         let s = s.unwrap();
+        assert_eq!(s.limits.umask, Some(0o007));
         let argv: Vec<String> = s.argv.iter().map(|a| a.to_string_lossy().into()).collect();
         assert_eq!(argv[1..], ["a", "b", "1x", "$HOME"]);
         assert_eq!(s.readiness, Readiness::Notify);
@@ -851,11 +886,7 @@ mod tests {
             .contains(&("RUNTIME_DIRECTORY".into(), Some("/run/r/s".into()))));
         assert_eq!(
             ignored,
-            [
-                "ProtectSystem",
-                "UMask",
-                "Restart=on-abnormal (as on-failure)"
-            ]
+            ["ProtectSystem", "Restart=on-abnormal (as on-failure)"]
         );
 
         let (s, _) = map("[Service]\nExecStart=/x\nTimeoutStopSec=0\nRestart=on-success\n");

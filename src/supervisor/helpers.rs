@@ -28,6 +28,7 @@ impl Supervisor {
         spawn.cwd = Some(s.spec.cwd());
         spawn.env = &env;
         spawn.user = helper.user.as_ref().map(svc::creds);
+        spawn.limits = &s.spec.limits;
         spawn.stdio = [None, s.pipes.out_w(), s.pipes.err_w()];
         match sys::spawn(&spawn) {
             Ok(child) => {

@@ -185,6 +185,7 @@ impl Supervisor {
         spawn.user = s.spec.user.as_ref().map(svc::creds);
         let listen_fds = s.sockets.raw_fds();
         spawn.listen_fds = &listen_fds;
+        spawn.limits = &s.spec.limits;
         spawn.stdio = [logger_in, s.pipes.out_w(), s.pipes.err_w()];
         if let (Readiness::Fd(n), Some(w)) = (&s.spec.readiness, &nfd_w) {
             spawn.extra_fd = Some((w.as_raw_fd(), *n));

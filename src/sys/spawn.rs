@@ -29,7 +29,24 @@ pub struct Spawn<'a> {
     /// the child's pid (sd_listen_fds(3)); LISTEN_FDS and LISTEN_FDNAMES
     /// come in `env`.
     pub listen_fds: &'a [RawFd],
+    /// A unit's `UMask=`, `Nice=` and `Limit*=`.
+    pub limits: &'a Limits,
 }
+
+/// What a unit sets for its processes (systemd.exec(5)): plain values.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Limits {
+    pub umask: Option<u32>,
+    pub nice: Option<i32>,
+    /// `(RLIMIT_*, soft, hard)`, `RLIM_INFINITY` for none.
+    pub rlimits: Vec<(i32, u64, u64)>,
+}
+
+static NO_LIMITS: Limits = Limits {
+    umask: None,
+    nice: None,
+    rlimits: Vec::new(),
+};
 
 impl<'a> Spawn<'a> {
     pub fn new(argv: &'a [OsString], mask: &'a SigSet) -> Spawn<'a> {
@@ -43,6 +60,7 @@ impl<'a> Spawn<'a> {
             extra_fd: None,
             user: None,
             listen_fds: &[],
+            limits: &NO_LIMITS,
         }
     }
 }
@@ -80,6 +98,11 @@ struct ChildPlan {
     /// The fd limit tend inherited, given back to the child when tend
     /// raised its own (`raise_nofile`).
     nofile: Option<libc::rlimit>,
+    /// `Spawn::limits`, applied before the user switch (raising a hard
+    /// limit or lowering nice needs root).
+    umask: Option<libc::mode_t>,
+    nice: Option<i32>,
+    rlimits: Vec<(i32, libc::rlimit)>,
     /// `(source, target)` fds to put in place: stdio replacements, the
     /// notification-fd pipe and the listening sockets. The child overwrites
     /// each source with its temporary copy.
@@ -188,6 +211,39 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
         }
         if let Some(dir) = &plan.cwd {
             if libc::chdir(dir.as_ptr()) != 0 {
+                fail(plan);
+            }
+        }
+        if let Some(m) = plan.umask {
+            libc::umask(m);
+        }
+        // Best effort, as the limits below: a container without
+        // CAP_SYS_NICE runs the service at tend's priority.
+        if let Some(n) = plan.nice {
+            libc::syscall(libc::SYS_setpriority, libc::PRIO_PROCESS, 0, n);
+        }
+        // The raw syscall: musl's setrlimit synchronises every thread. A
+        // limit above the hard one the container allows (no
+        // CAP_SYS_RESOURCE) is clamped to it.
+        for (res, lim) in plan.rlimits.iter_mut() {
+            let none = std::ptr::null_mut::<libc::rlimit>();
+            if libc::syscall(libc::SYS_prlimit64, 0, *res, &*lim, none) == 0 {
+                continue;
+            }
+            let mut old = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            libc::syscall(
+                libc::SYS_prlimit64,
+                0,
+                *res,
+                std::ptr::null::<libc::rlimit>(),
+                &mut old,
+            );
+            lim.rlim_cur = lim.rlim_cur.min(old.rlim_max);
+            lim.rlim_max = lim.rlim_max.min(old.rlim_max);
+            if libc::syscall(libc::SYS_prlimit64, 0, *res, &*lim, none) != 0 {
                 fail(plan);
             }
         }
@@ -479,7 +535,24 @@ pub fn spawn(s: &Spawn) -> std::io::Result<Child> {
         listen_pid: listen_pid_ptr,
         mask: *s.mask.as_ref(),
         ids: s.user.map(Ids::for_user).unwrap_or_default(),
-        nofile: INHERITED_NOFILE.get().copied(),
+        // A unit's LimitNOFILE= wins over the limit tend inherited.
+        nofile: INHERITED_NOFILE.get().copied().filter(|_| {
+            !s.limits
+                .rlimits
+                .iter()
+                .any(|r| r.0 == libc::RLIMIT_NOFILE as i32)
+        }),
+        umask: s.limits.umask.map(|m| m as libc::mode_t),
+        nice: s.limits.nice,
+        rlimits: (s.limits.rlimits.iter())
+            .map(|&(r, soft, hard)| {
+                let lim = libc::rlimit {
+                    rlim_cur: soft,
+                    rlim_max: hard,
+                };
+                (r, lim)
+            })
+            .collect(),
         errno: 0,
     };
     let mut stack = vec![0u8; CHILD_STACK];

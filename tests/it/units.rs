@@ -656,3 +656,32 @@ fn oneshot_units_gate_their_dependents_and_may_remain() {
     t.check_eq(fx.lines("log").len(), 4, "a oneshot ran again");
     t.term_expect(0);
 }
+
+/// UMask=, Nice= and Limit*= reach the service's processes.
+#[test]
+fn umask_nice_and_limits_apply_to_the_service() {
+    let fx = Fixture::new(
+        "unit-limits",
+        [crate::harness::exe(
+            "show",
+            "echo \"$(umask) $(cut -d ' ' -f 19 /proc/$$/stat) $(ulimit -Sn) $(ulimit -Hn) $(ulimit -c)\" \
+             > \"$T/seen\"\nexec sleep 1000\n",
+        )],
+    );
+    fx.write(file(
+        "services/lim.service",
+        &format!(
+            "[Service]\nUMask=0027\nNice=7\nLimitNOFILE=1000:2000\nLimitCORE=0\nExecStart={}\n",
+            fx.arg("show")
+        ),
+    ));
+    let mut t = fx.start(&[]);
+    let seen = t.wait_file("seen");
+    t.check_eq(
+        seen.as_str(),
+        "0027 7 1000 2000 0",
+        "umask nice nofile core",
+    );
+    t.check(!t.stderr().contains("ignored"), "a directive was ignored");
+    t.term_expect(0);
+}
