@@ -13,13 +13,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// What the manager socket received, with the time each datagram came.
-struct Manager {
-    path: String,
+pub(crate) struct Manager {
+    pub(crate) path: String,
     got: Arc<Mutex<Vec<(Instant, String)>>>,
 }
 
 impl Manager {
-    fn bind(fx: &Fixture) -> Manager {
+    pub(crate) fn bind(fx: &Fixture) -> Manager {
         let path = fx.path("manager.sock");
         let sock = UnixDatagram::bind(&path).expect("bind the manager socket");
         sock.set_read_timeout(Some(Duration::from_millis(200)))
@@ -42,18 +42,18 @@ impl Manager {
         }
     }
 
-    fn all(&self) -> Vec<(Instant, String)> {
+    pub(crate) fn all(&self) -> Vec<(Instant, String)> {
         self.got.lock().unwrap().clone()
     }
 
     /// The first datagram holding `line` (a whole line), with its time.
-    fn first(&self, line: &str) -> Option<(Instant, String)> {
+    pub(crate) fn first(&self, line: &str) -> Option<(Instant, String)> {
         self.all()
             .into_iter()
             .find(|(_, m)| m.lines().any(|l| l == line))
     }
 
-    fn count(&self, line: &str) -> usize {
+    pub(crate) fn count(&self, line: &str) -> usize {
         self.all()
             .iter()
             .filter(|(_, m)| m.lines().any(|l| l == line))
