@@ -4,7 +4,7 @@
 //! hands tend a listening socket as fd 3 with LISTEN_FDS, LISTEN_FDNAMES
 //! and LISTEN_PID=1 (tend is PID 1 of its namespace), as podman does.
 
-use crate::harness::{exe, file, hup, polite, Fixture};
+use crate::harness::{connect_many, exe, file, hup, polite, Fixture};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
@@ -238,23 +238,7 @@ fn a_socket_from_the_manager_starts_an_on_demand_service_and_loses_no_connection
         !fx.exists("env-web"),
         "web started before the first connection",
     );
-    let (mut ok, mut refused, mut other) = (0, 0, 0);
-    for _ in 0..1000 {
-        match TcpStream::connect(("127.0.0.1", port)) {
-            Ok(mut c) => {
-                c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-                let mut reply = String::new();
-                let _ = c.read_to_string(&mut reply);
-                if reply == "web\n" {
-                    ok += 1;
-                } else {
-                    other += 1;
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => refused += 1,
-            Err(_) => other += 1,
-        }
-    }
+    let (ok, refused, other) = connect_many(port, 1000, "web\n");
     eprintln!("1000 connections through restarts: {ok} answered, {refused} refused, {other} other");
     t.check(
         ok == 1000,

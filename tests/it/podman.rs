@@ -18,10 +18,9 @@
 //! and passes; with `TEND_IT_NO_SKIP=1` (CI) it fails instead.
 
 use crate::docker::{demo_image, describe, unique, TestImage};
-use crate::harness::{exe, file, skip, Fixture};
+use crate::harness::{connect_many, exe, file, skip, Fixture};
 use crate::manager::Manager;
-use std::io::Read;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -303,24 +302,8 @@ fn socket_activation_through_podman_reaches_an_on_demand_service() {
         "status of web before any connection: {before}\n{}",
         p.logs()
     );
-    let (mut ok, mut refused, mut other) = (0, 0, 0);
     let t = Instant::now();
-    for _ in 0..1000 {
-        match TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap())) {
-            Ok(mut c) => {
-                c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-                let mut reply = String::new();
-                let _ = c.read_to_string(&mut reply);
-                if reply == "web\n" {
-                    ok += 1;
-                } else {
-                    other += 1;
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => refused += 1,
-            Err(_) => other += 1,
-        }
-    }
+    let (ok, refused, other) = connect_many(port.parse::<u16>().unwrap(), 1000, "web\n");
     let restarts = p.logs().matches("restarting").count();
     eprintln!(
         "podman socket activation: 1000 connections in {:?}: {ok} answered, {refused} refused, \
