@@ -300,3 +300,58 @@ fn unclaimed_sockets_are_closed_with_a_warning_and_unknown_names_are_errors() {
     t.check(refused, format!("port {port} still accepts after {warn}"));
     t.term_expect(0);
 }
+
+#[test]
+fn an_abstract_notify_socket_gets_ready_too() {
+    use std::os::linux::net::SocketAddrExt;
+    let fx = Fixture::new("manager-abstract", [exe("services/a/run", &polite("a"))]);
+    let name = format!("tend-it-manager-{}", std::process::id());
+    let addr = std::os::unix::net::SocketAddr::from_abstract_name(&name).unwrap();
+    let sock = UnixDatagram::bind_addr(&addr).expect("bind an abstract socket");
+    sock.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut t = fx.start_env(&[("NOTIFY_SOCKET", &format!("@{name}"))], &[]);
+    let mut buf = [0u8; 512];
+    let n = sock.recv(&mut buf).expect("a datagram within 20 s");
+    let mut got = String::from_utf8_lossy(&buf[..n]).into_owned();
+    while !got.lines().any(|l| l == "READY=1") {
+        let n = sock.recv(&mut buf).expect("READY=1 within 20 s");
+        got = String::from_utf8_lossy(&buf[..n]).into_owned();
+    }
+    t.check(
+        got.contains("STATUS=1/1 ready"),
+        format!("READY=1 came with {got:?}"),
+    );
+    t.term_expect(0);
+}
+
+/// SPEC §3: the real-time signals other than RTMIN+3 are forwarded like
+/// USR1: without a main command, to every service.
+#[test]
+fn a_realtime_signal_reaches_every_service() {
+    let svc = |n: &str| {
+        format!(
+            "trap 'echo rt >> \"$T/rt-{n}\"' 39\n\
+             echo $$ > \"$T/up-{n}\"\n\
+             while :; do sleep 0.05; done\n"
+        )
+    };
+    let fx = Fixture::new(
+        "manager-rt",
+        [
+            exe("services/a/run", &svc("a")),
+            exe("services/b/run", &svc("b")),
+        ],
+    );
+    let mut t = fx.start(&[]);
+    t.wait_file("up-a");
+    t.wait_file("up-b");
+    t.signal("RTMIN+5");
+    t.wait_file("rt-a");
+    t.wait_file("rt-b");
+    t.check(
+        t.stderr().lines().all(|l| !l.contains("stopping")),
+        "RTMIN+5 stopped tend",
+    );
+    t.term_expect(0);
+}
