@@ -34,4 +34,5 @@ pub mod sys;
 pub mod systemctl;
 pub mod unit;
 pub mod unit_exec;
+pub mod unit_map;
 pub mod unit_scan;

@@ -5,9 +5,11 @@
 //! thing and reports errors; policy lives in the supervisor. Nothing here
 //! knows tend's domain types: callers pass plain values.
 
+mod exec;
 mod procs;
 mod spawn;
 
+pub use exec::*;
 pub use procs::*;
 pub use spawn::*;
 
