@@ -5,6 +5,7 @@
 //! - `options`: the command line and its environment fallbacks (pure);
 //! - `scan`: service directories -> specs (file reading, validation);
 //! - `unit`, `unit_scan`: systemd units -> specs (a pure parser, and its I/O edge);
+//!   `unit_exec`: tend as the runner of a unit's command lists (ExecStartPre=, ExecStop=, ...);
 //! - `state`: one service's life as a pure state machine;
 //! - `supervisor`: the event loop that carries out the state machine's actions, one
 //!   module per concern (phases, readiness, sockets, output, reload, verbs);
@@ -32,4 +33,6 @@ pub mod supervisor;
 pub mod sys;
 pub mod systemctl;
 pub mod unit;
+pub mod unit_exec;
+pub mod unit_map;
 pub mod unit_scan;

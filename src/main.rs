@@ -6,7 +6,7 @@
 
 use std::path::Path;
 use tend::options::{self, Invocation, Options};
-use tend::{ctl, log as tlog, scan, supervisor, sys, systemctl};
+use tend::{ctl, log as tlog, scan, supervisor, sys, systemctl, unit_exec};
 
 fn main() {
     // Panic policy: tend is written never to panic (no unwrap on input from
@@ -36,6 +36,10 @@ fn main() {
         .iter()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
+    // A unit's command lists, run by tend as a child of a service.
+    if args.first().map(String::as_str) == Some(unit_exec::FLAG) {
+        std::process::exit(unit_exec::run(&args[1..]));
+    }
     match Path::new(&argv0).file_name().and_then(|n| n.to_str()) {
         Some("tendctl") => std::process::exit(ctl::run(&args)),
         Some("systemctl") => std::process::exit(systemctl::run(&args)),

@@ -159,9 +159,14 @@ mod tests {
                 finish_timeout: None,
                 start_limit: None,
                 reload_signal: libc::SIGHUP,
+                oneshot: false,
+                remain_after_exit: false,
             },
             pid_file: None,
             dirs: Vec::new(),
+            reload_command: None,
+            limits: Default::default(),
+            stop_command: None,
             fingerprint: 0,
         }
     }

@@ -207,8 +207,9 @@ pub fn scan_dirs(root: &Path, grace: Duration) -> Result<Scanned, String> {
             continue;
         }
         let path = entry.path();
-        // systemd units (SPEC §8): `NAME.service`, and its drop-ins.
-        if name.ends_with(".service") && !path.is_dir() {
+        // systemd units (SPEC §8): `NAME.service`, `NAME.socket` and their
+        // drop-ins.
+        if (name.ends_with(".service") || name.ends_with(".socket")) && !path.is_dir() {
             units.push(name);
             continue;
         }
@@ -331,7 +332,7 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
 
     let finish_path = dir.join("finish");
     let finish = if files.is_executable("finish") {
-        Some(finish_path)
+        Some(vec![finish_path.clone().into_os_string()])
     } else if files.has("finish") {
         return Err(format!("{}: not executable", finish_path.display()));
     } else {
@@ -388,6 +389,8 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
             Some(s) => config::parse_signal(s).map_err(|e| bad("reload-signal", e))?,
             None => libc::SIGHUP,
         },
+        oneshot: false,
+        remain_after_exit: false,
     };
 
     let user = match &toml.user {
@@ -506,6 +509,9 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
         policy,
         pid_file,
         dirs: Vec::new(),
+        reload_command: None,
+        limits: Default::default(),
+        stop_command: None,
         fingerprint: files.fingerprint(),
     })
 }

@@ -20,7 +20,9 @@ pub struct ServiceSpec {
     pub cwd: Option<PathBuf>,
     /// `[dir/run]`, or `service.toml`'s `command`.
     pub argv: Vec<OsString>,
-    pub finish: Option<PathBuf>,
+    /// `[dir/finish]`, or a unit's `ExecStopPost=` runner: `finish`'s
+    /// four arguments are appended.
+    pub finish: Option<Vec<OsString>>,
     /// A `down` file: not started automatically.
     pub down: bool,
     pub critical: bool,
@@ -50,9 +52,26 @@ pub struct ServiceSpec {
     /// Made before each start, owned by `user` (a unit's
     /// `RuntimeDirectory=` and the like).
     pub dirs: Vec<MakeDir>,
+    /// A unit's `ExecReload=`: what `reload NAME` runs, instead of sending
+    /// `reload_signal`.
+    pub reload_command: Option<Helper>,
+    /// A unit's `ExecStop=`: run instead of sending the stop signal, which
+    /// follows at its exit if the main process is still there.
+    pub stop_command: Option<Helper>,
+    /// A unit's `UMask=`, `Nice=`, `Limit*=`, for each of its processes.
+    pub limits: crate::sys::Limits,
     /// A hash of the contents of the service's files (all but `down`), so
     /// that a reload restarts a service whose `run` was edited.
     pub fingerprint: u64,
+}
+
+/// A command the supervisor runs for a service beside its main process
+/// (`MAINPID` set), with the service's cwd, environment and output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Helper {
+    pub argv: Vec<OsString>,
+    /// `None`: as tend's user (a unit's `+`/`!` commands, or no `User=`).
+    pub user: Option<config::User>,
 }
 
 /// A directory made before a start: `mkdir -p`, then this mode.
@@ -69,11 +88,40 @@ pub struct MakeDir {
 pub struct Listen {
     pub addr: ListenAddr,
     pub name: String,
+    /// A unit's `ListenDatagram=` (UDP, or a unix datagram socket) and
+    /// `ListenSequentialPacket=`; a stream otherwise.
+    pub kind: SockKind,
+    /// A unix socket file's mode (a unit's `SocketMode=`; 0666).
+    pub mode: u32,
+    /// listen(2)'s backlog (a unit's `Backlog=`).
+    pub backlog: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SockKind {
+    Stream,
+    Datagram,
+    SeqPacket,
+}
+
+impl Listen {
+    /// A `listen` entry's socket: a stream, mode 0666, backlog 128.
+    fn new(addr: ListenAddr, name: String) -> Listen {
+        Listen {
+            addr,
+            name,
+            kind: SockKind::Stream,
+            mode: 0o666,
+            backlog: 128,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ListenAddr {
+    /// TCP, or UDP for a datagram socket.
     Tcp(std::net::SocketAddr),
+    /// A path, or `@NAME` in the abstract namespace (from a unit).
     Unix(PathBuf),
     /// Every socket tend's own manager handed it under this name
     /// (LISTEN_FDNAMES; SPEC §7).
@@ -134,7 +182,7 @@ pub fn parse_listen(entry: &str, service: &str) -> Result<Listen, String> {
         }
         let name = name.unwrap_or_else(|| n.to_string());
         let addr = ListenAddr::Inherited(n.to_string());
-        return Ok(Listen { addr, name });
+        return Ok(Listen::new(addr, name));
     }
     let name = name.unwrap_or_else(|| service.to_string());
     let addr = if let Some(hp) = addr.strip_prefix("tcp:") {
@@ -152,7 +200,7 @@ pub fn parse_listen(entry: &str, service: &str) -> Result<Listen, String> {
             "{entry:?}: expected tcp:HOST:PORT, unix:/PATH or fd:NAME"
         ));
     };
-    Ok(Listen { addr, name })
+    Ok(Listen::new(addr, name))
 }
 
 /// How a service says it is ready.
@@ -183,6 +231,9 @@ pub struct PolicySpec {
     pub start_limit: Option<(u32, Duration)>,
     /// `reload-signal`: what `tend ctl reload NAME` sends (default HUP).
     pub reload_signal: i32,
+    /// A unit's `Type=oneshot`, and its `RemainAfterExit=`.
+    pub oneshot: bool,
+    pub remain_after_exit: bool,
 }
 
 impl ServiceSpec {
@@ -211,6 +262,9 @@ impl ServiceSpec {
             finish_timeout: p.finish_timeout,
             start_limit: p.start_limit,
             pid_file: self.pid_file.is_some(),
+            stop_command: self.stop_command.is_some(),
+            oneshot: p.oneshot,
+            remain_after_exit: p.remain_after_exit,
             ..Policy::default()
         }
     }

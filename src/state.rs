@@ -13,123 +13,21 @@
 //! - `stopping`: the stop signal was sent, SIGKILL follows at the grace;
 //! - `finishing`: `finish` runs after `run` exited;
 //! - `backoff`: waiting out the restart delay after a crash;
-//! - `failed`: gave up for good (restart policy, or `finish` exited 125).
+//! - `failed`: gave up for good (restart policy, or `finish` exited 125);
+//! - `remaining` (shown `up`): a oneshot with `remain_after_exit` exited
+//!   0 and counts as up and ready with no process.
 
 use crate::config::Restart;
 use std::time::{Duration, Instant};
+
+mod policy;
+pub use policy::{Exit, Policy, PID_FILE_RETRY};
 
 /// A service's up time after which its restart delay starts over.
 pub const BACKOFF_RESET: Duration = Duration::from_secs(10);
 
 /// `finish` exiting with this code means "do not restart" (s6).
 pub const FINISH_NO_RESTART: i32 = 125;
-
-/// How a process ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    Code(i32),
-    Signal(i32),
-}
-
-impl Exit {
-    /// What a wait(2) status says: the exit code, or the signal that killed
-    /// the child (any, 1 to 64: nix's waitpid failed with EINVAL on the
-    /// real-time ones after the kernel had reaped the child, and the exit
-    /// was lost). None for a stop or continue report.
-    pub fn from_wait_status(status: i32) -> Option<Exit> {
-        if libc::WIFEXITED(status) {
-            Some(Exit::Code(libc::WEXITSTATUS(status)))
-        } else if libc::WIFSIGNALED(status) {
-            Some(Exit::Signal(libc::WTERMSIG(status)))
-        } else {
-            None
-        }
-    }
-
-    /// A program that could not be executed: 127 when it was not found,
-    /// 126 otherwise (as a shell and tini report it).
-    pub fn exec_failure(err: &std::io::Error) -> Exit {
-        match err.raw_os_error() {
-            Some(libc::ENOENT) | Some(libc::ENOTDIR) => Exit::Code(127),
-            _ => Exit::Code(126),
-        }
-    }
-
-    pub fn success(self) -> bool {
-        self == Exit::Code(0)
-    }
-
-    /// The first two arguments of `finish`: exit code (256 when killed by a
-    /// signal, as s6) and signal number (0 when none).
-    pub fn finish_args(self) -> (i32, i32) {
-        match self {
-            Exit::Code(c) => (c, 0),
-            Exit::Signal(s) => (256, s),
-        }
-    }
-
-    /// Shell convention: the code, or 128+N when killed by signal N.
-    pub fn shell_code(self) -> i32 {
-        match self {
-            Exit::Code(c) => c,
-            Exit::Signal(s) => 128 + s,
-        }
-    }
-}
-
-impl std::fmt::Display for Exit {
-    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        match *self {
-            Exit::Code(c) => write!(f, "exited with status {c}"),
-            Exit::Signal(s) => write!(f, "killed by {}", crate::config::signal_name(s)),
-        }
-    }
-}
-
-/// What a service's files say about how to run it.
-#[derive(Debug, Clone)]
-pub struct Policy {
-    pub restart: Restart,
-    pub delay: Duration,
-    pub delay_max: Duration,
-    pub stop_signal: i32,
-    pub grace: Duration,
-    pub has_finish: bool,
-    /// The service says when it is ready (notification-fd, sd_notify, a
-    /// check); without that it counts as ready once up.
-    pub has_readiness: bool,
-    /// `None`: no limit (`timeout-finish` 0).
-    pub finish_timeout: Option<Duration>,
-    /// `start-limit = "N/DUR"`: the (N+1)th start within DUR fails the
-    /// service instead.
-    pub start_limit: Option<(u32, Duration)>,
-    /// `pid-file`: `run` daemonizes; the daemon is the main process.
-    pub pid_file: bool,
-    /// With `pid_file`: the daemon must be found this long after the start
-    /// (`--ready-timeout`), or the start failed.
-    pub start_timeout: Duration,
-}
-
-/// How often a pid file that does not name the daemon yet is read again.
-pub const PID_FILE_RETRY: Duration = Duration::from_millis(50);
-
-impl Default for Policy {
-    fn default() -> Self {
-        Policy {
-            restart: Restart::Always,
-            delay: Duration::from_millis(100),
-            delay_max: Duration::from_secs(30),
-            stop_signal: libc::SIGTERM,
-            grace: Duration::from_secs(5),
-            has_finish: false,
-            has_readiness: false,
-            finish_timeout: Some(Duration::from_millis(5000)),
-            start_limit: None,
-            pid_file: false,
-            start_timeout: Duration::from_secs(30),
-        }
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
@@ -155,6 +53,10 @@ pub enum State {
         retry_at: Instant,
         until: Instant,
     },
+    /// A oneshot with `remain_after_exit` that exited 0: up, no process.
+    Remaining {
+        since: Instant,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,6 +78,8 @@ pub enum Event {
     Adopted,
     /// The deadline returned by `deadline()` may have passed.
     Timer,
+    /// The stop command has exited (or could not be started).
+    StopCommandExited,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,6 +102,8 @@ pub enum Action {
     ReadPidFile,
     /// No daemon within `start_timeout`: log it (the restart follows).
     FailedStart,
+    /// Start the stop command (report its end as `StopCommandExited`).
+    SpawnStopCommand,
 }
 
 #[derive(Debug, Clone)]
@@ -226,6 +132,9 @@ pub struct Service {
     pub adopted: bool,
     /// The last start failed (no daemon in time), whatever `run` exited with.
     failed_start: bool,
+    /// A oneshot's `run` exited 0: dependents may start (it is `down`, or
+    /// `remaining`).
+    pub done: bool,
 }
 
 impl Service {
@@ -246,13 +155,15 @@ impl Service {
             start_limited: false,
             adopted: false,
             failed_start: false,
+            done: false,
         }
     }
 
     pub fn name_of_state(&self) -> &'static str {
         match self.state {
             State::Down => "down",
-            State::Up { .. } if !self.is_up() => "starting",
+            State::Up { .. } if !self.is_up() || self.policy.oneshot => "starting",
+            State::Remaining { .. } => "up",
             State::Up { .. } if !self.policy.has_readiness => "up",
             State::Up { .. } if self.ready => "ready",
             State::Up { .. } | State::Daemonizing { .. } => "starting",
@@ -266,7 +177,11 @@ impl Service {
     /// The main process runs: `run`, or for a `pid-file` service the
     /// daemon, once found.
     pub fn is_up(&self) -> bool {
-        matches!(self.state, State::Up { .. }) && (self.adopted || !self.policy.pid_file)
+        match self.state {
+            State::Up { .. } => self.adopted || !self.policy.pid_file,
+            State::Remaining { .. } => true,
+            _ => false,
+        }
     }
 
     /// `run` of a `pid-file` service, not yet exited.
@@ -300,7 +215,7 @@ impl Service {
             State::Up { since } if self.launching() => Some(since + self.policy.start_timeout),
             // Never after `until` (see `step`).
             State::Daemonizing { retry_at, .. } => Some(retry_at),
-            State::Down | State::Up { .. } | State::Failed => None,
+            State::Down | State::Up { .. } | State::Failed | State::Remaining { .. } => None,
         }
     }
 
@@ -476,6 +391,30 @@ impl Service {
                 self.restarts += 1;
                 self.spawn(now)
             }
+            (Remaining { .. }, Start) => {
+                self.want_up = true;
+                Vec::new()
+            }
+            (Remaining { since }, Stop | Restart) => {
+                self.want_up = event == Restart;
+                self.restart_now = event == Restart;
+                self.ready = false;
+                match self.policy.stop_command {
+                    // Stopping with no process: until the command exits.
+                    true => {
+                        self.state = Stopping {
+                            since,
+                            kill_at: Some(now + self.policy.grace),
+                        };
+                        vec![Action::SpawnStopCommand]
+                    }
+                    false => self.after_remaining(now),
+                }
+            }
+            (Stopping { .. }, StopCommandExited) if self.done => self.after_remaining(now),
+            (Stopping { .. }, StopCommandExited) => self.stop_signal(),
+            // The main process went first: nothing left to signal.
+            (_, StopCommandExited) => Vec::new(),
             (Up { .. } | Daemonizing { .. }, Ready) => {
                 self.ready = true;
                 Vec::new()
@@ -491,14 +430,29 @@ impl Service {
                 | Daemonizing { .. },
                 Timer,
             ) => Vec::new(),
-            (Down | Failed, Timer) => Vec::new(),
-            (Down | Failed | Backoff { .. } | Finishing { .. }, RunExited(_))
+            (Down | Failed | Remaining { .. }, Timer | Ready) => Vec::new(),
+            (
+                Down | Failed | Backoff { .. } | Finishing { .. } | Remaining { .. },
+                RunExited(_),
+            )
             | (
-                Down | Failed | Backoff { .. } | Up { .. } | Stopping { .. } | Daemonizing { .. },
+                Down
+                | Failed
+                | Backoff { .. }
+                | Up { .. }
+                | Stopping { .. }
+                | Daemonizing { .. }
+                | Remaining { .. },
                 FinishExited(_),
             )
             | (
-                Down | Failed | Backoff { .. } | Up { .. } | Stopping { .. } | Finishing { .. },
+                Down
+                | Failed
+                | Backoff { .. }
+                | Up { .. }
+                | Stopping { .. }
+                | Finishing { .. }
+                | Remaining { .. },
                 Adopted,
             ) => {
                 // The supervisor maps pids to services, so this means a bug
@@ -548,8 +502,10 @@ impl Service {
             self.starts.push_back(now);
         }
         self.state = State::Up { since: now };
-        // A daemon is ready once found (as systemd's Type=forking).
-        self.ready = !self.policy.has_readiness && !self.policy.pid_file;
+        // A daemon is ready once found (as systemd's Type=forking), a
+        // oneshot once it exited 0.
+        self.ready = !self.policy.has_readiness && !self.policy.pid_file && !self.policy.oneshot;
+        self.done = false;
         self.killed = false;
         self.adopted = false;
         self.failed_start = false;
@@ -557,11 +513,34 @@ impl Service {
     }
 
     fn stop(&mut self, since: Instant, now: Instant) -> Vec<Action> {
+        // Only a main process that started (as systemd: not a failed start).
+        let command = self.policy.stop_command && self.is_up();
         self.killed = false;
         self.state = State::Stopping {
             since,
             kill_at: Some(now + self.policy.grace),
         };
+        match command {
+            true => vec![Action::SpawnStopCommand],
+            false => self.stop_signal(),
+        }
+    }
+
+    /// A oneshot that remained is stopped (its stop command, if any, has
+    /// exited): down, or started again for a restart.
+    fn after_remaining(&mut self, now: Instant) -> Vec<Action> {
+        self.done = false;
+        if self.want_up && std::mem::take(&mut self.restart_now) {
+            self.restarts += 1;
+            return self.spawn(now);
+        }
+        self.want_up = false;
+        self.state = State::Down;
+        Vec::new()
+    }
+
+    /// The stop signal to the main process's group (then SIGCONT).
+    fn stop_signal(&self) -> Vec<Action> {
         let sig = self.policy.stop_signal;
         if sig == 0 {
             // A logger at shutdown: it stops at end of input (see supervisor).
@@ -590,6 +569,18 @@ impl Service {
             return self.spawn(now);
         }
         let success = !self.failed_start && self.last_exit.is_some_and(Exit::success);
+        if self.policy.oneshot && success {
+            // Done: never restarted; up for good with remain_after_exit.
+            self.done = true;
+            if self.policy.remain_after_exit {
+                self.state = State::Remaining { since: now };
+                self.ready = true;
+                return Vec::new();
+            }
+            self.state = State::Down;
+            self.want_up = false;
+            return vec![Action::Completed];
+        }
         match (self.policy.restart, success) {
             (Restart::Never | Restart::OnFailure, true) => {
                 self.state = State::Down;
@@ -615,3 +606,5 @@ impl Service {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_units;

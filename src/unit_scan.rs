@@ -11,16 +11,15 @@
 //! and is skipped; every directive tend does not carry out is named in one
 //! warning line per unit. Starts nothing, creates nothing.
 
-use crate::config::{self, Restart};
 use crate::scan::{read_bounded, Scanned, DIR_ENTRIES_MAX};
-use crate::spec::{valid_name, MakeDir, PolicySpec, Readiness, ServiceSpec};
+use crate::spec::{valid_name, Listen, ListenAddr, ServiceSpec, SockKind};
 use crate::unit::common::UnitSection;
-use crate::unit::exec::{self, Privileges};
-use crate::unit::process::{DirRoot, Output};
-use crate::unit::service::{self, KillMode, RestartPolicy, ServiceType, UnitService};
-use crate::unit::{common, envfile, parse, spec::SpecContext};
-use std::ffi::OsString;
+use crate::unit::service::{self};
+use crate::unit::socket::{self, SocketAddress, SocketKind, UnitSocket};
+use crate::unit::{common, parse, spec::SpecContext};
+use crate::unit_map::{noted, to_spec};
 use std::fs;
+use std::net::Ipv6Addr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -32,38 +31,6 @@ pub const UNIT_FILE_MAX: u64 = 256 * 1024;
 pub const DROPINS_MAX: usize = 256;
 /// One `EnvironmentFile=`.
 pub const ENVIRONMENT_FILE_MAX: u64 = 256 * 1024;
-/// `TimeoutStopSec=infinity` (or `0`), `SendSIGKILL=no`: tend's grace is a
-/// duration, so "never" is a year (a container stop ends long before).
-const NO_KILL: Duration = Duration::from_secs(365 * 24 * 3600);
-/// Where systemd looks up an `ExecStart=` program given by name alone.
-const EXEC_SEARCH: [&str; 4] = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin"];
-
-/// Each managed directory's root and variable (systemd.exec(5)).
-const MANAGED_DIRS: [(DirRoot, &str, &str); 5] = [
-    (DirRoot::Runtime, "RUNTIME_DIRECTORY", "/run"),
-    (DirRoot::State, "STATE_DIRECTORY", "/var/lib"),
-    (DirRoot::Cache, "CACHE_DIRECTORY", "/var/cache"),
-    (DirRoot::Logs, "LOGS_DIRECTORY", "/var/log"),
-    (DirRoot::Configuration, "CONFIGURATION_DIRECTORY", "/etc"),
-];
-
-/// Directives typed by `unit` that tend does not carry out yet: named in
-/// the unit's warning line whenever they are set.
-const NOT_YET: &[&str] = &[
-    "ExecStartPre",
-    "ExecStartPost",
-    "ExecStop",
-    "ExecStopPost",
-    "TimeoutStartSec",
-    "NotifyAccess",
-    "UMask",
-    "Nice",
-    "RestartPreventExitStatus",
-    "RestartForceExitStatus",
-    "SuccessExitStatus",
-    "PartOf",
-];
-
 /// A unit loaded and mapped, waiting for its dependencies to be resolved
 /// against every service of the dir.
 struct Loaded {
@@ -76,15 +43,22 @@ struct Loaded {
     warnings: Vec<String>,
 }
 
-/// Adds the units among `files` (names in `root` ending `.service`) to
-/// `out`, after the service dirs are in it (a unit may order itself after
-/// one, and must not take a dir's name).
+/// Adds the units among `files` (names in `root` ending `.service` or
+/// `.socket`) to `out`, after the service dirs are in it (a unit may order
+/// itself after one, and must not take a dir's name).
 pub(crate) fn add_units(root: &Path, files: &[String], grace: Duration, out: &mut Scanned) {
     let mut loaded: Vec<Loaded> = Vec::new();
     for file in files {
         let path = root.join(file);
         let shown = path.display().to_string();
         let Some(name) = file.strip_suffix(".service") else {
+            // A socket is read with its service (`load`).
+            if let Some(name) = file.strip_suffix(".socket") {
+                if !files.contains(&format!("{name}.service")) {
+                    let why = format!("no {name}.service beside it, ignored");
+                    out.warnings.push(format!("{shown}: {why}"));
+                }
+            }
             continue;
         };
         // A template runs only through its instances' links.
@@ -216,8 +190,14 @@ fn resolve_deps(loaded: &mut Vec<Loaded>, out: &mut Scanned) {
     }
 }
 
-/// Reads one unit with its drop-ins and maps it.
-fn load(root: &Path, file: &str, name: &str, grace: Duration) -> Result<Loaded, Vec<String>> {
+/// Reads one unit file (`NAME.service`, `NAME.socket`) with its drop-ins,
+/// layered; its bytes go into `fingerprint`.
+fn read_unit(
+    root: &Path,
+    file: &str,
+    name: &str,
+    fingerprint: &mut Fnv,
+) -> Result<parse::Layered, Vec<String>> {
     let path = root.join(file);
     let mut texts: Vec<(String, String)> = vec![(path.display().to_string(), read_text(&path)?)];
     for d in dropins(root, file, name, &path)? {
@@ -225,37 +205,79 @@ fn load(root: &Path, file: &str, name: &str, grace: Duration) -> Result<Loaded, 
     }
     let mut parsed = Vec::with_capacity(texts.len());
     for (f, text) in &texts {
+        fingerprint.eat(f.as_bytes());
+        fingerprint.eat(text.as_bytes());
         match parse::parse(text) {
             Ok(p) => parsed.push((f.clone(), p)),
             Err(p) => return Err(vec![format!("{f}:{}: {}", p.line, p.what)]),
         }
     }
-    let layered = parse::layer(&parsed, &common::kind);
+    Ok(parse::layer(&parsed, &common::kind))
+}
+
+/// Reads one unit with its drop-ins (and its `NAME.socket`, if any) and
+/// maps it.
+fn load(root: &Path, file: &str, name: &str, grace: Duration) -> Result<Loaded, Vec<String>> {
+    let path = root.join(file);
+    let mut fingerprint = Fnv::new();
+    let layered = read_unit(root, file, name, &mut fingerprint)?;
     let ctx = SpecContext::system(file);
     let u = service::service(&layered, &ctx)?;
-    let mut fingerprint = Fnv::new();
-    for (f, text) in &texts {
-        fingerprint.eat(f.as_bytes());
-        fingerprint.eat(text.as_bytes());
-    }
     let mut spec = to_spec(&u, &layered, name, &path, grace, &mut fingerprint)?;
-    spec.fingerprint = fingerprint.0;
     let mut ignored = u.unsupported.clone();
     noted(&u, &layered, &mut ignored);
     let mut warnings = u.warnings.clone();
-    if root.join(format!("{name}.socket")).exists() {
-        warnings.push(format!(
-            "{}.socket: not supported yet, ignored",
-            root.join(name).display()
-        ));
+    let socket_file = format!("{name}.socket");
+    if fs::symlink_metadata(root.join(&socket_file)).is_ok() {
+        let layered = read_unit(root, &socket_file, name, &mut fingerprint)?;
+        let sock = socket::socket(&layered, &SpecContext::system(&socket_file))?;
+        add_socket(&sock, &mut spec, &mut ignored)
+            .map_err(|e| vec![format!("{}: {e}", root.join(&socket_file).display())])?;
+        warnings.extend(sock.warnings);
     }
+    spec.fingerprint = fingerprint.0;
     Ok(Loaded {
         spec,
-        file: texts[0].0.clone(),
+        file: path.display().to_string(),
         unit: u.unit,
         ignored,
         warnings,
     })
+}
+
+/// `NAME.socket` beside `NAME.service`: its sockets are the service's
+/// `listen`, and the service starts on the first connection (SPEC §8).
+fn add_socket(
+    sock: &UnitSocket,
+    spec: &mut ServiceSpec,
+    ignored: &mut Vec<String>,
+) -> Result<(), String> {
+    for l in &sock.listen {
+        let kind = match l.kind {
+            SocketKind::Stream => SockKind::Stream,
+            SocketKind::Datagram => SockKind::Datagram,
+            SocketKind::SequentialPacket => SockKind::SeqPacket,
+        };
+        let addr = match &l.address {
+            // Every address, IPv6 and IPv4, as systemd binds it.
+            SocketAddress::Port(p) => ListenAddr::Tcp((Ipv6Addr::UNSPECIFIED, *p).into()),
+            SocketAddress::Inet(a) => ListenAddr::Tcp(*a),
+            SocketAddress::Unix(p) => ListenAddr::Unix(PathBuf::from(p)),
+            SocketAddress::Abstract(n) => ListenAddr::Unix(PathBuf::from(format!("@{n}"))),
+        };
+        spec.listen.push(Listen {
+            addr,
+            name: sock.fd_name.clone(),
+            kind,
+            mode: sock.socket_mode,
+            backlog: sock.backlog,
+        });
+    }
+    spec.on_demand = true;
+    for u in &sock.unsupported {
+        ignored.push(format!("{u} (in {})", sock.name));
+    }
+    Ok(())
 }
 
 fn read_text(path: &Path) -> Result<String, Vec<String>> {
@@ -270,7 +292,8 @@ fn read_text(path: &Path) -> Result<String, Vec<String>> {
 fn dropins(root: &Path, file: &str, name: &str, path: &Path) -> Result<Vec<PathBuf>, Vec<String>> {
     let mut names = vec![file.to_string()];
     if let Some((prefix, _)) = name.split_once('@') {
-        names.push(format!("{prefix}@.service"));
+        let ext = file.rsplit('.').next().unwrap_or("service");
+        names.push(format!("{prefix}@.{ext}"));
     }
     let mut dirs: Vec<PathBuf> = names.iter().map(|n| root.join(format!("{n}.d"))).collect();
     if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
@@ -314,335 +337,15 @@ fn dropins(root: &Path, file: &str, name: &str, path: &Path) -> Result<Vec<PathB
         .collect())
 }
 
-/// The unit as tend runs it (see the table in `unit`'s docs).
-fn to_spec(
-    u: &UnitService,
-    layered: &parse::Layered,
-    name: &str,
-    path: &Path,
-    grace: Duration,
-    fingerprint: &mut Fnv,
-) -> Result<ServiceSpec, Vec<String>> {
-    // `FILE:LINE: Key=...: what` at the last assignment of `key`.
-    let at = |key: &str, what: &str| -> Vec<String> {
-        let d = layered.directives.iter().rev().find(|d| d.key == key);
-        vec![match d {
-            Some(d) => layered.at(d, &format!("{key}={}: {what}", d.value)),
-            None => format!("{}: {what}", path.display()),
-        }]
-    };
-    let readiness = match u.service_type {
-        ServiceType::Simple | ServiceType::Exec | ServiceType::Oneshot => Readiness::None,
-        ServiceType::Notify | ServiceType::NotifyReload => Readiness::Notify,
-        // Ready once ExecStart exited 0 and PIDFile= names a live pid: the
-        // `pid-file` machinery.
-        ServiceType::Forking if u.pid_file.is_some() => Readiness::None,
-        ServiceType::Forking => {
-            return Err(at(
-                "Type",
-                "needs PIDFile= (tend cannot guess the main process)",
-            ))
-        }
-    };
-    let cmd = match u.exec_start.as_slice() {
-        [one] => one,
-        [] => {
-            return Err(at(
-                "ExecStop",
-                "a oneshot without ExecStart=: not supported yet",
-            ))
-        }
-        _ => {
-            return Err(at(
-                "ExecStart",
-                "more than one ExecStart=: not supported yet",
-            ))
-        }
-    };
-
-    let user = match &u.process.user {
-        Some(name) if cmd.privileges == Privileges::AsUser => {
-            let (passwd, group) = (etc("/etc/passwd")?, etc("/etc/group")?);
-            let mut user =
-                config::resolve_user(name, &passwd, &group).map_err(|e| at("User", &e))?;
-            if let Some(g) = &u.process.group {
-                let gid = group_id(g, &group).ok_or_else(|| at("Group", "no such group"))?;
-                user.gid = gid;
-                match user.groups.first_mut() {
-                    Some(primary) => *primary = gid,
-                    None => user.groups.push(gid),
-                }
-            }
-            for g in &u.process.supplementary_groups {
-                let gid = group_id(g, &group)
-                    .ok_or_else(|| at("SupplementaryGroups", &format!("no group {g:?}")))?;
-                if !user.groups.contains(&gid) {
-                    user.groups.push(gid);
-                }
-            }
-            Some(user)
-        }
-        _ => None,
-    };
-
-    // The environment, in systemd's order: the user's, Environment=, the
-    // files (they win), UnsetEnvironment=.
-    let mut env: Vec<(String, Option<OsString>)> = Vec::new();
-    if let Some(user) = &user {
-        if let Some(h) = &user.home {
-            env.push(("HOME".into(), Some(h.into())));
-        }
-        if let Some(n) = &user.name {
-            env.push(("USER".into(), Some(n.into())));
-            env.push(("LOGNAME".into(), Some(n.into())));
-        }
-    }
-    for (k, v) in &u.process.environment {
-        env.push((k.clone(), Some(v.into())));
-    }
-    for f in &u.process.environment_files {
-        let p = Path::new(&f.path);
-        if f.missing_ok && fs::symlink_metadata(p).is_err() {
-            continue;
-        }
-        let bytes = read_bounded(p, ENVIRONMENT_FILE_MAX).map_err(|e| at("EnvironmentFile", &e))?;
-        fingerprint.eat(&bytes);
-        for (k, v) in envfile::parse(&String::from_utf8_lossy(&bytes)) {
-            env.push((k, Some(v.into())));
-        }
-    }
-    let value_of = |env: &[(String, Option<OsString>)], k: &str| -> Option<String> {
-        match env.iter().rev().find(|(n, _)| n == k) {
-            Some((_, v)) => v.as_ref().map(|v| v.to_string_lossy().into_owned()),
-            None => std::env::var(k).ok(),
-        }
-    };
-    for w in &u.process.unset_environment {
-        match w.split_once('=') {
-            Some((k, v)) if value_of(&env, k).as_deref() == Some(v) => {
-                env.push((k.to_string(), None))
-            }
-            Some(_) => {}
-            None => env.push((w.clone(), None)),
-        }
-    }
-
-    // RuntimeDirectory= and the like: made before each start, named in
-    // $RUNTIME_DIRECTORY etc. (colon-separated, as systemd).
-    let mut dirs: Vec<MakeDir> = Vec::new();
-    for (root, var, under) in MANAGED_DIRS {
-        let paths: Vec<String> = (u.process.directories.iter())
-            .filter(|d| d.root == root)
-            .map(|d| {
-                let path = format!("{under}/{}", d.path);
-                dirs.push(MakeDir {
-                    path: PathBuf::from(&path),
-                    mode: d.mode,
-                });
-                path
-            })
-            .collect();
-        if !paths.is_empty() {
-            env.push((var.into(), Some(paths.join(":").into())));
-        }
-    }
-
-    let mut argv: Vec<String> = match cmd.expand_env {
-        true => exec::expand_env(&cmd.argv, &|k| value_of(&env, k)),
-        false => cmd.argv.clone(),
-    };
-    // `@`: tend execs argv[0], so the program takes argv[0]'s place.
-    let program = match cmd.path.starts_with('/') {
-        true => cmd.path.clone(),
-        false => EXEC_SEARCH
-            .iter()
-            .map(|d| format!("{d}/{}", cmd.path))
-            .find(|p| Path::new(p).is_file())
-            .unwrap_or_else(|| cmd.path.clone()),
-    };
-    match argv.first_mut() {
-        Some(a0) => *a0 = program,
-        None => argv.push(program),
-    }
-
-    let cwd = match &u.process.working_directory {
-        None => PathBuf::from("/"),
-        Some(w) => {
-            let home = user.as_ref().and_then(|u| u.home.clone());
-            let dir = PathBuf::from(w.dir.clone().or(home).unwrap_or_else(|| "/root".into()));
-            match w.missing_ok && !dir.is_dir() {
-                true => PathBuf::from("/"),
-                false => dir,
-            }
-        }
-    };
-
-    let restart = match u.restart {
-        RestartPolicy::No => Restart::Never,
-        RestartPolicy::Always | RestartPolicy::OnSuccess => Restart::Always,
-        RestartPolicy::OnFailure
-        | RestartPolicy::OnAbnormal
-        | RestartPolicy::OnAbort
-        | RestartPolicy::OnWatchdog => Restart::OnFailure,
-    };
-    let delay = u.restart_sec;
-    let delay_max = match (u.restart_steps, u.restart_max_delay) {
-        (1.., Some(max)) if max > delay => max,
-        _ => delay,
-    };
-    // systemd's default stop timeout is 90s; in a container tend's
-    // `--grace` is the one that fits the runtime's own stop timeout.
-    let timeout_set = layered
-        .directives
-        .iter()
-        .any(|d| d.key == "TimeoutStopSec" || d.key == "TimeoutSec");
-    let grace = match (u.timeout_stop, u.send_sigkill) {
-        (_, false) | (None, _) => NO_KILL,
-        (Some(t), true) if timeout_set => t,
-        (Some(_), true) => grace,
-    };
-    let watchdog = u.watchdog.filter(|_| readiness == Readiness::Notify);
-    Ok(ServiceSpec {
-        name: name.to_string(),
-        dir: path.to_path_buf(),
-        cwd: Some(cwd),
-        argv: argv.into_iter().map(OsString::from).collect(),
-        finish: None,
-        down: false,
-        critical: false,
-        user,
-        readiness,
-        after: Vec::new(),
-        logger_of: None,
-        listen: Vec::new(),
-        on_demand: false,
-        instances: 0,
-        template: name.split_once('@').map(|(p, _)| p.to_string()),
-        watchdog,
-        env,
-        pid_file: u
-            .pid_file
-            .as_ref()
-            .filter(|_| u.service_type == ServiceType::Forking)
-            .map(PathBuf::from),
-        policy: PolicySpec {
-            restart,
-            delay,
-            delay_max,
-            stop_signal: u.kill_signal,
-            grace,
-            finish_timeout: None,
-            start_limit: u.unit.start_limit,
-            reload_signal: reload_signal(u),
-        },
-        dirs,
-        fingerprint: 0,
-    })
-}
-
-/// `ExecReload=kill -HUP $MAINPID` (the usual line) is `reload-signal`.
-fn kill_line(u: &UnitService) -> Option<i32> {
-    let [cmd] = u.exec_reload.as_slice() else {
-        return None;
-    };
-    let sig = match cmd.argv.get(1..)? {
-        [flag, sig, pid] if flag == "-s" && pid == "$MAINPID" => sig.as_str(),
-        [sig, pid] if pid == "$MAINPID" => sig.strip_prefix('-')?,
-        _ => return None,
-    };
-    let prog = cmd.path.rsplit('/').next();
-    (prog == Some("kill")).then(|| config::parse_signal(sig).ok())?
-}
-
-fn reload_signal(u: &UnitService) -> i32 {
-    kill_line(u).unwrap_or(u.reload_signal)
-}
-
-/// What the unit sets that the mapping leaves out or approximates.
-fn noted(u: &UnitService, layered: &parse::Layered, ignored: &mut Vec<String>) {
-    let mut note = |s: String| {
-        if !ignored.contains(&s) {
-            ignored.push(s);
-        }
-    };
-    for d in &layered.directives {
-        let k = d.key.as_str();
-        if NOT_YET.contains(&k) || k.starts_with("Limit") && d.section == "Service" {
-            note(k.to_string());
-        }
-    }
-    if u.service_type != ServiceType::Forking && u.pid_file.is_some() {
-        note("PIDFile".into());
-    }
-    if !u.exec_reload.is_empty() && kill_line(u).is_none() {
-        note("ExecReload".into());
-    }
-    if u.remain_after_exit {
-        note("RemainAfterExit".into());
-    }
-    let approx = match u.restart {
-        RestartPolicy::OnSuccess => "Restart=on-success (as always)",
-        RestartPolicy::OnAbnormal => "Restart=on-abnormal (as on-failure)",
-        RestartPolicy::OnAbort => "Restart=on-abort (as on-failure)",
-        RestartPolicy::OnWatchdog => "Restart=on-watchdog (as on-failure)",
-        _ => "",
-    };
-    if !approx.is_empty() {
-        note(approx.into());
-    }
-    if u.kill_mode != KillMode::ControlGroup {
-        note("KillMode".into());
-    }
-    if u.process.stdout != Output::Journal {
-        note("StandardOutput".into());
-    }
-    if !matches!(u.process.stderr, Output::Journal | Output::Inherit) {
-        note("StandardError".into());
-    }
-    if u.watchdog.is_some()
-        && !matches!(
-            u.service_type,
-            ServiceType::Notify | ServiceType::NotifyReload
-        )
-    {
-        note("WatchdogSec (needs Type=notify)".into());
-    }
-    match u.exec_start.first() {
-        Some(c) if c.ignore_failure => note("ExecStart=- (a failure still counts)".into()),
-        Some(c) if c.argv.first() != Some(&c.path) => {
-            note("ExecStart=@ (argv[0] is the program)".into())
-        }
-        _ => {}
-    }
-}
-
-/// A group's id, by name (from /etc/group's text) or number.
-fn group_id(g: &str, group: &str) -> Option<u32> {
-    if let Ok(n) = g.parse::<u32>() {
-        return Some(n);
-    }
-    group.lines().find_map(|l| {
-        let mut f = l.split(':');
-        match (f.next(), f.next(), f.next()) {
-            (Some(n), Some(_), Some(id)) if n == g => id.parse().ok(),
-            _ => None,
-        }
-    })
-}
-
-fn etc(path: &str) -> Result<String, Vec<String>> {
-    crate::scan::read_etc(path).map_err(|e| vec![e])
-}
-
 /// FNV-1a, as `scan` fingerprints a service dir.
-struct Fnv(u64);
+pub(crate) struct Fnv(u64);
 
 impl Fnv {
-    fn new() -> Fnv {
+    pub(crate) fn new() -> Fnv {
         Fnv(0xcbf29ce484222325)
     }
 
-    fn eat(&mut self, bytes: &[u8]) {
+    pub(crate) fn eat(&mut self, bytes: &[u8]) {
         for &b in bytes {
             self.0 ^= b as u64;
             self.0 = self.0.wrapping_mul(0x100000001b3);
@@ -653,6 +356,11 @@ impl Fnv {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Restart;
+    use crate::spec::{MakeDir, Readiness};
+    use crate::unit_exec::{self, Mode};
+    use crate::unit_map::*;
+    use std::ffi::OsString;
 
     #[test]
     fn dependency_names() {
@@ -689,6 +397,7 @@ mod tests {
              ExecReload=/bin/kill -USR1 $MAINPID\nProtectSystem=full\nUMask=007\n\
              RuntimeDirectory=r/s\nRuntimeDirectoryMode=0700\n");
         let s = s.unwrap();
+        assert_eq!(s.limits.umask, Some(0o007));
         let argv: Vec<String> = s.argv.iter().map(|a| a.to_string_lossy().into()).collect();
         assert_eq!(argv[1..], ["a", "b", "1x", "$HOME"]);
         assert_eq!(s.readiness, Readiness::Notify);
@@ -711,11 +420,7 @@ mod tests {
             .contains(&("RUNTIME_DIRECTORY".into(), Some("/run/r/s".into()))));
         assert_eq!(
             ignored,
-            [
-                "ProtectSystem",
-                "UMask",
-                "Restart=on-abnormal (as on-failure)"
-            ]
+            ["ProtectSystem", "Restart=on-abnormal (as on-failure)"]
         );
 
         let (s, _) = map("[Service]\nExecStart=/x\nTimeoutStopSec=0\nRestart=on-success\n");
@@ -736,6 +441,98 @@ mod tests {
         );
         let (s, _) = map("[Service]\nType=forking\nPIDFile=/run/x.pid\nExecStart=/x\n");
         assert_eq!(s.unwrap().pid_file, Some(PathBuf::from("/run/x.pid")));
+    }
+
+    /// Debian's nginx.service: ExecStartPre= runs through tend's runner,
+    /// which then becomes ExecStart=; ExecStop= and ExecReload= are
+    /// helpers; only KillMode=mixed is approximated.
+    #[test]
+    fn command_lists_go_through_the_runner() {
+        let (s, ignored) = map("[Service]\nType=forking\nPIDFile=/run/nginx.pid\n\
+             ExecStartPre=/usr/sbin/nginx -t -q -g 'daemon on; master_process on;'\n\
+             ExecStart=/usr/sbin/nginx -g 'daemon on; master_process on;'\n\
+             ExecReload=/usr/sbin/nginx -g 'daemon on; master_process on;' -s reload\n\
+             ExecStop=-/sbin/start-stop-daemon --quiet --stop --retry QUIT/5 --pidfile /run/nginx.pid\n\
+             ExecStopPost=/bin/echo $SERVICE_RESULT\nTimeoutStopSec=5\nKillMode=mixed\n");
+        let s = s.unwrap();
+        let args = |v: &[OsString]| -> Vec<String> {
+            v.iter().map(|a| a.to_string_lossy().into_owned()).collect()
+        };
+        let argv = args(&s.argv);
+        assert_eq!(s.argv[..2], [unit_exec::program(), unit_exec::FLAG.into()]);
+        let (mode, cmds, rest) = unit_exec::decode(&argv[2..]).unwrap();
+        assert_eq!((mode, cmds.len(), rest.len()), (Mode::Exec, 2, 0));
+        assert_eq!(cmds[0].argv[1..3], ["-t", "-q"]);
+        assert_eq!(cmds[1].argv[1..], ["-g", "daemon on; master_process on;"]);
+        assert!(cmds[1].expand && !cmds[1].ignore_failure);
+        let stop = args(&s.stop_command.as_ref().unwrap().argv);
+        let (mode, cmds, _) = unit_exec::decode(&stop[2..]).unwrap();
+        assert_eq!(mode, Mode::All);
+        assert_eq!(cmds[0].path, "/sbin/start-stop-daemon");
+        assert!(cmds[0].ignore_failure);
+        let reload = args(&s.reload_command.as_ref().unwrap().argv);
+        assert_eq!(reload.last().map(String::as_str), Some("reload"));
+        let post = args(s.finish.as_ref().unwrap());
+        let (mode, cmds, _) = unit_exec::decode(&post[2..]).unwrap();
+        assert_eq!(
+            (mode, cmds[0].argv[1].as_str()),
+            (Mode::Post, "$SERVICE_RESULT")
+        );
+        assert_eq!(s.policy.finish_timeout, Some(Duration::from_secs(5)));
+        assert!(s.policy().stop_command);
+        assert_eq!(ignored, ["KillMode"]);
+
+        // The usual `kill -HUP $MAINPID` stays a signal, with no runner.
+        let (s, _) = map("[Service]\nExecStart=/x\nExecReload=/bin/kill -HUP $MAINPID\n");
+        let s = s.unwrap();
+        assert_eq!((s.reload_command, s.argv.len()), (None, 1));
+    }
+
+    #[test]
+    fn socket_units_become_listen_entries() {
+        let text = "[Socket]\nListenStream=80\nListenStream=127.0.0.1:8080\n\
+             ListenDatagram=/run/a.dgram\nListenSequentialPacket=@seq\n\
+             FileDescriptorName=web\nSocketMode=0600\nBacklog=16\nNoDelay=yes\n";
+        let parsed = vec![("/s/a.socket".to_string(), parse::parse(text).unwrap())];
+        let layered = parse::layer(&parsed, &common::kind);
+        let sock = socket::socket(&layered, &SpecContext::system("a.socket")).unwrap();
+        let mut spec = map("[Service]\nExecStart=/x\n").0.unwrap();
+        let mut ignored = Vec::new();
+        add_socket(&sock, &mut spec, &mut ignored).unwrap();
+        assert!(spec.on_demand);
+        let got: Vec<_> = (spec.listen.iter())
+            .map(|l| {
+                (
+                    l.addr.to_string(),
+                    l.kind,
+                    l.name.as_str(),
+                    l.mode,
+                    l.backlog,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("tcp:[::]:80".into(), SockKind::Stream, "web", 0o600, 16),
+                (
+                    "tcp:127.0.0.1:8080".into(),
+                    SockKind::Stream,
+                    "web",
+                    0o600,
+                    16
+                ),
+                (
+                    "unix:/run/a.dgram".into(),
+                    SockKind::Datagram,
+                    "web",
+                    0o600,
+                    16
+                ),
+                ("unix:@seq".into(), SockKind::SeqPacket, "web", 0o600, 16),
+            ]
+        );
+        assert_eq!(ignored, ["NoDelay (in a.socket)"]);
     }
 
     #[test]

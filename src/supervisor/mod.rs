@@ -16,6 +16,7 @@
 //! - `output`: stdout/stderr pipes, prefixing, loggers;
 //! - `reload`: rescanning the services dir;
 //! - `daemon`: `pid-file` services, whose daemon is found by its pid file;
+//! - `helpers`: a unit's ExecStop= and ExecReload= commands;
 //! - `verbs`: the control verbs.
 
 use crate::config::signal_name;
@@ -36,6 +37,7 @@ use std::time::{Duration, Instant};
 
 mod children;
 mod daemon;
+mod helpers;
 mod manager;
 mod output;
 mod phases;
@@ -58,6 +60,8 @@ enum Owner {
     Script,
     /// A `ready = { command = ... }` check of service i.
     Check(usize),
+    /// A unit's ExecStop= or ExecReload= of service i.
+    Helper(usize),
 }
 
 pub struct Supervisor {
@@ -416,7 +420,7 @@ impl Supervisor {
                         m.pid = None;
                     }
                 }
-                Some(Owner::Script) => {}
+                Some(Owner::Script | Owner::Helper(_)) => {}
                 None => self.reaped.push(pid, exit, now),
             }
         }
@@ -459,6 +463,7 @@ impl Supervisor {
                 }
                 Some(Owner::Script) => self.script_exited(pid, exit),
                 Some(Owner::Check(i)) => self.check_exited(i, exit, now),
+                Some(Owner::Helper(i)) => self.helper_exited(i, pid, exit, now),
                 None => {
                     if self.opts.warn_zombies {
                         log::warn!("reaped zombie process {pid}");
@@ -547,21 +552,22 @@ impl Supervisor {
                 }
             },
             Action::SpawnFinish(exit) => {
-                let path = s.spec.finish.clone()?;
+                let mut argv = s.spec.finish.clone()?;
+                let path = PathBuf::from(argv.first()?);
                 let (code, sig) = exit.finish_args();
                 // The run process's pid is its process group id (setsid).
                 let pgid = s.last_pid;
-                let argv = [
-                    path.clone().into_os_string(),
+                argv.extend([
                     code.to_string().into(),
                     sig.to_string().into(),
                     s.spec.name.clone().into(),
                     pgid.to_string().into(),
-                ];
+                ]);
                 let mut spawn = sys::Spawn::new(&argv, &self.mask);
                 spawn.cwd = Some(s.spec.cwd());
                 spawn.env = &s.spec.env;
                 spawn.user = s.spec.user.as_ref().map(svc::creds);
+                spawn.limits = &s.spec.limits;
                 // finish writes where run writes (prefixed, or to the logger).
                 spawn.stdio = [None, s.pipes.out_w(), s.pipes.err_w()];
                 match sys::spawn(&spawn) {
@@ -578,6 +584,10 @@ impl Supervisor {
                 }
             }
             Action::Signal(sig) => {
+                // A stop command (ExecStop=) that outlived the grace too.
+                if let Some(stop) = s.stop_pid.filter(|_| sig == libc::SIGKILL) {
+                    self.pids.signal_group(stop, sig);
+                }
                 if let Some(pid) = s.run_pid {
                     if sig == libc::SIGKILL && !self.quit {
                         log::warn!(
@@ -636,6 +646,9 @@ impl Supervisor {
             Action::FailedStart => {
                 self.failed_start(i);
                 None
+            }
+            Action::SpawnStopCommand => {
+                (!self.spawn_helper(i, true)).then_some(Event::StopCommandExited)
             }
             Action::Completed => {
                 log::info!("{}: done", s.spec.name);

@@ -89,6 +89,8 @@ impl Supervisor {
                 && !s.sm.has_process()
                 && s.run_pid.is_none()
                 && s.finish_pid.is_none()
+                && s.stop_pid.is_none()
+                && s.reload_pid.is_none()
                 && s.probes.check_pid.is_none()
         };
         if !self.svcs.iter().any(gone) {
@@ -106,7 +108,11 @@ impl Supervisor {
             log::debug!("{}: removed", s.spec.name);
             for owner in self.pids.owners_mut() {
                 match owner {
-                    Owner::Run(j) | Owner::Finish(j) | Owner::Check(j) if *j > i => *j -= 1,
+                    Owner::Run(j) | Owner::Finish(j) | Owner::Check(j) | Owner::Helper(j)
+                        if *j > i =>
+                    {
+                        *j -= 1
+                    }
                     _ => {}
                 }
             }

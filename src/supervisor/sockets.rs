@@ -5,6 +5,7 @@
 //! until the first connection starts the service.
 
 use super::*;
+use crate::spec::SockKind;
 
 #[derive(Default)]
 pub(super) struct Sockets {
@@ -44,7 +45,25 @@ impl Sockets {
                     continue;
                 }
             };
-            fds.push(sys::listen_socket(bind, owner).map_err(fail)?);
+            let ty = match l.kind {
+                SockKind::Stream => libc::SOCK_STREAM,
+                SockKind::Datagram => libc::SOCK_DGRAM,
+                SockKind::SeqPacket => libc::SOCK_SEQPACKET,
+            };
+            let open = |b| sys::listen_socket(b, ty, l.mode, l.backlog, owner);
+            let fd = match (open(bind), bind) {
+                // `[::]:PORT` (a unit's bare port) on a kernel without
+                // IPv6: every IPv4 address, as systemd falls back.
+                (Err(e), sys::Bind::Tcp(a))
+                    if e.raw_os_error() == Some(libc::EAFNOSUPPORT) && a.ip().is_unspecified() =>
+                {
+                    open(sys::Bind::Tcp(
+                        (std::net::Ipv4Addr::UNSPECIFIED, a.port()).into(),
+                    ))
+                }
+                (r, _) => r,
+            };
+            fds.push(fd.map_err(fail)?);
             names.push(l.name.clone());
         }
         (self.fds, self.names, self.bound) = (fds, names, true);

@@ -16,6 +16,9 @@ pub(super) struct Svc {
     /// The main process: `run`, or the daemon it left (`pid-file`).
     pub run_pid: Option<i32>,
     pub finish_pid: Option<i32>,
+    /// A unit's ExecStop= and ExecReload= while they run.
+    pub stop_pid: Option<i32>,
+    pub reload_pid: Option<i32>,
     /// The last `run`'s pid, which is its process group (it is a session
     /// leader); or the daemon's pid.
     pub last_pid: i32,
@@ -63,6 +66,8 @@ impl Svc {
             spec,
             run_pid: None,
             finish_pid: None,
+            stop_pid: None,
+            reload_pid: None,
             last_pid: 0,
             removed: false,
             config_error: None,
@@ -104,10 +109,11 @@ impl Svc {
         }
     }
 
-    /// Ready for whoever runs `after` it: up and ready, or an on-demand
-    /// service whose sockets are bound (connections wait in the backlog).
+    /// Ready for whoever runs `after` it: up and ready, an on-demand
+    /// service whose sockets are bound (connections wait in the backlog),
+    /// or a oneshot that exited 0.
     pub fn is_ready(&self) -> bool {
-        self.sockets.listening || self.sm.is_up() && self.sm.ready
+        self.sockets.listening || self.sm.is_up() && self.sm.ready || self.sm.done
     }
 }
 
@@ -183,6 +189,7 @@ impl Supervisor {
         spawn.user = s.spec.user.as_ref().map(svc::creds);
         let listen_fds = s.sockets.raw_fds();
         spawn.listen_fds = &listen_fds;
+        spawn.limits = &s.spec.limits;
         spawn.stdio = [logger_in, s.pipes.out_w(), s.pipes.err_w()];
         if let (Readiness::Fd(n), Some(w)) = (&s.spec.readiness, &nfd_w) {
             spawn.extra_fd = Some((w.as_raw_fd(), *n));

@@ -111,16 +111,22 @@ impl Supervisor {
     }
 
     /// `signal` (`Some`) or `reload NAME` (`None`) to services `idx`.
-    fn send(&self, idx: &[usize], signal: Option<i32>) -> (i32, String) {
+    /// A unit's `ExecReload=` is run instead of the reload signal.
+    fn send(&mut self, idx: &[usize], signal: Option<i32>) -> (i32, String) {
         let mut missing = Vec::new();
         for &i in idx {
             let s = &self.svcs[i];
             match (signal, s.run_pid) {
                 (Some(sig), Some(pid)) => self.pids.signal_pgid(pid, s.group(), sig),
+                (None, Some(_)) if s.sm.is_up() && s.spec.reload_command.is_some() => {
+                    if !self.spawn_helper(i, false) {
+                        missing.push(self.svcs[i].spec.name.clone());
+                    }
+                }
                 (None, Some(pid)) if s.sm.is_up() => {
                     self.pids.signal(pid, s.spec.policy.reload_signal)
                 }
-                _ => missing.push(s.spec.name.as_str()),
+                _ => missing.push(s.spec.name.clone()),
             }
         }
         if missing.is_empty() {
@@ -217,9 +223,9 @@ impl Supervisor {
         for &i in idx {
             let s = &self.svcs[i];
             let uptime = match s.sm.state {
-                State::Up { since } | State::Stopping { since, .. } => {
-                    Some(now.saturating_duration_since(since))
-                }
+                State::Up { since }
+                | State::Stopping { since, .. }
+                | State::Remaining { since } => Some(now.saturating_duration_since(since)),
                 _ => None,
             };
             rows.push((s, uptime));

@@ -5,9 +5,11 @@
 //! thing and reports errors; policy lives in the supervisor. Nothing here
 //! knows tend's domain types: callers pass plain values.
 
+mod exec;
 mod procs;
 mod spawn;
 
+pub use exec::*;
 pub use procs::*;
 pub use spawn::*;
 
@@ -89,12 +91,17 @@ pub enum Bind<'a> {
     Unix(&'a std::path::Path),
 }
 
-/// A listening stream socket for `listen` (close-on-exec in tend; the
-/// child gets it by dup2). A stale unix socket file is replaced; the new
-/// one is mode 0666 (as systemd's SocketMode), and `owner` chowns it for a
-/// service that runs as another user.
+/// A listening socket for `listen` (close-on-exec in tend; the child gets
+/// it by dup2): `sock_type` is `SOCK_STREAM`, `SOCK_DGRAM` (UDP for an IP
+/// address) or `SOCK_SEQPACKET`. A unix path starting with `@` is in the
+/// abstract namespace. A stale unix socket file is replaced; the new one
+/// gets `mode`, and `owner` chowns it for a service that runs as another
+/// user. `backlog` is listen(2)'s (not for datagrams).
 pub fn listen_socket(
     addr: Bind,
+    sock_type: i32,
+    mode: u32,
+    backlog: u32,
     owner: Option<(u32, u32)>,
 ) -> std::io::Result<std::os::fd::OwnedFd> {
     use nix::sys::socket::{
@@ -106,7 +113,12 @@ pub fn listen_socket(
         Bind::Tcp(V6(_)) => AddressFamily::Inet6,
         Bind::Unix(_) => AddressFamily::Unix,
     };
-    let fd = socket::socket(family, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)?;
+    let ty = match sock_type {
+        libc::SOCK_DGRAM => SockType::Datagram,
+        libc::SOCK_SEQPACKET => SockType::SeqPacket,
+        _ => SockType::Stream,
+    };
+    let fd = socket::socket(family, ty, SockFlag::SOCK_CLOEXEC, None)?;
     match addr {
         Bind::Tcp(a) => {
             socket::setsockopt(&fd, socket::sockopt::ReuseAddr, &true)?;
@@ -116,30 +128,38 @@ pub fn listen_socket(
             }
         }
         Bind::Unix(path) => {
+            use std::os::unix::ffi::OsStrExt;
             use std::os::unix::fs::{FileTypeExt, PermissionsExt};
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)?;
+            if let Some(name) = path.as_os_str().as_bytes().strip_prefix(b"@") {
+                socket::bind(fd.as_raw_fd(), &UnixAddr::new_abstract(name)?)?;
+            } else {
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+                // Only a stale socket is replaced: a regular file (or
+                // anything else) at that path is the user's mistake, not
+                // tend's to delete.
+                match std::fs::symlink_metadata(path) {
+                    Ok(m) if m.file_type().is_socket() => std::fs::remove_file(path)?,
+                    _ => {}
+                }
+                socket::bind(fd.as_raw_fd(), &UnixAddr::new(path)?)?;
+                if let Some((uid, gid)) = owner {
+                    std::os::unix::fs::chown(path, Some(uid), Some(gid))?;
+                }
+                // bind(2) leaves the mode to the umask (0755 under 022,
+                // which other users cannot connect to).
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
             }
-            // Only a stale socket is replaced: a regular file (or anything
-            // else) at that path is the user's mistake, not tend's to delete.
-            match std::fs::symlink_metadata(path) {
-                Ok(m) if m.file_type().is_socket() => std::fs::remove_file(path)?,
-                _ => {}
-            }
-            socket::bind(fd.as_raw_fd(), &UnixAddr::new(path)?)?;
-            if let Some((uid, gid)) = owner {
-                std::os::unix::fs::chown(path, Some(uid), Some(gid))?;
-            }
-            // bind(2) leaves the mode to the umask (0755 under 022, which
-            // other users cannot connect to); systemd's SocketMode default
-            // is 0666.
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))?;
         }
     }
-    socket::listen(
-        &fd,
-        socket::Backlog::new(128).unwrap_or(socket::Backlog::MAXCONN),
-    )?;
+    if ty != SockType::Datagram {
+        let n = i32::try_from(backlog).unwrap_or(i32::MAX);
+        socket::listen(
+            &fd,
+            socket::Backlog::new(n).unwrap_or(socket::Backlog::MAXCONN),
+        )?;
+    }
     Ok(fd)
 }
 

@@ -29,7 +29,24 @@ pub struct Spawn<'a> {
     /// the child's pid (sd_listen_fds(3)); LISTEN_FDS and LISTEN_FDNAMES
     /// come in `env`.
     pub listen_fds: &'a [RawFd],
+    /// A unit's `UMask=`, `Nice=` and `Limit*=`.
+    pub limits: &'a Limits,
 }
+
+/// What a unit sets for its processes (systemd.exec(5)): plain values.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Limits {
+    pub umask: Option<u32>,
+    pub nice: Option<i32>,
+    /// `(RLIMIT_*, soft, hard)`, `RLIM_INFINITY` for none.
+    pub rlimits: Vec<(i32, u64, u64)>,
+}
+
+static NO_LIMITS: Limits = Limits {
+    umask: None,
+    nice: None,
+    rlimits: Vec::new(),
+};
 
 impl<'a> Spawn<'a> {
     pub fn new(argv: &'a [OsString], mask: &'a SigSet) -> Spawn<'a> {
@@ -43,6 +60,7 @@ impl<'a> Spawn<'a> {
             extra_fd: None,
             user: None,
             listen_fds: &[],
+            limits: &NO_LIMITS,
         }
     }
 }
@@ -80,6 +98,11 @@ struct ChildPlan {
     /// The fd limit tend inherited, given back to the child when tend
     /// raised its own (`raise_nofile`).
     nofile: Option<libc::rlimit>,
+    /// `Spawn::limits`, applied before the user switch (raising a hard
+    /// limit or lowering nice needs root).
+    umask: Option<libc::mode_t>,
+    nice: Option<i32>,
+    rlimits: Vec<(i32, libc::rlimit)>,
     /// `(source, target)` fds to put in place: stdio replacements, the
     /// notification-fd pipe and the listening sockets. The child overwrites
     /// each source with its temporary copy.
@@ -188,6 +211,39 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
         }
         if let Some(dir) = &plan.cwd {
             if libc::chdir(dir.as_ptr()) != 0 {
+                fail(plan);
+            }
+        }
+        if let Some(m) = plan.umask {
+            libc::umask(m);
+        }
+        // Best effort, as the limits below: a container without
+        // CAP_SYS_NICE runs the service at tend's priority.
+        if let Some(n) = plan.nice {
+            libc::syscall(libc::SYS_setpriority, libc::PRIO_PROCESS, 0, n);
+        }
+        // The raw syscall: musl's setrlimit synchronises every thread. A
+        // limit above the hard one the container allows (no
+        // CAP_SYS_RESOURCE) is clamped to it.
+        for (res, lim) in plan.rlimits.iter_mut() {
+            let none = std::ptr::null_mut::<libc::rlimit>();
+            if libc::syscall(libc::SYS_prlimit64, 0, *res, &*lim, none) == 0 {
+                continue;
+            }
+            let mut old = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            libc::syscall(
+                libc::SYS_prlimit64,
+                0,
+                *res,
+                std::ptr::null::<libc::rlimit>(),
+                &mut old,
+            );
+            lim.rlim_cur = lim.rlim_cur.min(old.rlim_max);
+            lim.rlim_max = lim.rlim_max.min(old.rlim_max);
+            if libc::syscall(libc::SYS_prlimit64, 0, *res, &*lim, none) != 0 {
                 fail(plan);
             }
         }
@@ -479,7 +535,24 @@ pub fn spawn(s: &Spawn) -> std::io::Result<Child> {
         listen_pid: listen_pid_ptr,
         mask: *s.mask.as_ref(),
         ids: s.user.map(Ids::for_user).unwrap_or_default(),
-        nofile: INHERITED_NOFILE.get().copied(),
+        // A unit's LimitNOFILE= wins over the limit tend inherited.
+        nofile: INHERITED_NOFILE.get().copied().filter(|_| {
+            !s.limits
+                .rlimits
+                .iter()
+                .any(|r| r.0 == libc::RLIMIT_NOFILE as i32)
+        }),
+        umask: s.limits.umask.map(|m| m as libc::mode_t),
+        nice: s.limits.nice,
+        rlimits: (s.limits.rlimits.iter())
+            .map(|&(r, soft, hard)| {
+                let lim = libc::rlimit {
+                    rlim_cur: soft,
+                    rlim_max: hard,
+                };
+                (r, lim)
+            })
+            .collect(),
         errno: 0,
     };
     let mut stack = vec![0u8; CHILD_STACK];
@@ -508,190 +581,4 @@ pub fn spawn(s: &Spawn) -> std::io::Result<Child> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    // The tests read exits the way the supervisor does.
-    use crate::state::Exit;
-    use crate::sys::pipe;
-    use nix::errno::Errno;
-    use std::io::Read;
-    use std::os::fd::OwnedFd;
-
-    #[test]
-    fn exec_candidates_follow_execvp() {
-        let c = |cmd: &str, path: Option<&str>| -> Vec<String> {
-            exec_candidates(cmd.as_bytes(), path.map(str::as_bytes))
-                .into_iter()
-                .map(|p| String::from_utf8(p).unwrap())
-                .collect()
-        };
-        assert_eq!(c("/bin/sh", Some("/x")), ["/bin/sh"]);
-        assert_eq!(c("./run", Some("/x")), ["./run"]);
-        assert_eq!(c("sh", Some("/a:/b/")), ["/a/sh", "/b//sh"]);
-        assert_eq!(c("sh", Some("/a::/b")), ["/a/sh", "sh", "/b/sh"]);
-        assert_eq!(
-            c("sh", None),
-            ["/usr/local/bin/sh", "/bin/sh", "/usr/bin/sh"]
-        );
-        assert!(c("", Some("/a")).is_empty());
-        let long = format!("/{}", "d".repeat(5000));
-        assert_eq!(c("sh", Some(&format!("{long}:/a"))), ["/a/sh"]);
-        let many = vec!["/a"; 10_000].join(":");
-        assert_eq!(c("sh", Some(&many)).len(), MAX_PATH_ENTRIES);
-    }
-
-    #[test]
-    fn ids_switch_whatever_differs() {
-        let user = |uid, gid, groups| Creds { uid, gid, groups };
-        // `user = "0:5"` as root: the uid is tend's, the gid is not.
-        assert_eq!(
-            Ids::to_switch(user(0, 5, &[5]), [0; 3], [0; 3], &[0]),
-            Ids {
-                groups: Some(vec![5]),
-                gid: Some(5),
-                uid: None
-            }
-        );
-        // Already exactly that user (tend not root): nothing to do.
-        assert_eq!(
-            Ids::to_switch(
-                user(1000, 1000, &[1000, 27]),
-                [1000; 3],
-                [1000; 3],
-                &[27, 1000]
-            ),
-            Ids::default()
-        );
-        // Another user: everything.
-        assert_eq!(
-            Ids::to_switch(user(65534, 65534, &[65534]), [0; 3], [0; 3], &[0]),
-            Ids {
-                groups: Some(vec![65534]),
-                gid: Some(65534),
-                uid: Some(65534)
-            }
-        );
-        // A saved uid of root left behind would be a way back: switch.
-        assert_eq!(
-            Ids::to_switch(user(1000, 1000, &[]), [1000, 1000, 0], [1000; 3], &[]).uid,
-            Some(1000)
-        );
-    }
-
-    /// Waits for `pid` (a child spawned by `spawn`, not by Command) and
-    /// decodes its status.
-    fn wait_pid(pid: i32) -> Exit {
-        let mut status = 0;
-        // SAFETY: waitpid writes one int to the pointer given.
-        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
-        assert_eq!(r, pid, "waitpid: {}", Errno::last());
-        Exit::from_wait_status(status).expect("an exit")
-    }
-
-    /// `fd` moved to a free number at or above `min`.
-    fn fd_at_least(fd: OwnedFd, min: i32) -> OwnedFd {
-        let moved = nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(min)).unwrap();
-        // SAFETY: a new fd that nothing else owns.
-        unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(moved) }
-    }
-
-    /// notification-fd equal to the number a listen socket has in tend:
-    /// the pipe's dup2 used to close the socket before it was moved, and
-    /// the child got the pipe on fd 3.
-    #[test]
-    fn moves_survive_a_source_that_is_another_moves_target() {
-        use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
-        let sock = socket(
-            AddressFamily::Unix,
-            SockType::Stream,
-            SockFlag::SOCK_CLOEXEC,
-            None,
-        )
-        .unwrap();
-        let sock = fd_at_least(sock, 200);
-        let (_nr, nw) = pipe(false).unwrap();
-        let (out_r, out_w) = pipe(false).unwrap();
-        let n = sock.as_raw_fd();
-        let script = format!(
-            "for f in 3 {n}; do stat -L -c %F /proc/$$/fd/$f; done; \
-             [ -e /proc/$$/fd/{} ] && echo leaked",
-            n + 1
-        );
-        let argv = ["/bin/sh".into(), "-c".into(), script.into()];
-        let mask = SigSet::empty();
-        let mut s = Spawn::new(&argv, &mask);
-        s.stdio = [None, Some(out_w.as_raw_fd()), None];
-        s.extra_fd = Some((nw.as_raw_fd(), n));
-        let listen = [n];
-        s.listen_fds = &listen;
-        let child = spawn(&s).unwrap();
-        assert!(child.exec_err.is_none());
-        drop(out_w);
-        let mut out = String::new();
-        std::fs::File::from(out_r).read_to_string(&mut out).unwrap();
-        assert_eq!(wait_pid(child.pid), Exit::Code(1));
-        assert_eq!(out, "socket\nfifo\n", "fd 3, then fd {n}");
-    }
-
-    /// Arguments and values are bytes on Linux: a child gets them as they
-    /// are, not UTF-8-mangled (issue 9, defect 23).
-    #[test]
-    fn spawn_passes_arguments_and_variables_as_bytes() {
-        use std::os::unix::ffi::OsStringExt;
-        let odd = OsString::from_vec(b"caf\xe9 \xff".to_vec());
-        let argv: [OsString; 5] = [
-            "/bin/sh".into(),
-            "-c".into(),
-            "printf '%s|%s' \"$1\" \"$V\"".into(),
-            "sh".into(),
-            odd.clone(),
-        ];
-        let env = [("V".to_string(), Some(odd))];
-        let (out_r, out_w) = pipe(false).unwrap();
-        let mask = SigSet::empty();
-        let mut s = Spawn::new(&argv, &mask);
-        s.env = &env;
-        s.stdio = [None, Some(out_w.as_raw_fd()), None];
-        let child = spawn(&s).unwrap();
-        drop(out_w);
-        let mut out = Vec::new();
-        std::fs::File::from(out_r).read_to_end(&mut out).unwrap();
-        assert_eq!(wait_pid(child.pid), Exit::Code(0));
-        assert_eq!(out, b"caf\xe9 \xff|caf\xe9 \xff");
-    }
-
-    #[test]
-    fn spawn_reports_127_and_126_on_the_childs_path() {
-        let dir = std::env::temp_dir().join(format!("tend-sys-path-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let plain = dir.join("tend-unit-cmd");
-        std::fs::write(&plain, "#!/bin/sh\nexit 0\n").unwrap();
-        let mask = SigSet::empty();
-        let run = |cmd: &str, path: &str| {
-            let argv = [cmd.into()];
-            let env = [("PATH".to_string(), Some(path.into()))];
-            let mut s = Spawn::new(&argv, &mask);
-            s.env = &env;
-            let child = spawn(&s).unwrap();
-            let err = child.exec_err.map(|e| e.raw_os_error());
-            (wait_pid(child.pid), err)
-        };
-        let d = dir.display().to_string();
-        assert_eq!(
-            run("tend-unit-cmd", &d),
-            (Exit::Code(126), Some(Some(libc::EACCES)))
-        );
-        assert_eq!(
-            run("tend-unit-none", &d),
-            (Exit::Code(127), Some(Some(libc::ENOENT)))
-        );
-        // The child's PATH, not the test's: `true` is found only there.
-        assert_eq!(
-            run("true", &format!("{d}:/bin:/usr/bin")),
-            (Exit::Code(0), None)
-        );
-        assert_eq!(run("true", &d).0, Exit::Code(127));
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-}
+mod tests;

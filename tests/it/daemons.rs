@@ -30,7 +30,7 @@ fn status(t: &mut Tend, name: &str) -> (String, String, String, String) {
 
 /// Waits until `name`'s status has state `state` and a pid (that is not
 /// `not`); returns the pid.
-fn wait_up(t: &mut Tend, name: &str, state: &str, not: &str) -> String {
+pub(crate) fn wait_up(t: &mut Tend, name: &str, state: &str, not: &str) -> String {
     let mut pid = String::new();
     t.wait_for(
         &format!("{name} {state} with a pid other than {not:?}"),
@@ -66,7 +66,7 @@ fn kill_ns(t: &mut Tend, sig: &str, ns_pid: &str) {
 
 /// The live (not zombie) process under tend (host pid `tend`) whose pid in
 /// tend's namespace is `ns_pid`.
-fn alive(tend: u32, ns_pid: &str) -> Option<Proc> {
+pub(crate) fn alive(tend: u32, ns_pid: &str) -> Option<Proc> {
     descendants_of(tend)
         .into_iter()
         .find(|p| p.state != 'Z' && p.ns_pid().as_deref() == Some(ns_pid))
@@ -395,7 +395,7 @@ fn nginx_conf(port: u16, pid_file: &str) -> String {
     )
 }
 
-fn http_get(port: u16) -> String {
+pub(crate) fn http_get(port: u16) -> String {
     use std::io::{Read, Write};
     let mut out = String::new();
     if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
@@ -408,7 +408,7 @@ fn http_get(port: u16) -> String {
 
 /// nginx's workers: the live children of its master (namespace pid
 /// `master`), as host pids.
-fn workers(tend: u32, master: &str) -> Vec<u32> {
+pub(crate) fn workers(tend: u32, master: &str) -> Vec<u32> {
     let Some(m) = alive(tend, master) else {
         return Vec::new();
     };

@@ -48,7 +48,7 @@ enum Prereq {
 
 /// The demo image's tag, building it on first use; `None` (after a visible
 /// `SKIPPED:` line) when a prerequisite is missing.
-fn demo_image() -> Option<&'static str> {
+pub(crate) fn demo_image() -> Option<&'static str> {
     match DEMO.get_or_init(build_demo) {
         Ok(tag) => Some(tag),
         Err(Prereq::Missing(why)) => {
@@ -141,7 +141,7 @@ fn warn_if_stale(bin: &Path) {
     }
 }
 
-fn describe(what: &str, o: &Output) -> String {
+pub(crate) fn describe(what: &str, o: &Output) -> String {
     format!(
         "{what}: {}\n---- stdout\n{}\n---- stderr\n{}",
         o.status,
@@ -161,7 +161,7 @@ fn docker(args: &[&str]) -> Output {
 static NEXT_NAME: AtomicUsize = AtomicUsize::new(0);
 
 /// A name no other test (nor another run of the suite) uses at the same time.
-fn unique(hint: &str) -> String {
+pub(crate) fn unique(hint: &str) -> String {
     format!(
         "tend-it-{hint}-{}-{}",
         std::process::id(),
@@ -172,16 +172,27 @@ fn unique(hint: &str) -> String {
 /// An image built `FROM` the demo image with the fixture's `services/` as
 /// its services dir (`/test/services`, writable, so a test can add a
 /// service). Removed on drop.
-struct TestImage {
-    tag: String,
+pub(crate) struct TestImage {
+    pub(crate) tag: String,
     _fx: Fixture,
 }
 
 impl TestImage {
-    fn build(
+    pub(crate) fn build(
         demo: &str,
         hint: &str,
         services: impl IntoIterator<Item = crate::harness::Entry>,
+    ) -> TestImage {
+        TestImage::build_with(demo, hint, services, |_| {})
+    }
+
+    /// Like `build`, with `prepare` run on the build context first (to put
+    /// a binary into `services/`).
+    pub(crate) fn build_with(
+        demo: &str,
+        hint: &str,
+        services: impl IntoIterator<Item = crate::harness::Entry>,
+        prepare: impl FnOnce(&Fixture),
     ) -> TestImage {
         let dockerfile = format!(
             "FROM {demo}\n\
@@ -194,6 +205,7 @@ impl TestImage {
                 .into_iter()
                 .chain([file("Dockerfile", &dockerfile)]),
         );
+        prepare(&fx);
         let tag = unique(hint);
         let o = Command::new("docker")
             .args(["build", "--quiet", "-t", &tag])

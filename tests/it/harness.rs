@@ -537,6 +537,31 @@ pub fn run_raw(args: &[&std::ffi::OsStr]) -> std::process::Output {
         .unwrap_or_else(|e| panic!("cannot run {argv:?}: {e}"))
 }
 
+/// Makes `n` connections to 127.0.0.1:`port` one after the other, each
+/// read to its end (20 s at most): how many were answered `want`, refused,
+/// or neither.
+pub fn connect_many(port: u16, n: usize, want: &str) -> (usize, usize, usize) {
+    use std::io::Read;
+    let (mut ok, mut refused, mut other) = (0, 0, 0);
+    for _ in 0..n {
+        match std::net::TcpStream::connect(("127.0.0.1", port)) {
+            Ok(mut c) => {
+                let _ = c.set_read_timeout(Some(Duration::from_secs(20)));
+                let mut reply = String::new();
+                let _ = c.read_to_string(&mut reply);
+                if reply == want {
+                    ok += 1;
+                } else {
+                    other += 1;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => refused += 1,
+            Err(_) => other += 1,
+        }
+    }
+    (ok, refused, other)
+}
+
 /// tend is unshare's only child: `Tend::pid` finds it. `--kill-child` makes
 /// unshare set the parent-death signal (SIGKILL) on that child, so if the test
 /// process dies or kills unshare, tend dies and the kernel kills the whole

@@ -19,6 +19,7 @@ mod logs;
 mod maincmd;
 mod manager;
 mod pid1;
+mod podman;
 mod ready;
 mod real_services;
 mod reaping;

@@ -4,7 +4,7 @@
 //! hands tend a listening socket as fd 3 with LISTEN_FDS, LISTEN_FDNAMES
 //! and LISTEN_PID=1 (tend is PID 1 of its namespace), as podman does.
 
-use crate::harness::{exe, file, hup, polite, Fixture};
+use crate::harness::{connect_many, exe, file, hup, polite, Fixture};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
@@ -13,13 +13,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// What the manager socket received, with the time each datagram came.
-struct Manager {
-    path: String,
+pub(crate) struct Manager {
+    pub(crate) path: String,
     got: Arc<Mutex<Vec<(Instant, String)>>>,
 }
 
 impl Manager {
-    fn bind(fx: &Fixture) -> Manager {
+    pub(crate) fn bind(fx: &Fixture) -> Manager {
         let path = fx.path("manager.sock");
         let sock = UnixDatagram::bind(&path).expect("bind the manager socket");
         sock.set_read_timeout(Some(Duration::from_millis(200)))
@@ -42,18 +42,18 @@ impl Manager {
         }
     }
 
-    fn all(&self) -> Vec<(Instant, String)> {
+    pub(crate) fn all(&self) -> Vec<(Instant, String)> {
         self.got.lock().unwrap().clone()
     }
 
     /// The first datagram holding `line` (a whole line), with its time.
-    fn first(&self, line: &str) -> Option<(Instant, String)> {
+    pub(crate) fn first(&self, line: &str) -> Option<(Instant, String)> {
         self.all()
             .into_iter()
             .find(|(_, m)| m.lines().any(|l| l == line))
     }
 
-    fn count(&self, line: &str) -> usize {
+    pub(crate) fn count(&self, line: &str) -> usize {
         self.all()
             .iter()
             .filter(|(_, m)| m.lines().any(|l| l == line))
@@ -238,23 +238,7 @@ fn a_socket_from_the_manager_starts_an_on_demand_service_and_loses_no_connection
         !fx.exists("env-web"),
         "web started before the first connection",
     );
-    let (mut ok, mut refused, mut other) = (0, 0, 0);
-    for _ in 0..1000 {
-        match TcpStream::connect(("127.0.0.1", port)) {
-            Ok(mut c) => {
-                c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-                let mut reply = String::new();
-                let _ = c.read_to_string(&mut reply);
-                if reply == "web\n" {
-                    ok += 1;
-                } else {
-                    other += 1;
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => refused += 1,
-            Err(_) => other += 1,
-        }
-    }
+    let (ok, refused, other) = connect_many(port, 1000, "web\n");
     eprintln!("1000 connections through restarts: {ok} answered, {refused} refused, {other} other");
     t.check(
         ok == 1000,
@@ -314,5 +298,60 @@ fn unclaimed_sockets_are_closed_with_a_warning_and_unknown_names_are_errors() {
         })
         .unwrap_or(true);
     t.check(refused, format!("port {port} still accepts after {warn}"));
+    t.term_expect(0);
+}
+
+#[test]
+fn an_abstract_notify_socket_gets_ready_too() {
+    use std::os::linux::net::SocketAddrExt;
+    let fx = Fixture::new("manager-abstract", [exe("services/a/run", &polite("a"))]);
+    let name = format!("tend-it-manager-{}", std::process::id());
+    let addr = std::os::unix::net::SocketAddr::from_abstract_name(&name).unwrap();
+    let sock = UnixDatagram::bind_addr(&addr).expect("bind an abstract socket");
+    sock.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut t = fx.start_env(&[("NOTIFY_SOCKET", &format!("@{name}"))], &[]);
+    let mut buf = [0u8; 512];
+    let n = sock.recv(&mut buf).expect("a datagram within 20 s");
+    let mut got = String::from_utf8_lossy(&buf[..n]).into_owned();
+    while !got.lines().any(|l| l == "READY=1") {
+        let n = sock.recv(&mut buf).expect("READY=1 within 20 s");
+        got = String::from_utf8_lossy(&buf[..n]).into_owned();
+    }
+    t.check(
+        got.contains("STATUS=1/1 ready"),
+        format!("READY=1 came with {got:?}"),
+    );
+    t.term_expect(0);
+}
+
+/// SPEC §3: the real-time signals other than RTMIN+3 are forwarded like
+/// USR1: without a main command, to every service.
+#[test]
+fn a_realtime_signal_reaches_every_service() {
+    let svc = |n: &str| {
+        format!(
+            "trap 'echo rt >> \"$T/rt-{n}\"' 39\n\
+             echo $$ > \"$T/up-{n}\"\n\
+             while :; do sleep 0.05; done\n"
+        )
+    };
+    let fx = Fixture::new(
+        "manager-rt",
+        [
+            exe("services/a/run", &svc("a")),
+            exe("services/b/run", &svc("b")),
+        ],
+    );
+    let mut t = fx.start(&[]);
+    t.wait_file("up-a");
+    t.wait_file("up-b");
+    t.signal("RTMIN+5");
+    t.wait_file("rt-a");
+    t.wait_file("rt-b");
+    t.check(
+        t.stderr().lines().all(|l| !l.contains("stopping")),
+        "RTMIN+5 stopped tend",
+    );
     t.term_expect(0);
 }

@@ -12,7 +12,7 @@ use crate::harness::{exe, file, free_port, polite, Entry, Fixture};
 
 /// Answers every connection on each socket passed by tend (fds 3.., per
 /// LISTEN_FDS and LISTEN_FDNAMES) with `NAME FDNAME`.
-const SERVE_PY: &str = r#"import os, selectors, socket, sys
+pub(crate) const SERVE_PY: &str = r#"import os, selectors, socket, sys
 n = int(os.environ["LISTEN_FDS"])
 names = os.environ["LISTEN_FDNAMES"].split(":")
 sel = selectors.DefaultSelector()

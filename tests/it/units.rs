@@ -388,3 +388,300 @@ fn systemctl_enable_and_disable_link_units() {
         "link left: {r:?}"
     );
 }
+
+/// ExecStartPre= lines run in order before ExecStart= (a `-` failure
+/// tolerated, a plain one failing the start), ExecReload= on `ctl reload
+/// NAME` and ExecStop= on `ctl down` with $MAINPID, ExecStopPost= after the
+/// exit with systemd's $SERVICE_RESULT, $EXIT_CODE, $EXIT_STATUS.
+#[test]
+fn exec_lists_run_around_the_main_process() {
+    let fx = Fixture::new("unit-exec-lists", []);
+    let log = fx.arg("log");
+    let sh = |what: &str| format!("/bin/sh -c 'echo \"{what}\" >> {log}'");
+    let unit = format!(
+        "[Service]\nEnvironment=X=envx\n\
+         ExecStartPre={}\nExecStartPre=-/bin/false\nExecStartPre={}\n\
+         ExecStart=/bin/sh -c 'echo \"main $$$$\" >> {log}; exec sleep 1000'\n\
+         ExecReload={}\n\
+         ExecStop=/bin/sh -c 'echo \"stop $MAINPID\" >> {log}; kill $MAINPID'\n\
+         ExecStopPost={}\n",
+        sh("pre1"),
+        sh("pre2 $X"),
+        sh("reload $MAINPID"),
+        sh("post $SERVICE_RESULT $EXIT_CODE $EXIT_STATUS"),
+    );
+    fx.write(file("services/web.service", &unit));
+    let bad = marker_unit(&fx, "up-bad", "bad", "ExecStartPre=/bin/false\n");
+    fx.write(file("services/bad.service", &bad));
+    let mut t = fx.start(&[]);
+    let lines = t.wait_lines("log", 3);
+    let pid = lines[2].strip_prefix("main ").unwrap_or("?").to_string();
+    t.check_eq(
+        lines[..2].to_vec(),
+        vec!["pre1".to_string(), "pre2 envx".into()],
+        "ExecStartPre= in order, `-/bin/false` tolerated",
+    );
+    t.ctl_ok(&["reload", "web"]);
+    let reload = t.wait_lines("log", 4).swap_remove(3);
+    t.check_eq(reload, format!("reload {pid}"), "ExecReload=");
+    t.ctl_ok(&["down", "web"]);
+    let lines = t.wait_lines("log", 6);
+    t.check_eq(
+        lines[4..].to_vec(),
+        vec![format!("stop {pid}"), "post signal killed TERM".into()],
+        "ExecStop= then ExecStopPost=",
+    );
+    t.wait_stderr("the failed ExecStartPre=", |l| {
+        l.contains("/bin/false: exited with status 1")
+    });
+    let status = t.ctl_ok(&["status", "bad"]);
+    t.check(
+        status.contains("failed"),
+        format!("bad is not failed:\n{status}"),
+    );
+    t.check(
+        !fx.exists("up-bad"),
+        "ExecStart= ran after a failed ExecStartPre=",
+    );
+    t.term_expect(0);
+    t.check(!t.stderr().contains("SIGKILL"), "tend had to SIGKILL");
+}
+
+const NGINX_UNIT: &str = "/lib/systemd/system/nginx.service";
+
+/// Debian's nginx.service, linked unchanged (Type=forking, PIDFile=
+/// /run/nginx.pid, ExecStartPre= `nginx -t`, ExecReload= `nginx -s
+/// reload`, ExecStop= start-stop-daemon --retry QUIT/5): a drop-in only
+/// adds `-c` to its three nginx lines, for a test config on a free port
+/// whose pid file is still /run/nginx.pid. It serves; `systemctl reload`
+/// gives new workers under the same master; TERM stops it gracefully
+/// through ExecStop= (QUIT), with no SIGKILL.
+#[test]
+fn debian_nginx_unit_runs_unchanged() {
+    use crate::daemons::{http_get, wait_up, workers};
+    if !Path::new(NGINX_UNIT).is_file() || !Path::new("/usr/sbin/nginx").is_file() {
+        let why = "nginx (and its unit) not installed";
+        if std::env::var_os("TEND_IT_NO_SKIP").is_some() {
+            panic!("TEND_IT_NO_SKIP is set, but {why}");
+        }
+        return skip(why);
+    }
+    // The unit's PIDFile= and ExecStop= name /run/nginx.pid.
+    if let Ok(pid) = std::fs::read_to_string("/run/nginx.pid") {
+        if Path::new(&format!("/proc/{}", pid.trim())).exists() {
+            panic!("/run/nginx.pid names a running process: an nginx runs here already");
+        }
+        let _ = std::fs::remove_file("/run/nginx.pid");
+    }
+    let port = crate::harness::free_port();
+    let fx = Fixture::new(
+        "unit-nginx",
+        [file("nginx/html/index.html", "Debian's unit under tend\n")],
+    );
+    std::fs::create_dir_all(fx.path("nginx/tmp")).expect("mkdir");
+    fx.write(file(
+        "nginx/nginx.conf",
+        &format!(
+            "worker_processes 2;\npid /run/nginx.pid;\nerror_log stderr notice;\n\
+             events {{ worker_connections 64; }}\n\
+             http {{\n access_log off;\n client_body_temp_path tmp/body;\n\
+             proxy_temp_path tmp/proxy;\n fastcgi_temp_path tmp/fastcgi;\n\
+             uwsgi_temp_path tmp/uwsgi;\n scgi_temp_path tmp/scgi;\n\
+             server {{ listen 127.0.0.1:{port}; root html; }}\n}}\n"
+        ),
+    ));
+    let c = format!("-p {} -c {}", fx.arg("nginx/"), fx.arg("nginx/nginx.conf"));
+    let g = "-g 'daemon on; master_process on;'";
+    let t = fx.arg("");
+    fx.write(file(
+        "services/nginx.service.d/test.conf",
+        &format!(
+            "[Service]\nExecStartPre=\nExecStartPre=/usr/sbin/nginx -t -q {g} {c}\n\
+             ExecStartPre=/bin/sh -c 'echo checked > {t}/pre'\n\
+             ExecStart=\nExecStart=/usr/sbin/nginx {g} {c}\n\
+             ExecReload=\nExecReload=/usr/sbin/nginx {g} {c} -s reload\n"
+        ),
+    ));
+    symlink(NGINX_UNIT, fx.path("services/nginx.service")).expect("symlink");
+    let mut t = fx.start(&["--grace", "10s"]);
+    let master = wait_up(&mut t, "nginx", "up", "-");
+    t.check(fx.exists("pre"), "ExecStartPre= did not run");
+    t.check_eq(
+        std::fs::read_to_string("/run/nginx.pid")
+            .ok()
+            .map(|p| p.trim().to_string()),
+        Some(master.clone()),
+        "status pid is the master's, from PIDFile=",
+    );
+    t.wait_for("nginx serving", |_| {
+        http_get(port).contains("Debian's unit under tend")
+    });
+
+    let tend = t.pid();
+    t.wait_for("nginx's 2 workers", |_| workers(tend, &master).len() == 2);
+    let before = workers(tend, &master);
+    let r = systemctl(&fx, &["reload", "nginx.service"]);
+    t.check_eq(r.0, 0, "systemctl reload");
+    t.wait_for("new workers only", |_| {
+        let now = workers(tend, &master);
+        now.len() == 2 && now.iter().all(|w| !before.contains(w))
+    });
+    let again = wait_up(&mut t, "nginx", "up", "-");
+    t.check_eq(again, master, "the master after the reload");
+    t.check(
+        http_get(port).contains("Debian's unit under tend"),
+        "serving after the reload",
+    );
+
+    t.term_expect(0);
+    let err = t.stderr();
+    let said = |s: &str| err.lines().any(|l| l.contains("[notice]") && l.contains(s));
+    t.check(said("signal 3 (SIGQUIT) received"), "nginx got no SIGQUIT");
+    t.check(
+        !said("signal 15 (SIGTERM)"),
+        "nginx got SIGTERM: ExecStop= did not stop it",
+    );
+    t.check(!err.contains("SIGKILL"), "tend had to SIGKILL");
+    t.check(!err.contains("tend: error"), format!("an error:\n{err}"));
+}
+
+/// `NAME.socket` beside `NAME.service`: tend binds its ListenStream=s (a
+/// bare port on every address, a unix path with SocketMode=), names them
+/// FileDescriptorName=, and starts the service on the first connection.
+#[test]
+fn socket_unit_starts_its_service_on_the_first_connection() {
+    use std::io::Read;
+    use std::os::unix::fs::PermissionsExt;
+    let port = crate::harness::free_port();
+    let fx = Fixture::new("unit-socket", [file("serve.py", crate::sockets::SERVE_PY)]);
+    let sock = fx.arg("run/lazy.sock");
+    fx.write(file(
+        "services/lazy.socket",
+        &format!(
+            "[Socket]\nListenStream={port}\nListenStream={sock}\nSocketMode=0600\n\
+             FileDescriptorName=web\nBacklog=16\n"
+        ),
+    ));
+    let t = fx.arg("");
+    fx.write(file(
+        "services/lazy.service",
+        &format!(
+            "[Unit]\nRequires=lazy.socket\n[Service]\n\
+             ExecStart=/bin/sh -c 'echo $LISTEN_FDS $LISTEN_FDNAMES > {t}/env; \
+             exec python3 {t}/serve.py lazy'\n"
+        ),
+    ));
+    let mut t = fx.start(&[]);
+    t.wait_for("the unix socket", |_| Path::new(&sock).exists());
+    let mode = std::fs::metadata(&sock).map(|m| m.permissions().mode() & 0o777);
+    t.check_eq(mode.ok(), Some(0o600), "SocketMode=");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    t.check(!fx.exists("env"), "lazy started before any connection");
+    let status = t.ctl_ok(&["status", "lazy"]);
+    t.check(status.contains("listening"), format!("status: {status}"));
+    let mut c = std::os::unix::net::UnixStream::connect(&sock).expect("connect");
+    c.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let mut reply = String::new();
+    let _ = c.read_to_string(&mut reply);
+    t.check_eq(
+        reply.as_str(),
+        "lazy web\n",
+        "reply to the first connection",
+    );
+    let env = t.wait_file("env");
+    t.check_eq(env.as_str(), "2 web:web", "LISTEN_FDS, LISTEN_FDNAMES");
+    let mut c = TcpStream::connect(("127.0.0.1", port)).expect("connect over IPv4");
+    c.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let mut reply = String::new();
+    let _ = c.read_to_string(&mut reply);
+    t.check_eq(reply.as_str(), "lazy web\n", "reply on the bare port");
+    t.check(!t.stderr().contains("error"), "an error was logged");
+    t.term_expect(0);
+}
+
+/// Type=oneshot: a unit ordered After= it starts only once it exited 0
+/// (its two ExecStart= lines ran in order); without RemainAfterExit= it is
+/// then down (inactive) and not restarted, with RemainAfterExit=yes up
+/// (active) with no process.
+#[test]
+fn oneshot_units_gate_their_dependents_and_may_remain() {
+    let fx = Fixture::new("unit-oneshot", []);
+    let log = fx.arg("log");
+    fx.write(file(
+        "services/setup.service",
+        &format!(
+            "[Service]\nType=oneshot\n\
+             ExecStart=/bin/sh -c 'echo setup1 >> {log}; sleep 0.3'\n\
+             ExecStart=/bin/sh -c 'echo setup2 >> {log}'\n"
+        ),
+    ));
+    fx.write(file(
+        "services/keep.service",
+        &format!(
+            "[Service]\nType=oneshot\nRemainAfterExit=yes\n\
+             ExecStart=/bin/sh -c 'echo keep >> {log}'\n"
+        ),
+    ));
+    fx.write(file(
+        "services/app.service",
+        &format!(
+            "[Unit]\nAfter=setup.service keep.service\n[Service]\n\
+             ExecStart=/bin/sh -c 'echo app >> {log}; exec sleep 1000'\n"
+        ),
+    ));
+    let mut t = fx.start(&[]);
+    let lines = t.wait_lines("log", 4);
+    let at = |w: &str| lines.iter().position(|l| l == w);
+    t.check(
+        at("setup1") < at("setup2") && at("setup2") < at("app") && at("keep") < at("app"),
+        format!("app started before the oneshots were done: {lines:?}"),
+    );
+    let r = systemctl(&fx, &["is-active", "setup", "keep", "app"]);
+    t.check_eq(
+        r.1.as_str(),
+        "inactive\nactive\nactive\n",
+        "is-active: setup done, keep remains",
+    );
+    let status = t.ctl_ok(&["status", "keep"]);
+    t.check(
+        status
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.contains(" up ") && l.contains(" - ")),
+        format!("keep is not up with no pid:\n{status}"),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    t.check_eq(fx.lines("log").len(), 4, "a oneshot ran again");
+    t.term_expect(0);
+}
+
+/// UMask=, Nice= and Limit*= reach the service's processes.
+#[test]
+fn umask_nice_and_limits_apply_to_the_service() {
+    let fx = Fixture::new(
+        "unit-limits",
+        [crate::harness::exe(
+            "show",
+            "echo \"$(umask) $(cut -d ' ' -f 19 /proc/$$/stat) $(ulimit -Sn) $(ulimit -Hn) $(ulimit -c)\" \
+             > \"$T/seen\"\nexec sleep 1000\n",
+        )],
+    );
+    fx.write(file(
+        "services/lim.service",
+        &format!(
+            "[Service]\nUMask=0027\nNice=7\nLimitNOFILE=1000:2000\nLimitCORE=0\nExecStart={}\n",
+            fx.arg("show")
+        ),
+    ));
+    let mut t = fx.start(&[]);
+    let seen = t.wait_file("seen");
+    t.check_eq(
+        seen.as_str(),
+        "0027 7 1000 2000 0",
+        "umask nice nofile core",
+    );
+    t.check(!t.stderr().contains("ignored"), "a directive was ignored");
+    t.term_expect(0);
+}

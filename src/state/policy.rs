@@ -1,0 +1,123 @@
+//! What the state machine is given: how a process ended (`Exit`) and a
+//! service's restart and stop rules (`Policy`).
+
+use crate::config::Restart;
+use std::time::Duration;
+
+/// How a process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Code(i32),
+    Signal(i32),
+}
+
+impl Exit {
+    /// What a wait(2) status says: the exit code, or the signal that killed
+    /// the child (any, 1 to 64: nix's waitpid failed with EINVAL on the
+    /// real-time ones after the kernel had reaped the child, and the exit
+    /// was lost). None for a stop or continue report.
+    pub fn from_wait_status(status: i32) -> Option<Exit> {
+        if libc::WIFEXITED(status) {
+            Some(Exit::Code(libc::WEXITSTATUS(status)))
+        } else if libc::WIFSIGNALED(status) {
+            Some(Exit::Signal(libc::WTERMSIG(status)))
+        } else {
+            None
+        }
+    }
+
+    /// A program that could not be executed: 127 when it was not found,
+    /// 126 otherwise (as a shell and tini report it).
+    pub fn exec_failure(err: &std::io::Error) -> Exit {
+        match err.raw_os_error() {
+            Some(libc::ENOENT) | Some(libc::ENOTDIR) => Exit::Code(127),
+            _ => Exit::Code(126),
+        }
+    }
+
+    pub fn success(self) -> bool {
+        self == Exit::Code(0)
+    }
+
+    /// The first two arguments of `finish`: exit code (256 when killed by a
+    /// signal, as s6) and signal number (0 when none).
+    pub fn finish_args(self) -> (i32, i32) {
+        match self {
+            Exit::Code(c) => (c, 0),
+            Exit::Signal(s) => (256, s),
+        }
+    }
+
+    /// Shell convention: the code, or 128+N when killed by signal N.
+    pub fn shell_code(self) -> i32 {
+        match self {
+            Exit::Code(c) => c,
+            Exit::Signal(s) => 128 + s,
+        }
+    }
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match *self {
+            Exit::Code(c) => write!(f, "exited with status {c}"),
+            Exit::Signal(s) => write!(f, "killed by {}", crate::config::signal_name(s)),
+        }
+    }
+}
+
+/// What a service's files say about how to run it.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub restart: Restart,
+    pub delay: Duration,
+    pub delay_max: Duration,
+    pub stop_signal: i32,
+    pub grace: Duration,
+    pub has_finish: bool,
+    /// The service says when it is ready (notification-fd, sd_notify, a
+    /// check); without that it counts as ready once up.
+    pub has_readiness: bool,
+    /// `None`: no limit (`timeout-finish` 0).
+    pub finish_timeout: Option<Duration>,
+    /// `start-limit = "N/DUR"`: the (N+1)th start within DUR fails the
+    /// service instead.
+    pub start_limit: Option<(u32, Duration)>,
+    /// `pid-file`: `run` daemonizes; the daemon is the main process.
+    pub pid_file: bool,
+    /// A stop command (a unit's `ExecStop=`) runs instead of sending the
+    /// stop signal to a main process that is up; the signal follows at its
+    /// exit if the main process is still there, SIGKILL at the grace.
+    pub stop_command: bool,
+    /// A unit's `Type=oneshot`: ready once `run` exited 0, never restarted
+    /// after that; with `remain_after_exit` it then stays up.
+    pub oneshot: bool,
+    pub remain_after_exit: bool,
+    /// With `pid_file`: the daemon must be found this long after the start
+    /// (`--ready-timeout`), or the start failed.
+    pub start_timeout: Duration,
+}
+
+/// How often a pid file that does not name the daemon yet is read again.
+pub const PID_FILE_RETRY: Duration = Duration::from_millis(50);
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            restart: Restart::Always,
+            delay: Duration::from_millis(100),
+            delay_max: Duration::from_secs(30),
+            stop_signal: libc::SIGTERM,
+            grace: Duration::from_secs(5),
+            has_finish: false,
+            has_readiness: false,
+            finish_timeout: Some(Duration::from_millis(5000)),
+            start_limit: None,
+            pid_file: false,
+            stop_command: false,
+            oneshot: false,
+            remain_after_exit: false,
+            start_timeout: Duration::from_secs(30),
+        }
+    }
+}

@@ -1,0 +1,362 @@
+//! The states units and daemons add: `pid-file` (run daemonizes, the
+//! daemon is the main process), a stop command (ExecStop=), oneshots.
+
+use super::tests::{svc, up, MS};
+use super::*;
+use crate::config::Restart as RestartPolicy;
+use Action::*;
+use Event::{RunExited, Start, Stop, Timer};
+
+// ---- pid-file services: run daemonizes, the daemon is the main process ----
+
+const TIMEOUT: Duration = Duration::from_millis(1000);
+
+fn daemon_svc(f: impl FnOnce(&mut Policy)) -> Service {
+    svc(|p| {
+        p.pid_file = true;
+        p.start_timeout = TIMEOUT;
+        f(p);
+    })
+}
+
+/// Started at t, `run` exited 0 at t + 10 ms: the pid file is being read.
+fn daemonizing(s: &mut Service, t: Instant) {
+    up(s, t);
+    assert_eq!(s.step(RunExited(Exit::Code(0)), t + 10 * MS), vec![]);
+    assert_eq!(s.deadline(), Some(t + 10 * MS), "read at once");
+    assert_eq!(s.step(Timer, t + 10 * MS), vec![ReadPidFile]);
+}
+
+#[test]
+fn pid_file_run_exiting_0_leaves_a_daemon_to_find_then_supervise() {
+    let t0 = Instant::now();
+    let mut s = daemon_svc(|_| {});
+    up(&mut s, t0);
+    assert_eq!(
+        (s.name_of_state(), s.ready, s.is_up()),
+        ("starting", false, false)
+    );
+    assert_eq!(s.deadline(), Some(t0 + TIMEOUT), "run must exit within it");
+    assert!(s.daemonizes(Exit::Code(0)) && !s.daemonizes(Exit::Code(1)));
+    assert_eq!(s.step(RunExited(Exit::Code(0)), t0 + 10 * MS), vec![]);
+    assert_eq!(s.name_of_state(), "starting");
+    assert!(s.has_process(), "the daemon may run, not found yet");
+    // Read once every exit reaped with run's is known: at the Timer due now.
+    assert_eq!(s.deadline(), Some(t0 + 10 * MS));
+    assert_eq!(s.step(Timer, t0 + 10 * MS), vec![ReadPidFile]);
+    // Not there yet: read again every PID_FILE_RETRY, no sooner.
+    let retry = t0 + 10 * MS + PID_FILE_RETRY;
+    assert_eq!(s.deadline(), Some(retry));
+    assert_eq!(s.step(Timer, retry - MS), vec![]);
+    assert_eq!(s.step(Timer, retry), vec![ReadPidFile]);
+    assert_eq!(s.deadline(), Some(retry + PID_FILE_RETRY));
+    assert_eq!(s.step(Event::Adopted, retry + MS), vec![]);
+    assert_eq!((s.name_of_state(), s.ready, s.is_up()), ("up", true, true));
+    assert_eq!(s.state, State::Up { since: t0 });
+    assert_eq!(s.deadline(), None);
+    // The daemon's exit is the service's: backoff, then a new run.
+    assert_eq!(s.step(RunExited(Exit::Signal(9)), t0 + 2000 * MS), vec![]);
+    assert_eq!(s.name_of_state(), "backoff");
+    assert_eq!(s.step(Timer, t0 + 2100 * MS), vec![SpawnRun]);
+    assert_eq!((s.is_up(), s.adopted, s.restarts), (false, false, 1));
+}
+
+#[test]
+fn pid_file_daemon_stops_as_a_run_does() {
+    let t0 = Instant::now();
+    let mut s = daemon_svc(|p| p.grace = 500 * MS);
+    daemonizing(&mut s, t0);
+    s.step(Event::Adopted, t0 + 20 * MS);
+    assert_eq!(
+        s.step(Stop, t0 + 30 * MS),
+        vec![Signal(libc::SIGTERM), Signal(libc::SIGCONT)]
+    );
+    assert_eq!(s.step(Timer, t0 + 530 * MS), vec![Signal(libc::SIGKILL)]);
+    assert_eq!(s.step(RunExited(Exit::Signal(9)), t0 + 531 * MS), vec![]);
+    assert_eq!(s.state, State::Down);
+}
+
+#[test]
+fn pid_file_run_failing_is_a_plain_failed_run() {
+    let t0 = Instant::now();
+    let mut s = daemon_svc(|p| p.restart = RestartPolicy::OnFailure);
+    up(&mut s, t0);
+    assert_eq!(s.step(RunExited(Exit::Code(1)), t0), vec![]);
+    assert_eq!(s.name_of_state(), "backoff");
+}
+
+#[test]
+fn pid_file_daemon_that_exited_before_it_was_found_is_the_services_exit() {
+    let t0 = Instant::now();
+    let mut s = daemon_svc(|p| p.has_finish = true);
+    daemonizing(&mut s, t0);
+    assert_eq!(
+        s.step(RunExited(Exit::Code(7)), t0 + 20 * MS),
+        vec![SpawnFinish(Exit::Code(7))]
+    );
+    assert_eq!(s.last_exit, Some(Exit::Code(7)));
+}
+
+#[test]
+fn pid_file_naming_no_daemon_by_the_start_timeout_is_a_failed_start() {
+    // (restart policy, finish, actions at the timeout, state after)
+    let cases = [
+        (RestartPolicy::Always, false, vec![FailedStart], "backoff"),
+        // run exited 0, but the start failed: not a success.
+        (
+            RestartPolicy::OnFailure,
+            false,
+            vec![FailedStart],
+            "backoff",
+        ),
+        (
+            RestartPolicy::Never,
+            false,
+            vec![FailedStart, GaveUp],
+            "failed",
+        ),
+        (
+            RestartPolicy::Always,
+            true,
+            vec![FailedStart, SpawnFinish(Exit::Code(0))],
+            "finishing",
+        ),
+    ];
+    for (policy, finish, actions, state) in cases {
+        let t0 = Instant::now();
+        let mut s = daemon_svc(|p| {
+            p.restart = policy;
+            p.has_finish = finish;
+        });
+        daemonizing(&mut s, t0);
+        let mut t = t0 + 10 * MS;
+        while s.deadline() < Some(t0 + TIMEOUT) {
+            t = s.deadline().unwrap_or(t);
+            assert_eq!(s.step(Timer, t), vec![ReadPidFile], "{policy:?}");
+        }
+        assert_eq!(s.deadline(), Some(t0 + TIMEOUT), "{policy:?}");
+        assert_eq!(s.step(Timer, t0 + TIMEOUT), actions, "{policy:?}");
+        assert_eq!(s.name_of_state(), state, "{policy:?}");
+    }
+    // The next start begins afresh.
+    let t0 = Instant::now();
+    let mut s = daemon_svc(|_| {});
+    daemonizing(&mut s, t0);
+    s.step(Timer, t0 + TIMEOUT);
+    assert_eq!(s.step(Timer, t0 + TIMEOUT + 100 * MS), vec![SpawnRun]);
+    assert_eq!(
+        s.step(RunExited(Exit::Code(0)), t0 + TIMEOUT + 110 * MS),
+        vec![]
+    );
+    assert_eq!(s.step(Timer, t0 + TIMEOUT + 110 * MS), vec![ReadPidFile]);
+    s.step(Event::Adopted, t0 + TIMEOUT + 120 * MS);
+    s.step(RunExited(Exit::Code(0)), t0 + TIMEOUT + 130 * MS);
+    assert_eq!(s.name_of_state(), "backoff", "restart = always");
+}
+
+#[test]
+fn pid_file_run_still_running_at_the_start_timeout_is_stopped_and_failed() {
+    let t0 = Instant::now();
+    let mut s = daemon_svc(|p| p.restart = RestartPolicy::OnFailure);
+    up(&mut s, t0);
+    assert_eq!(s.step(Timer, t0 + TIMEOUT - MS), vec![]);
+    assert_eq!(
+        s.step(Timer, t0 + TIMEOUT),
+        vec![FailedStart, Signal(libc::SIGTERM), Signal(libc::SIGCONT)]
+    );
+    assert_eq!(s.name_of_state(), "stopping");
+    assert_eq!(s.step(RunExited(Exit::Code(0)), t0 + TIMEOUT + MS), vec![]);
+    assert_eq!(s.name_of_state(), "backoff", "a failure, whatever run said");
+}
+
+#[test]
+fn pid_file_stop_or_restart_while_daemonizing() {
+    let t0 = Instant::now();
+    let grace = 200 * MS;
+    // Stop: the daemon is looked for within the grace, then stopped.
+    let mut s = daemon_svc(|p| p.grace = grace);
+    daemonizing(&mut s, t0);
+    assert_eq!(s.step(Stop, t0 + 20 * MS), vec![]);
+    assert!(!s.want_up);
+    assert_eq!(
+        s.state,
+        State::Daemonizing {
+            since: t0,
+            retry_at: t0 + 10 * MS + PID_FILE_RETRY,
+            until: t0 + 20 * MS + grace
+        }
+    );
+    assert_eq!(
+        s.step(Event::Adopted, t0 + 30 * MS),
+        vec![Signal(libc::SIGTERM), Signal(libc::SIGCONT)]
+    );
+    assert_eq!(s.step(RunExited(Exit::Signal(15)), t0 + 40 * MS), vec![]);
+    assert_eq!(s.state, State::Down);
+
+    // Stop, and no daemon within the grace: down (nothing to restart).
+    let mut s = daemon_svc(|p| p.grace = grace);
+    daemonizing(&mut s, t0);
+    s.step(Stop, t0 + 20 * MS);
+    assert_eq!(s.step(Timer, t0 + 20 * MS + grace), vec![FailedStart]);
+    assert_eq!(s.state, State::Down);
+
+    // Start again before it is found: it just carries on.
+    let mut s = daemon_svc(|_| {});
+    daemonizing(&mut s, t0);
+    s.step(Stop, t0 + 20 * MS);
+    assert_eq!(s.step(Start, t0 + 30 * MS), vec![]);
+    assert_eq!(s.step(Event::Adopted, t0 + 40 * MS), vec![]);
+    assert!(s.is_up());
+
+    // Restart: once found, stopped, then started at once.
+    let mut s = daemon_svc(|_| {});
+    daemonizing(&mut s, t0);
+    assert_eq!(s.step(Event::Restart, t0 + 20 * MS), vec![]);
+    assert_eq!(
+        s.step(Event::Adopted, t0 + 30 * MS),
+        vec![Signal(libc::SIGTERM), Signal(libc::SIGCONT)]
+    );
+    assert_eq!(
+        s.step(RunExited(Exit::Signal(15)), t0 + 40 * MS),
+        vec![SpawnRun]
+    );
+}
+
+#[test]
+fn pid_file_with_a_readiness_signal_is_up_only_once_found() {
+    let t0 = Instant::now();
+    let mut s = daemon_svc(|p| p.has_readiness = true);
+    daemonizing(&mut s, t0);
+    assert_eq!(s.step(Event::Ready, t0 + 20 * MS), vec![]);
+    assert!(s.ready && !s.is_up());
+    assert_eq!(s.name_of_state(), "starting");
+    s.step(Event::Adopted, t0 + 30 * MS);
+    assert_eq!(s.name_of_state(), "ready");
+
+    // Without one, found means ready; adoption anywhere else is a bug that
+    // PID 1 survives (a warning, nothing done).
+    let mut s = daemon_svc(|_| {});
+    if !cfg!(debug_assertions) {
+        assert_eq!(s.step(Event::Adopted, t0), vec![]);
+        assert_eq!(s.state, State::Down);
+    }
+    daemonizing(&mut s, t0);
+    s.step(Event::Adopted, t0 + 20 * MS);
+    assert!(s.ready);
+}
+
+#[test]
+fn stop_command_runs_instead_of_the_signal_which_follows_its_exit() {
+    let t0 = Instant::now();
+    let mut s = svc(|p| {
+        p.stop_command = true;
+        p.grace = 1000 * MS;
+    });
+    up(&mut s, t0);
+    assert_eq!(s.step(Stop, t0 + MS), vec![SpawnStopCommand]);
+    assert_eq!(s.name_of_state(), "stopping");
+    assert_eq!(
+        s.deadline(),
+        Some(t0 + 1001 * MS),
+        "the grace counts from the stop"
+    );
+    // The main process still runs when the command is done: the signal.
+    assert_eq!(
+        s.step(Event::StopCommandExited, t0 + 10 * MS),
+        vec![Signal(libc::SIGTERM), Signal(libc::SIGCONT)]
+    );
+    assert_eq!(s.step(Timer, t0 + 1001 * MS), vec![Signal(libc::SIGKILL)]);
+    assert_eq!(s.step(RunExited(Exit::Signal(9)), t0 + 1002 * MS), vec![]);
+    assert_eq!(s.state, State::Down);
+
+    // The command stopped it (nginx's ExecStop): nothing more is sent.
+    up(&mut s, t0);
+    assert_eq!(s.step(Event::Restart, t0 + MS), vec![SpawnStopCommand]);
+    assert_eq!(
+        s.step(RunExited(Exit::Code(0)), t0 + 2 * MS),
+        vec![SpawnRun]
+    );
+    assert_eq!(s.step(Event::StopCommandExited, t0 + 3 * MS), vec![]);
+    assert!(s.is_up());
+    // A command that outlives the grace: SIGKILL all the same.
+    assert_eq!(s.step(Stop, t0 + 4 * MS), vec![SpawnStopCommand]);
+    assert_eq!(s.step(Timer, t0 + 1004 * MS), vec![Signal(libc::SIGKILL)]);
+}
+
+#[test]
+fn stop_command_is_not_run_for_a_daemon_not_yet_found() {
+    let t0 = Instant::now();
+    let mut s = daemon_svc(|p| p.stop_command = true);
+    up(&mut s, t0);
+    // `run` still launching at the stop: the signal, as for any failed start.
+    assert_eq!(
+        s.step(Stop, t0 + MS),
+        vec![Signal(libc::SIGTERM), Signal(libc::SIGCONT)]
+    );
+    let mut s = daemon_svc(|p| p.stop_command = true);
+    daemonizing(&mut s, t0);
+    assert_eq!(s.step(Event::Adopted, t0 + 2 * MS), vec![]);
+    assert_eq!(s.step(Stop, t0 + 3 * MS), vec![SpawnStopCommand]);
+}
+
+#[test]
+fn oneshot_is_ready_once_exited_0_then_down_and_never_restarted() {
+    let t0 = Instant::now();
+    let mut s = svc(|p| p.oneshot = true);
+    up(&mut s, t0);
+    assert!(!s.ready && !s.done, "not ready while it runs");
+    assert_eq!(s.name_of_state(), "starting");
+    assert_eq!(s.step(RunExited(Exit::Code(0)), t0 + MS), vec![Completed]);
+    assert_eq!((s.state, s.done, s.want_up), (State::Down, true, false));
+    assert_eq!(s.deadline(), None, "no restart, whatever the policy");
+    // A failure follows the restart policy, and is not done.
+    up(&mut s, t0);
+    assert!(!s.done);
+    assert_eq!(s.step(RunExited(Exit::Code(1)), t0 + MS), vec![]);
+    assert_eq!(s.name_of_state(), "backoff");
+}
+
+#[test]
+fn oneshot_remaining_after_exit_is_up_with_no_process() {
+    let t0 = Instant::now();
+    let mut s = svc(|p| {
+        p.oneshot = true;
+        p.remain_after_exit = true;
+    });
+    up(&mut s, t0);
+    assert_eq!(s.step(RunExited(Exit::Code(0)), t0 + MS), vec![]);
+    assert_eq!(s.state, State::Remaining { since: t0 + MS });
+    assert!(s.is_up() && s.ready && s.done && !s.has_process());
+    assert_eq!(s.name_of_state(), "up");
+    assert_eq!(s.step(Start, t0 + 2 * MS), vec![]);
+    assert_eq!(s.step(Timer, t0 + 2 * MS), vec![]);
+    // Restart runs it again; stop makes it down, with no signal to send.
+    assert_eq!(s.step(Event::Restart, t0 + 3 * MS), vec![SpawnRun]);
+    assert_eq!(s.restarts, 1);
+    assert_eq!(s.step(RunExited(Exit::Code(0)), t0 + 4 * MS), vec![]);
+    assert_eq!(s.step(Stop, t0 + 5 * MS), vec![]);
+    assert_eq!((s.state, s.want_up, s.done), (State::Down, false, false));
+
+    // With ExecStop=: stopping until it exits (bounded by the grace).
+    let mut s = svc(|p| {
+        p.oneshot = true;
+        p.remain_after_exit = true;
+        p.stop_command = true;
+        p.grace = 1000 * MS;
+    });
+    up(&mut s, t0);
+    assert_eq!(s.step(RunExited(Exit::Code(0)), t0 + MS), vec![]);
+    assert_eq!(s.step(Stop, t0 + 2 * MS), vec![SpawnStopCommand]);
+    assert_eq!(s.name_of_state(), "stopping");
+    assert!(s.has_process());
+    assert_eq!(s.step(Timer, t0 + 1002 * MS), vec![Signal(libc::SIGKILL)]);
+    assert_eq!(s.step(Event::StopCommandExited, t0 + 1003 * MS), vec![]);
+    assert_eq!(s.state, State::Down);
+    up(&mut s, t0);
+    assert_eq!(s.step(RunExited(Exit::Code(0)), t0 + MS), vec![]);
+    assert_eq!(s.step(Event::Restart, t0 + 2 * MS), vec![SpawnStopCommand]);
+    assert_eq!(
+        s.step(Event::StopCommandExited, t0 + 3 * MS),
+        vec![SpawnRun]
+    );
+}
