@@ -321,9 +321,9 @@ impl Supervisor {
         }
     }
 
-    fn next_deadline(&self) -> Option<Instant> {
+    fn next_deadline(&mut self) -> Option<Instant> {
         let others = [
-            self.watch.next_timer(),
+            self.next_timer(),
             self.main.as_ref().and_then(|m| m.kill_at),
             self.main
                 .as_ref()
@@ -408,7 +408,9 @@ impl Supervisor {
         }
         for &(pid, exit) in &exits {
             self.pids.reaped(pid);
-            if let Some(Owner::Run(i) | Owner::Finish(i) | Owner::Check(i)) = self.pids.get(pid) {
+            if let Some(Owner::Run(i) | Owner::Finish(i) | Owner::Check(i) | Owner::Helper(i)) =
+                self.pids.get(pid)
+            {
                 self.mark(i);
             }
             match self.pids.get(pid) {
@@ -475,7 +477,7 @@ impl Supervisor {
 
     fn fire_deadlines(&mut self, now: Instant) {
         self.manager_watchdog(now);
-        for i in self.watch.due(now) {
+        for i in self.due(now) {
             self.mark(i);
             if self.svcs[i].sm.deadline().is_some_and(|d| d <= now) {
                 self.feed(i, Event::Timer, now);

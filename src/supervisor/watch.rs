@@ -1,7 +1,7 @@
 //! What the loop waits on, kept up to date by change rather than rebuilt
 //! every turn, so that one event costs the same with 10 or 1,000 services
-//! (issue 14): the fds in an epoll set, the services' deadlines in a sorted
-//! set, and a dirty list of the services whose fds or deadlines may have
+//! (issue 14): the fds in an epoll set, the services' deadlines in a
+//! min-heap, and a dirty list of the services whose fds or deadlines may have
 //! changed since the last turn. Only those are looked at again (`sync`);
 //! every path that changes a service's fds or timers goes through
 //! `Supervisor::mark` (`feed` does).
@@ -15,7 +15,8 @@
 //! (`forget_all`) unwatches its fds while they are still open.
 
 use super::*;
-use std::collections::BTreeSet;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 /// epoll events taken in one wait: the rest stay ready for the next turn.
 const BATCH: usize = 256;
@@ -85,8 +86,10 @@ pub(super) struct Watch {
     ready: Vec<sys::Ready>,
     /// Services to look at again before the next wait.
     dirty: Vec<usize>,
-    /// (deadline, service) of every service that has one.
-    timers: BTreeSet<(Instant, usize)>,
+    /// (deadline, service) of every service that has one, and stale
+    /// entries (a deadline since changed: skipped when they come up, and
+    /// dropped when the heap is rebuilt).
+    timers: BinaryHeap<Reverse<(Instant, usize)>>,
     /// Control fds registered: (fd, events, connection id).
     control: Vec<(RawFd, libc::c_short, u64)>,
     /// tend's stdout and stderr are watched for POLLOUT.
@@ -94,7 +97,7 @@ pub(super) struct Watch {
     /// Output pipes not read while their queue is full: (service, stderr).
     parked: Vec<(usize, bool)>,
     /// Services whose main process is an adopted daemon (`pid-file`).
-    pub adopted: BTreeSet<usize>,
+    pub adopted: Vec<usize>,
     /// A service's state, tend's phase or the main command changed: the
     /// work that looks at every service (starting held services, stopping
     /// in order, `wait`, the manager's summary) is due. Set by events;
@@ -110,11 +113,11 @@ impl Watch {
             epoll: sys::Epoll::new()?,
             ready: vec![sys::Ready::empty(); BATCH],
             dirty: Vec::new(),
-            timers: BTreeSet::new(),
+            timers: BinaryHeap::new(),
             control: Vec::new(),
             outputs: [false; 2],
             parked: Vec::new(),
-            adopted: BTreeSet::new(),
+            adopted: Vec::new(),
             changed: true,
             pending: false,
         })
@@ -133,19 +136,6 @@ impl Watch {
         self.epoll.watch(fd, libc::POLLIN, Token::Signals.key());
     }
 
-    /// The nearest service deadline.
-    pub fn next_timer(&self) -> Option<Instant> {
-        self.timers.first().map(|&(t, _)| t)
-    }
-
-    /// Services whose deadline is at or before `now`.
-    pub fn due(&self, now: Instant) -> Vec<usize> {
-        self.timers
-            .range(..=(now, usize::MAX))
-            .map(|&(_, i)| i)
-            .collect()
-    }
-
     /// Waits (see `sys::Epoll::wait`); the tokens ready, with their events.
     pub fn wait(&mut self, timeout: Option<Duration>) -> Vec<(Token, libc::c_short)> {
         let n = self.epoll.wait(&mut self.ready, timeout);
@@ -162,6 +152,31 @@ impl Watch {
 }
 
 impl Supervisor {
+    /// The nearest service deadline (stale heap entries are dropped).
+    pub(super) fn next_timer(&mut self) -> Option<Instant> {
+        while let Some(&Reverse((t, i))) = self.watch.timers.peek() {
+            if self.svcs.get(i).is_some_and(|s| s.watch.timer == Some(t)) {
+                return Some(t);
+            }
+            self.watch.timers.pop();
+        }
+        None
+    }
+
+    /// Services whose deadline is at or before `now`, taken off the heap
+    /// (`sync` files their next one).
+    pub(super) fn due(&mut self, now: Instant) -> Vec<usize> {
+        let mut due = Vec::new();
+        while self.next_timer().is_some_and(|t| t <= now) {
+            let Some(Reverse((_, i))) = self.watch.timers.pop() else {
+                break;
+            };
+            self.svcs[i].watch.timer = None;
+            due.push(i);
+        }
+        due
+    }
+
     /// Service i's fds, deadlines or state may have changed: look at it
     /// again before the next wait.
     pub(super) fn mark(&mut self, i: usize) {
@@ -245,19 +260,23 @@ impl Supervisor {
                 .flatten()
                 .min();
             if due != s.watch.timer {
-                if let Some(t) = s.watch.timer {
-                    self.watch.timers.remove(&(t, i));
-                }
                 if let Some(t) = due {
-                    self.watch.timers.insert((t, i));
+                    self.watch.timers.push(Reverse((t, i)));
                 }
                 s.watch.timer = due;
             }
-            if s.sm.adopted {
-                self.watch.adopted.insert(i);
-            } else {
-                self.watch.adopted.remove(&i);
+            let adopted = &mut self.watch.adopted;
+            match (s.sm.adopted, adopted.iter().position(|&a| a == i)) {
+                (true, None) => adopted.push(i),
+                (false, Some(k)) => drop(adopted.swap_remove(k)),
+                _ => {}
             }
+        }
+        // Stale entries outnumber the live ones: rebuild (amortized O(1)).
+        if self.watch.timers.len() > 2 * self.svcs.len() + 64 {
+            self.watch.timers = (0..self.svcs.len())
+                .filter_map(|i| Some(Reverse((self.svcs[i].watch.timer?, i))))
+                .collect();
         }
         for new in &control {
             if !self.watch.control.contains(new) && new.0 >= 0 {
