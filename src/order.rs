@@ -161,6 +161,7 @@ mod tests {
                 reload_signal: libc::SIGHUP,
                 oneshot: false,
                 remain_after_exit: false,
+                unit: Default::default(),
             },
             pid_file: None,
             dirs: Vec::new(),

@@ -391,6 +391,7 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
         },
         oneshot: false,
         remain_after_exit: false,
+        unit: Default::default(),
     };
 
     let user = match &toml.user {

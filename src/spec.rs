@@ -234,6 +234,8 @@ pub struct PolicySpec {
     /// A unit's `Type=oneshot`, and its `RemainAfterExit=`.
     pub oneshot: bool,
     pub remain_after_exit: bool,
+    /// A unit's exit statuses (and, later, its other rules).
+    pub unit: crate::state::UnitRules,
 }
 
 impl ServiceSpec {
@@ -265,6 +267,7 @@ impl ServiceSpec {
             stop_command: self.stop_command.is_some(),
             oneshot: p.oneshot,
             remain_after_exit: p.remain_after_exit,
+            unit: p.unit.clone(),
             ..Policy::default()
         }
     }

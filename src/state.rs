@@ -21,7 +21,7 @@ use crate::config::Restart;
 use std::time::{Duration, Instant};
 
 mod policy;
-pub use policy::{Exit, Policy, PID_FILE_RETRY};
+pub use policy::{Exit, Policy, UnitRules, PID_FILE_RETRY};
 
 /// A service's up time after which its restart delay starts over.
 pub const BACKOFF_RESET: Duration = Duration::from_secs(10);
@@ -568,7 +568,10 @@ impl Service {
             self.restarts += 1;
             return self.spawn(now);
         }
-        let success = !self.failed_start && self.last_exit.is_some_and(Exit::success);
+        let exit = self.last_exit.filter(|_| !self.failed_start);
+        let rules = &self.policy.unit;
+        let listed = |l: &[Exit]| exit.is_some_and(|e| l.contains(&e));
+        let success = exit.is_some_and(Exit::success) || listed(&rules.success);
         if self.policy.oneshot && success {
             // Done: never restarted; up for good with remain_after_exit.
             self.done = true;
@@ -581,17 +584,25 @@ impl Service {
             self.want_up = false;
             return vec![Action::Completed];
         }
-        match (self.policy.restart, success) {
-            (Restart::Never | Restart::OnFailure, true) => {
+        let restart = match self.policy.restart {
+            Restart::Always => true,
+            Restart::OnFailure => !success,
+            Restart::Never => false,
+        };
+        match (
+            !listed(&rules.prevent) && (restart || listed(&rules.force)),
+            success,
+        ) {
+            (false, true) => {
                 self.state = State::Down;
                 self.want_up = false;
                 vec![Action::Completed]
             }
-            (Restart::Never, false) => {
+            (false, false) => {
                 self.state = State::Failed;
                 vec![Action::GaveUp]
             }
-            (Restart::Always, _) | (Restart::OnFailure, false) => {
+            (true, _) => {
                 if self.ran_for >= BACKOFF_RESET {
                     self.delay = self.policy.delay;
                 }

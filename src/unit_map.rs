@@ -6,10 +6,12 @@
 use crate::config::{self, Restart};
 use crate::scan::read_bounded;
 use crate::spec::{Helper, MakeDir, PolicySpec, Readiness, ServiceSpec};
+use crate::state::{Exit, UnitRules};
 use crate::sys::Limits;
 use crate::unit::exec::{self, Privileges};
 use crate::unit::process::{DirRoot, Output};
 use crate::unit::service::{KillMode, RestartPolicy, ServiceType, UnitService};
+use crate::unit::value::ExitStatusSet;
 use crate::unit::{envfile, parse};
 use crate::unit_exec::{self, Mode};
 use crate::unit_scan::{Fnv, ENVIRONMENT_FILE_MAX};
@@ -36,15 +38,7 @@ pub(crate) const MANAGED_DIRS: [(DirRoot, &str, &str); 5] = [
 
 /// Directives typed by `unit` that tend does not carry out yet: named in
 /// the unit's warning line whenever they are set.
-pub(crate) const NOT_YET: &[&str] = &[
-    "ExecStartPost",
-    "TimeoutStartSec",
-    "NotifyAccess",
-    "RestartPreventExitStatus",
-    "RestartForceExitStatus",
-    "SuccessExitStatus",
-    "PartOf",
-];
+pub(crate) const NOT_YET: &[&str] = &["ExecStartPost", "TimeoutStartSec", "NotifyAccess", "PartOf"];
 
 /// The unit as tend runs it (see the table in `unit`'s docs).
 pub(crate) fn to_spec(
@@ -298,6 +292,13 @@ pub(crate) fn to_spec(
             reload_signal: reload_signal(u),
             oneshot,
             remain_after_exit: oneshot && u.remain_after_exit,
+            unit: UnitRules {
+                // systemd counts these signals as clean too, but for a
+                // oneshot.
+                success: exits(&u.success_exit_status, !oneshot),
+                prevent: exits(&u.restart_prevent_exit_status, false),
+                force: exits(&u.restart_force_exit_status, false),
+            },
         },
         dirs,
         limits: Limits {
@@ -314,6 +315,16 @@ pub(crate) fn to_spec(
         stop_command,
         fingerprint: 0,
     })
+}
+
+/// `*ExitStatus=` as the state machine takes them; `clean`: with
+/// SIGHUP, SIGINT, SIGTERM and SIGPIPE (systemd's clean signals).
+fn exits(set: &ExitStatusSet, clean_too: bool) -> Vec<Exit> {
+    let clean = [libc::SIGHUP, libc::SIGINT, libc::SIGTERM, libc::SIGPIPE];
+    let clean = clean.iter().filter(|_| clean_too);
+    (set.codes.iter().map(|&c| Exit::Code(c.into())))
+        .chain(set.signals.iter().chain(clean).map(|&s| Exit::Signal(s)))
+        .collect()
 }
 
 /// The program of an `Exec*=` command: as written when absolute, else

@@ -443,6 +443,27 @@ mod tests {
         assert_eq!(s.unwrap().pid_file, Some(PathBuf::from("/run/x.pid")));
     }
 
+    /// `*ExitStatus=` become the policy's unit rules (with systemd's clean
+    /// signals, but for a oneshot); none is noted any more.
+    #[test]
+    fn exit_statuses_map_onto_the_policy() {
+        use crate::state::Exit::{Code, Signal};
+        let (s, ignored) = map("[Service]\nExecStart=/x\nSuccessExitStatus=75 SIGUSR1\n\
+             RestartPreventExitStatus=TEMPFAIL 3\nRestartForceExitStatus=SIGABRT\n");
+        let u = s.unwrap().policy.unit;
+        let (hup, int, term, pipe) = (libc::SIGHUP, libc::SIGINT, libc::SIGTERM, libc::SIGPIPE);
+        let clean = [Signal(hup), Signal(int), Signal(term), Signal(pipe)];
+        assert_eq!(u.success[..2], [Code(75), Signal(libc::SIGUSR1)]);
+        assert_eq!(u.success[2..], clean);
+        assert_eq!(u.prevent, [Code(75), Code(3)]);
+        assert_eq!(u.force, [Signal(libc::SIGABRT)]);
+        assert!(ignored.is_empty(), "{ignored:?}");
+        let (s, _) = map("[Service]\nType=oneshot\nExecStart=/x\n");
+        assert!(s.unwrap().policy.unit.success.is_empty());
+        let (s, _) = map("[Service]\nExecStart=/x\n");
+        assert_eq!(s.unwrap().policy.unit.success, clean);
+    }
+
     /// Debian's nginx.service: ExecStartPre= runs through tend's runner,
     /// which then becomes ExecStart=; ExecStop= and ExecReload= are
     /// helpers; only KillMode=mixed is approximated.

@@ -96,6 +96,20 @@ pub struct Policy {
     /// With `pid_file`: the daemon must be found this long after the start
     /// (`--ready-timeout`), or the start failed.
     pub start_timeout: Duration,
+    /// What only a unit sets; the defaults are tend's own behaviour.
+    pub unit: UnitRules,
+}
+
+/// A unit's rules (SPEC §8) that a service dir has no word for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UnitRules {
+    /// `SuccessExitStatus=`: exits that count as clean besides code 0.
+    pub success: Vec<Exit>,
+    /// `RestartPreventExitStatus=`: never restarted after these.
+    pub prevent: Vec<Exit>,
+    /// `RestartForceExitStatus=`: restarted after these, whatever
+    /// `restart` says (`prevent` wins).
+    pub force: Vec<Exit>,
 }
 
 /// How often a pid file that does not name the daemon yet is read again.
@@ -118,6 +132,7 @@ impl Default for Policy {
             oneshot: false,
             remain_after_exit: false,
             start_timeout: Duration::from_secs(30),
+            unit: UnitRules::default(),
         }
     }
 }

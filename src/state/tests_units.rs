@@ -360,3 +360,76 @@ fn oneshot_remaining_after_exit_is_up_with_no_process() {
         vec![SpawnRun]
     );
 }
+
+// ---- a unit's exit statuses ----
+
+/// After `exit`, what a service with `restart` and the unit's rules does.
+fn after_exit(restart: RestartPolicy, rules: &UnitRules, exit: Exit) -> (State, Vec<Action>) {
+    let t0 = Instant::now();
+    let mut s = svc(|p| {
+        p.restart = restart;
+        p.unit = rules.clone();
+    });
+    up(&mut s, t0);
+    let actions = s.step(RunExited(exit), t0 + MS);
+    (s.state, actions)
+}
+
+#[test]
+fn success_prevent_and_force_exit_statuses_decide_the_restart() {
+    use RestartPolicy::{Always, Never, OnFailure};
+    let backoff = |st: &State| matches!(st, State::Backoff { .. });
+    let rules = UnitRules {
+        success: vec![Exit::Code(75), Exit::Signal(libc::SIGTERM)],
+        prevent: vec![Exit::Code(3), Exit::Code(75)],
+        force: vec![Exit::Code(3), Exit::Code(0), Exit::Signal(libc::SIGUSR1)],
+    };
+    let (done, gave_up) = (
+        (State::Down, vec![Completed]),
+        (State::Failed, vec![GaveUp]),
+    );
+    // (restart, exit, backoff?, else the end state and actions)
+    let table = [
+        // SuccessExitStatus=: clean for on-failure, and not a failure for no.
+        (OnFailure, Exit::Signal(libc::SIGTERM), false, &done),
+        (Never, Exit::Signal(libc::SIGTERM), false, &done),
+        (OnFailure, Exit::Code(1), true, &done),
+        (Never, Exit::Code(1), false, &gave_up),
+        // RestartPreventExitStatus= wins over Always and over force; a
+        // prevented clean status is done, a failure failed.
+        (Always, Exit::Code(75), false, &done),
+        (Always, Exit::Code(3), false, &gave_up),
+        (OnFailure, Exit::Code(3), false, &gave_up),
+        // RestartForceExitStatus=: even with Restart=no, even on success.
+        (Never, Exit::Code(0), true, &done),
+        (Never, Exit::Signal(libc::SIGUSR1), true, &done),
+        (OnFailure, Exit::Code(0), true, &done),
+        (Always, Exit::Code(0), true, &done),
+    ];
+    for (restart, exit, restarts, end) in table {
+        let (state, actions) = after_exit(restart, &rules, exit);
+        match restarts {
+            true => assert!(backoff(&state), "{restart:?} {exit:?}: {state:?}"),
+            false => assert_eq!((state, actions), end.clone(), "{restart:?} {exit:?}"),
+        }
+    }
+    // Without rules: tend's own behaviour (a signal is a failure).
+    let none = UnitRules::default();
+    assert!(backoff(
+        &after_exit(OnFailure, &none, Exit::Signal(libc::SIGTERM)).0
+    ));
+    assert_eq!(
+        after_exit(Never, &none, Exit::Signal(libc::SIGTERM)),
+        gave_up
+    );
+    // A oneshot's success status: done, its dependents released.
+    let t0 = Instant::now();
+    let mut s = svc(|p| {
+        p.oneshot = true;
+        p.restart = Never;
+        p.unit.success = vec![Exit::Code(2)];
+    });
+    up(&mut s, t0);
+    assert_eq!(s.step(RunExited(Exit::Code(2)), t0 + MS), vec![Completed]);
+    assert!(s.done);
+}

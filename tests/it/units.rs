@@ -685,3 +685,52 @@ fn umask_nice_and_limits_apply_to_the_service() {
     t.check(!t.stderr().contains("ignored"), "a directive was ignored");
     t.term_expect(0);
 }
+
+/// SuccessExitStatus=, RestartPreventExitStatus=, RestartForceExitStatus=:
+/// a listed success is not restarted by Restart=on-failure, a prevented
+/// status stops Restart=always (failed), a forced one restarts Restart=no.
+#[test]
+fn exit_statuses_decide_the_restart() {
+    let fx = Fixture::new("unit-exit-status", []);
+    let unit = |name: &str, extra: &str, script: &str| {
+        let log = fx.arg(name);
+        fx.write(file(
+            &format!("services/{name}.service"),
+            &format!(
+                "[Service]\n{extra}RestartSec=50ms\n\
+                 ExecStart=/bin/sh -c 'echo run >> {log}; {script}'\n"
+            ),
+        ));
+    };
+    unit(
+        "ok",
+        "Restart=on-failure\nSuccessExitStatus=42 SIGUSR1\n",
+        "exit 42",
+    );
+    unit(
+        "stop",
+        "Restart=always\nRestartPreventExitStatus=TEMPFAIL\n",
+        "exit 75",
+    );
+    let force = "Restart=no\nRestartForceExitStatus=7\n";
+    let n = fx.arg("force");
+    unit(
+        "force",
+        force,
+        &format!("[ $(wc -l < {n}) -lt 3 ] && exit 7; exit 0"),
+    );
+    let mut t = fx.start(&[]);
+    t.wait_lines("force", 3);
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    for (name, runs) in [("ok", 1), ("stop", 1), ("force", 3)] {
+        t.check_eq(fx.lines(name).len(), runs, &format!("runs of {name}"));
+    }
+    let r = systemctl(&fx, &["is-active", "ok", "stop", "force"]);
+    t.check_eq(
+        r.1.as_str(),
+        "inactive\nfailed\ninactive\n",
+        "is-active: ok done, stop failed, force done",
+    );
+    t.check(!t.stderr().contains("ignored"), "a directive was ignored");
+    t.term_expect(0);
+}
