@@ -60,6 +60,9 @@ pub struct ServiceSpec {
     pub stop_command: Option<Helper>,
     /// A unit's `UMask=`, `Nice=`, `Limit*=`, for each of its processes.
     pub limits: crate::sys::Limits,
+    /// A unit's `StandardOutput=`, `StandardError=`: files opened for
+    /// each start as the processes' stdout, stderr; `None`: tend's output.
+    pub output: [Option<OutFile>; 2],
     /// A hash of the contents of the service's files (all but `down`), so
     /// that a reload restarts a service whose `run` was edited.
     pub fingerprint: u64,
@@ -72,6 +75,15 @@ pub struct Helper {
     pub argv: Vec<OsString>,
     /// `None`: as tend's user (a unit's `+`/`!` commands, or no `User=`).
     pub user: Option<config::User>,
+}
+
+/// A file a service writes its output to (`/dev/null` for `null`):
+/// written from its start, or appended to, or truncated first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutFile {
+    pub path: PathBuf,
+    pub append: bool,
+    pub truncate: bool,
 }
 
 /// A directory made before a start: `mkdir -p`, then this mode.

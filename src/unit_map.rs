@@ -5,7 +5,7 @@
 
 use crate::config::{self, Restart};
 use crate::scan::read_bounded;
-use crate::spec::{Helper, MakeDir, PolicySpec, Readiness, ServiceSpec};
+use crate::spec::{Helper, MakeDir, OutFile, PolicySpec, Readiness, ServiceSpec};
 use crate::state::{Exit, UnitRules};
 use crate::sys::Limits;
 use crate::unit::exec::{self, Privileges};
@@ -255,6 +255,11 @@ pub(crate) fn to_spec(
         (Some(t), true) if timeout_set => t,
         (Some(_), true) => grace,
     };
+    // StandardError=inherit (the default) follows StandardOutput=.
+    let err = match &u.process.stderr {
+        Output::Inherit => out_file(&u.process.stdout),
+        e => out_file(e),
+    };
     let watchdog = u.watchdog.filter(|_| readiness == Readiness::Notify);
     Ok(ServiceSpec {
         name: name.to_string(),
@@ -313,7 +318,25 @@ pub(crate) fn to_spec(
         },
         reload_command,
         stop_command,
+        output: [out_file(&u.process.stdout), err],
         fingerprint: 0,
+    })
+}
+
+/// The file of `StandardOutput=`/`StandardError=`; `None` for the
+/// journal and stdout's `inherit`: tend's (prefixed) output.
+fn out_file(o: &Output) -> Option<OutFile> {
+    let (path, append, truncate) = match o {
+        Output::Journal | Output::Inherit => return None,
+        Output::Null => ("/dev/null", false, false),
+        Output::File(p) => (p.as_str(), false, false),
+        Output::Append(p) => (p.as_str(), true, false),
+        Output::Truncate(p) => (p.as_str(), false, true),
+    };
+    Some(OutFile {
+        path: path.into(),
+        append,
+        truncate,
     })
 }
 
@@ -452,12 +475,6 @@ pub(crate) fn noted(u: &UnitService, layered: &parse::Layered, ignored: &mut Vec
     }
     if u.kill_mode != KillMode::ControlGroup {
         note("KillMode".into());
-    }
-    if u.process.stdout != Output::Journal {
-        note("StandardOutput".into());
-    }
-    if !matches!(u.process.stderr, Output::Journal | Output::Inherit) {
-        note("StandardError".into());
     }
     if u.watchdog.is_some()
         && !matches!(

@@ -464,6 +464,54 @@ mod tests {
         assert_eq!(s.unwrap().policy.unit.success, clean);
     }
 
+    /// `StandardOutput=`, `StandardError=`: files (stderr's `inherit`, the
+    /// default, follows stdout), `/dev/null`, or tend's output.
+    #[test]
+    fn standard_output_and_error_map_onto_files() {
+        use crate::spec::OutFile;
+        let f = |p: &str, append, truncate| {
+            let path = PathBuf::from(p);
+            Some(OutFile {
+                path,
+                append,
+                truncate,
+            })
+        };
+        let table = [
+            ("", [None, None]),
+            (
+                "StandardOutput=journal\nStandardError=journal\n",
+                [None, None],
+            ),
+            ("StandardOutput=inherit\n", [None, None]),
+            (
+                "StandardOutput=null\n",
+                [f("/dev/null", false, false), f("/dev/null", false, false)],
+            ),
+            (
+                "StandardOutput=file:/l/o\n",
+                [f("/l/o", false, false), f("/l/o", false, false)],
+            ),
+            (
+                "StandardOutput=append:/l/o\nStandardError=truncate:/l/e\n",
+                [f("/l/o", true, false), f("/l/e", false, true)],
+            ),
+            (
+                "StandardOutput=truncate:/l/o\nStandardError=journal\n",
+                [f("/l/o", false, true), None],
+            ),
+            ("StandardError=null\n", [None, f("/dev/null", false, false)]),
+        ];
+        for (lines, want) in table {
+            let (s, ignored) = map(&format!("[Service]\nExecStart=/x\n{lines}"));
+            assert_eq!(s.unwrap().output, want, "{lines}");
+            assert!(ignored.is_empty(), "{lines}: {ignored:?}");
+        }
+        let (s, ignored) = map("[Service]\nExecStart=/x\nStandardOutput=kmsg\n");
+        assert_eq!(s.unwrap().output, [None, None]);
+        assert_eq!(ignored, ["StandardOutput=kmsg"]);
+    }
+
     /// Debian's nginx.service: ExecStartPre= runs through tend's runner,
     /// which then becomes ExecStart=; ExecStop= and ExecReload= are
     /// helpers; only KillMode=mixed is approximated.

@@ -9,6 +9,7 @@ use super::output::Pipes;
 use super::ready::Probes;
 use super::sockets::Sockets;
 use super::*;
+use crate::spec::OutFile;
 
 pub(super) struct Svc {
     pub spec: ServiceSpec,
@@ -152,6 +153,24 @@ pub(super) fn link(svcs: &mut [Svc]) {
     }
 }
 
+/// A unit's output files for a start (stderr shares stdout's when they
+/// are the same file); an error names the service and the file.
+fn open_outputs(spec: &ServiceSpec) -> std::io::Result<[Option<OwnedFd>; 2]> {
+    let mode = 0o666 & !spec.limits.umask.unwrap_or(0o022);
+    let open = |f: &OutFile| {
+        sys::open_output(&f.path, f.append, f.truncate, mode).map_err(|e| {
+            let what = format!("{}: cannot open {}: {e}", spec.name, f.path.display());
+            std::io::Error::other(what)
+        })
+    };
+    let out = spec.output[0].as_ref().map(open).transpose()?;
+    let err = match (&spec.output, &out) {
+        ([Some(a), Some(b)], Some(fd)) if a == b => Some(fd.try_clone()?),
+        ([_, e], _) => e.as_ref().map(open).transpose()?,
+    };
+    Ok([out, err])
+}
+
 impl Supervisor {
     /// Starts `run` of service i with its pipes, sockets and readiness
     /// channel.
@@ -169,6 +188,7 @@ impl Supervisor {
             })?;
         }
         s.pipes.ensure()?;
+        s.pipes.files = open_outputs(&s.spec)?;
         s.sockets.ensure(&s.spec, &self.inherited)?;
         let mut env = s.spec.env.clone();
         s.sockets.add_env(&mut env);

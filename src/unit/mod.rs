@@ -64,7 +64,7 @@
 //! | `Environment=`, `EnvironmentFile=`, `UnsetEnvironment=` | `env`: tend's environment, then `Environment=` in order, then each file (it wins over `Environment=`; `-` tolerates a missing file; read bounded, in systemd's env-file syntax), then every `UnsetEnvironment=` name (or exact `NAME=VALUE`) removed |
 //! | `UMask=` (0022), `Nice=`, `Limit*=` | applied in the child before exec (`sys`) |
 //! | `RuntimeDirectory=` etc. with `*Mode=` (0755) | created under /run, /var/lib, /var/cache, /var/log, /etc before the start, owned by `User=`/`Group=`; a runtime dir removed after the stop; `$RUNTIME_DIRECTORY` etc. set |
-//! | `StandardOutput=`/`StandardError=` | `journal`: tend's prefixed output; `null`: /dev/null; `file:` (written from the start, not truncated, as systemd) and `append:`; stdout `inherit` is a copy of stdin, which is /dev/null for a service; stderr `inherit` follows stdout |
+//! | `StandardOutput=`/`StandardError=` | `journal`: tend's prefixed output; `null`: /dev/null; `file:` (written from the start, not truncated, as systemd), `append:`, `truncate:`: `spec.output`, opened by the supervisor at each start (a regular file or /dev/null only); stdout `inherit` is the journal; stderr `inherit` follows stdout |
 //! | `NAME.socket` | `listen`, `on-demand = true`: a `Port(p)` stream is `tcp:[::]:p` (dual stack), `Inet` is `tcp:ADDR`, `Unix` is `unix:PATH`; datagram, seqpacket and abstract sockets need new `ListenAddr` kinds; `FileDescriptorName=` is the `#NAME`; `SocketMode=` and `Backlog=` need fields beside it |
 //! | `Description=` | free text for `status` |
 //! | `[Install]` | read by `systemctl enable` only |

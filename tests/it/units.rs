@@ -734,3 +734,75 @@ fn exit_statuses_decide_the_restart() {
     t.check(!t.stderr().contains("ignored"), "a directive was ignored");
     t.term_expect(0);
 }
+
+/// StandardOutput=, StandardError=: a file (stderr follows stdout by
+/// default) created 0644, append: and truncate:, null, the journal (tend's
+/// output); a file that cannot be opened, a FIFO (which would block tend)
+/// or a device is one error line for that service while the rest run.
+#[test]
+fn standard_output_and_error_go_to_files() {
+    use std::os::unix::fs::PermissionsExt;
+    let fx = Fixture::new(
+        "unit-output",
+        [file("app", "old\n"), file("trunc", "stale line\n")],
+    );
+    let status = Command::new("mkfifo").arg(fx.path("fifo")).status();
+    if !status.as_ref().is_ok_and(|s| s.success()) {
+        panic!("mkfifo failed: {status:?}");
+    }
+    let unit = |name: &str, lines: &str, say: &str| {
+        fx.write(file(
+            &format!("services/{name}.service"),
+            &format!(
+                "[Service]\n{lines}\
+                 ExecStart=/bin/sh -c 'echo {say}-out; echo {say}-err >&2; exec sleep 1000'\n"
+            ),
+        ));
+    };
+    let t_ = fx.arg("");
+    unit("one", &format!("StandardOutput=file:{t_}/out\n"), "one");
+    let two = format!("StandardOutput=append:{t_}/app\nStandardError=truncate:{t_}/trunc\n");
+    unit("two", &two, "two");
+    unit("quiet", "StandardOutput=null\n", "quiet");
+    unit("jour", "StandardOutput=journal\n", "jour");
+    unit("bad", &format!("StandardOutput=file:{t_}/nodir/x\n"), "bad");
+    unit("fifo", &format!("StandardError=file:{t_}/fifo\n"), "fifo");
+    unit("dev", "StandardError=file:/dev/zero\n", "dev");
+    let mut t = fx.start(&[]);
+    t.wait_lines("out", 2);
+    t.wait_lines("app", 2);
+    t.wait_lines("trunc", 1);
+    t.wait_for("jour's output", |t| t.stdout().contains("jour-out"));
+    t.wait_stderr("dev refused", |l| l.contains("dev: cannot open"));
+    t.wait_stderr("fifo refused", |l| l.contains("fifo: cannot open"));
+    t.check_eq(
+        fx.lines("out"),
+        vec!["one-out".into(), "one-err".into()],
+        "out",
+    );
+    t.check_eq(fx.lines("app"), vec!["old".into(), "two-out".into()], "app");
+    t.check_eq(fx.lines("trunc"), vec!["two-err".into()], "trunc");
+    let mode = std::fs::metadata(fx.path("out")).map(|m| m.permissions().mode() & 0o777);
+    t.check_eq(mode.ok(), Some(0o644), "mode of a created file");
+    let (out, err) = (t.stdout(), t.stderr());
+    t.check(
+        !out.contains("quiet") && !err.contains("quiet"),
+        "null was shown",
+    );
+    t.check(err.contains("jour-err"), "jour's stderr is not tend's");
+    for (name, what) in [
+        ("bad", "nodir/x: No such file"),
+        ("fifo", "fifo: No such device or address"),
+        ("dev", "/dev/zero: not a regular file or /dev/null"),
+    ] {
+        let lines: Vec<&str> = (err.lines())
+            .filter(|l| l.contains(&format!("{name}: cannot open")))
+            .collect();
+        t.check(
+            lines.len() == 1 && lines[0].contains(what),
+            format!("{name}: one error line with {what:?}: {lines:?}"),
+        );
+    }
+    t.check(!err.contains("ignored"), "a directive was ignored");
+    t.term_expect(0);
+}
