@@ -21,7 +21,7 @@ use crate::config::Restart;
 use std::time::{Duration, Instant};
 
 mod policy;
-pub use policy::{Exit, Policy, UnitRules, PID_FILE_RETRY};
+pub use policy::{Exit, KillMode, Policy, UnitRules, PID_FILE_RETRY};
 
 /// A service's up time after which its restart delay starts over.
 pub const BACKOFF_RESET: Duration = Duration::from_secs(10);
@@ -91,6 +91,8 @@ pub enum Action {
     SpawnFinish(Exit),
     /// Send this signal to `run`'s process group.
     Signal(i32),
+    /// Send this signal to the main process only (`KillMode=`).
+    SignalMain(i32),
     /// SIGKILL `finish`'s process group: it overran its time.
     KillFinish,
     /// Stopped for good after a failure: a critical service takes tend down.
@@ -336,12 +338,17 @@ impl Service {
                 },
                 Timer,
             ) if t <= now => {
-                self.killed = true;
                 self.state = Stopping {
                     since,
                     kill_at: None,
                 };
-                vec![Action::Signal(libc::SIGKILL)]
+                let kill = libc::SIGKILL;
+                self.killed = self.policy.unit.kill_mode != KillMode::None;
+                match self.policy.unit.kill_mode {
+                    KillMode::Group | KillMode::Mixed => vec![Action::Signal(kill)],
+                    KillMode::Process => vec![Action::SignalMain(kill)],
+                    KillMode::None => Vec::new(),
+                }
             }
             (Finishing { kill_at: Some(t) }, Timer) if t <= now => {
                 self.state = Finishing { kill_at: None };
@@ -539,17 +546,22 @@ impl Service {
         Vec::new()
     }
 
-    /// The stop signal to the main process's group (then SIGCONT).
+    /// The stop signal to the main process's group, or with a `KillMode`
+    /// other than `Group` to the main process (then SIGCONT).
     fn stop_signal(&self) -> Vec<Action> {
         let sig = self.policy.stop_signal;
+        let to = match self.policy.unit.kill_mode {
+            KillMode::Group => Action::Signal,
+            _ => Action::SignalMain,
+        };
         if sig == 0 {
             // A logger at shutdown: it stops at end of input (see supervisor).
             Vec::new()
         } else if sig == libc::SIGKILL || sig == libc::SIGCONT {
-            vec![Action::Signal(sig)]
+            vec![to(sig)]
         } else {
             // A stopped process acts on its stop signal only once continued.
-            vec![Action::Signal(sig), Action::Signal(libc::SIGCONT)]
+            vec![to(sig), to(libc::SIGCONT)]
         }
     }
 

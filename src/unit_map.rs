@@ -6,7 +6,7 @@
 use crate::config::{self, Restart};
 use crate::scan::read_bounded;
 use crate::spec::{Helper, MakeDir, OutFile, PolicySpec, Readiness, ServiceSpec};
-use crate::state::{Exit, UnitRules};
+use crate::state::{self, Exit, UnitRules};
 use crate::sys::Limits;
 use crate::unit::exec::{self, Privileges};
 use crate::unit::process::{DirRoot, Output};
@@ -303,6 +303,12 @@ pub(crate) fn to_spec(
                 success: exits(&u.success_exit_status, !oneshot),
                 prevent: exits(&u.restart_prevent_exit_status, false),
                 force: exits(&u.restart_force_exit_status, false),
+                kill_mode: match u.kill_mode {
+                    KillMode::ControlGroup => state::KillMode::Group,
+                    KillMode::Mixed => state::KillMode::Mixed,
+                    KillMode::Process => state::KillMode::Process,
+                    KillMode::None => state::KillMode::None,
+                },
             },
         },
         dirs,
@@ -472,9 +478,6 @@ pub(crate) fn noted(u: &UnitService, layered: &parse::Layered, ignored: &mut Vec
     };
     if !approx.is_empty() {
         note(approx.into());
-    }
-    if u.kill_mode != KillMode::ControlGroup {
-        note("KillMode".into());
     }
     if u.watchdog.is_some()
         && !matches!(

@@ -512,9 +512,26 @@ mod tests {
         assert_eq!(ignored, ["StandardOutput=kmsg"]);
     }
 
+    #[test]
+    fn kill_mode_maps_onto_the_policy() {
+        use crate::state::KillMode;
+        let table = [
+            ("", KillMode::Group),
+            ("KillMode=control-group\n", KillMode::Group),
+            ("KillMode=mixed\n", KillMode::Mixed),
+            ("KillMode=process\n", KillMode::Process),
+            ("KillMode=none\n", KillMode::None),
+        ];
+        for (line, want) in table {
+            let (s, ignored) = map(&format!("[Service]\nExecStart=/x\n{line}"));
+            assert_eq!(s.unwrap().policy.unit.kill_mode, want, "{line}");
+            assert!(ignored.is_empty(), "{line}: {ignored:?}");
+        }
+    }
+
     /// Debian's nginx.service: ExecStartPre= runs through tend's runner,
     /// which then becomes ExecStart=; ExecStop= and ExecReload= are
-    /// helpers; only KillMode=mixed is approximated.
+    /// helpers; KillMode=mixed is carried out, nothing is noted.
     #[test]
     fn command_lists_go_through_the_runner() {
         let (s, ignored) = map("[Service]\nType=forking\nPIDFile=/run/nginx.pid\n\
@@ -549,7 +566,8 @@ mod tests {
         );
         assert_eq!(s.policy.finish_timeout, Some(Duration::from_secs(5)));
         assert!(s.policy().stop_command);
-        assert_eq!(ignored, ["KillMode"]);
+        assert_eq!(s.policy.unit.kill_mode, crate::state::KillMode::Mixed);
+        assert!(ignored.is_empty(), "{ignored:?}");
 
         // The usual `kill -HUP $MAINPID` stays a signal, with no runner.
         let (s, _) = map("[Service]\nExecStart=/x\nExecReload=/bin/kill -HUP $MAINPID\n");

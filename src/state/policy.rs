@@ -110,6 +110,21 @@ pub struct UnitRules {
     /// `RestartForceExitStatus=`: restarted after these, whatever
     /// `restart` says (`prevent` wins).
     pub force: Vec<Exit>,
+    /// `KillMode=`: who gets the stop signal and the SIGKILL.
+    pub kill_mode: KillMode,
+}
+
+/// Who a stop signals: `Group` the process group (tend's own way, a
+/// unit's `control-group`); `Mixed` the main process, SIGKILL the group;
+/// `Process` only the main process, SIGKILL too; `None` the main process,
+/// never SIGKILL.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum KillMode {
+    #[default]
+    Group,
+    Mixed,
+    Process,
+    None,
 }
 
 /// How often a pid file that does not name the daemon yet is read again.

@@ -383,6 +383,7 @@ fn success_prevent_and_force_exit_statuses_decide_the_restart() {
         success: vec![Exit::Code(75), Exit::Signal(libc::SIGTERM)],
         prevent: vec![Exit::Code(3), Exit::Code(75)],
         force: vec![Exit::Code(3), Exit::Code(0), Exit::Signal(libc::SIGUSR1)],
+        ..UnitRules::default()
     };
     let (done, gave_up) = (
         (State::Down, vec![Completed]),
@@ -432,4 +433,58 @@ fn success_prevent_and_force_exit_statuses_decide_the_restart() {
     up(&mut s, t0);
     assert_eq!(s.step(RunExited(Exit::Code(2)), t0 + MS), vec![Completed]);
     assert!(s.done);
+}
+
+// ---- KillMode= ----
+
+#[test]
+fn kill_mode_says_who_gets_the_stop_signal_and_sigkill() {
+    use Action::SignalMain;
+    let (term, cont, kill) = (libc::SIGTERM, libc::SIGCONT, libc::SIGKILL);
+    let table = [
+        (
+            KillMode::Group,
+            [Signal(term), Signal(cont)],
+            vec![Signal(kill)],
+        ),
+        (
+            KillMode::Mixed,
+            [SignalMain(term), SignalMain(cont)],
+            vec![Signal(kill)],
+        ),
+        (
+            KillMode::Process,
+            [SignalMain(term), SignalMain(cont)],
+            vec![SignalMain(kill)],
+        ),
+        (KillMode::None, [SignalMain(term), SignalMain(cont)], vec![]),
+    ];
+    let t0 = Instant::now();
+    for (mode, stop, at_grace) in table {
+        let mut s = svc(|p| {
+            p.unit.kill_mode = mode;
+            p.grace = 1000 * MS;
+        });
+        up(&mut s, t0);
+        assert_eq!(s.step(Stop, t0 + MS), stop, "{mode:?}");
+        assert_eq!(s.step(Timer, t0 + 1001 * MS), at_grace, "{mode:?}");
+        assert_eq!(s.killed, !at_grace.is_empty(), "{mode:?}");
+        assert_eq!((s.name_of_state(), s.deadline()), ("stopping", None));
+        assert_eq!(
+            s.step(RunExited(Exit::Signal(kill)), t0 + 1002 * MS),
+            vec![]
+        );
+        assert_eq!(s.state, State::Down, "{mode:?}");
+    }
+    // After an ExecStop=, what is left gets the signal the same way.
+    let mut s = svc(|p| {
+        p.unit.kill_mode = KillMode::Process;
+        p.stop_command = true;
+    });
+    up(&mut s, t0);
+    assert_eq!(s.step(Stop, t0 + MS), vec![SpawnStopCommand]);
+    assert_eq!(
+        s.step(Event::StopCommandExited, t0 + 2 * MS),
+        vec![SignalMain(term), SignalMain(cont)]
+    );
 }

@@ -601,6 +601,7 @@ impl Supervisor {
                 }
                 None
             }
+            Action::SignalMain(sig) => self.signal_main(i, sig),
             Action::KillFinish => {
                 if let Some(pid) = s.finish_pid {
                     log::warn!("{}: finish overran its timeout, SIGKILL", s.spec.name);

@@ -225,6 +225,21 @@ impl Supervisor {
         Ok(child)
     }
 
+    /// `Action::SignalMain`: `sig` to service i's main process only.
+    pub(super) fn signal_main(&mut self, i: usize, sig: i32) -> Option<Event> {
+        let s = &self.svcs[i];
+        if let Some(pid) = s.run_pid {
+            if sig == libc::SIGKILL {
+                log::warn!(
+                    "{}[{pid}]: still running after its grace, SIGKILL",
+                    s.spec.name
+                );
+            }
+            self.pids.signal(pid, sig);
+        }
+        None
+    }
+
     /// Where per-service files (notify sockets) go: beside the control
     /// socket.
     fn control_dir(&self) -> PathBuf {

@@ -57,7 +57,7 @@
 //! | `TimeoutStartSec=` (90s; none for oneshot) | how long readiness may take before the start counts as failed (today tend has only the global `--ready-timeout`) |
 //! | `TimeoutStopSec=` (90s) | `stop-grace`; `None` = never SIGKILL; `SendSIGKILL=no` likewise |
 //! | `WatchdogSec=` | `watchdog` |
-//! | `KillMode=control-group`, `mixed` | stop signal to the process group, then to every process the service left (SPEC §8); `mixed`: the signal to the main process only, SIGKILL to all; `process`: the main process only; `none`: no signal, only `ExecStop=` |
+//! | `KillMode=` | `policy.unit.kill_mode` (`state::KillMode`): `control-group` the process group; `mixed` the stop signal to the main process only (`Action::SignalMain`), SIGKILL to the group; `process` the main process only; `none` the stop signal to the main process, never SIGKILL |
 //! | `KillSignal=` | `stop-signal` |
 //! | `User=`, `Group=`, `SupplementaryGroups=` | `user` (`config::resolve_user`), `Group=` replacing the primary gid, the supplementary groups added; `HOME`, `USER`, `LOGNAME`, `SHELL` set |
 //! | `WorkingDirectory=` | the cwd: systemd's default for a system unit is `/`, not the services dir; `~` is the home of `User=`; `-` tolerates a missing dir |

@@ -806,3 +806,68 @@ fn standard_output_and_error_go_to_files() {
     t.check(!err.contains("ignored"), "a directive was ignored");
     t.term_expect(0);
 }
+
+/// KillMode=: a main process that outlives TERM by 0.5 s and a child in
+/// its group that exits on TERM, stopped with a 300 ms grace:
+/// control-group signals both, SIGKILL at the grace; mixed signals the
+/// main process, SIGKILL to both; process signals and kills the main
+/// process only; none signals it only, never a SIGKILL.
+#[test]
+fn kill_mode_chooses_who_is_signalled_and_killed() {
+    let fx = Fixture::new(
+        "unit-killmode",
+        [crate::harness::exe(
+            "svc",
+            "export T; name=$1\n\
+             sh -c 'trap \"echo $0 child TERM >> $T/log; exit 0\" TERM; while :; do sleep 0.05; done' \"$name\" &\n\
+             echo $! > \"$T/$name.child\"\n\
+             trap 'echo \"$name main TERM\" >> \"$T/log\"; sleep 0.5; echo \"$name main done\" >> \"$T/log\"; exit 0' TERM\n\
+             echo \"$name up\" >> \"$T/log\"\n\
+             while :; do sleep 0.05; done\n",
+        )],
+    );
+    let modes = ["control-group", "mixed", "process", "none"];
+    for m in modes {
+        fx.write(file(
+            &format!("services/{m}.service"),
+            &format!(
+                "[Service]\nKillMode={m}\nTimeoutStopSec=300ms\nExecStart={} {m}\n",
+                fx.arg("svc")
+            ),
+        ));
+    }
+    let mut t = fx.start(&[]);
+    t.wait_lines("log", 4);
+    for m in modes {
+        t.wait_file(&format!("{m}.child"));
+    }
+    t.ctl_ok(&["down", "control-group", "mixed", "process", "none"]);
+    let mut wait = vec!["wait", "down", "--timeout", "5s"];
+    wait.extend(modes);
+    t.ctl_ok(&wait);
+    let log = fx.lines("log");
+    let has = |l: String| log.contains(&l);
+    // (mode, child got TERM, main outlived the grace, child still alive)
+    let want = [
+        ("control-group", true, false, false),
+        ("mixed", false, false, false),
+        ("process", false, false, true),
+        ("none", false, true, true),
+    ];
+    for (m, child_term, main_done, child_alive) in want {
+        let child = fx.read(&format!("{m}.child")).unwrap_or_default();
+        let seen = (
+            has(format!("{m} main TERM")),
+            has(format!("{m} child TERM")),
+            has(format!("{m} main done")),
+            t.find_ns_pid(child.trim()).is_some(),
+        );
+        t.check_eq(
+            seen,
+            (true, child_term, main_done, child_alive),
+            &format!("{m}: (main TERM, child TERM, main done, child alive)"),
+        );
+    }
+    t.check(!t.stderr().contains("ignored"), "a directive was ignored");
+    t.term_expect(0);
+}
