@@ -102,7 +102,8 @@ pub enum Action {
     /// Read the pid file: answer `Adopted`, `RunExited` (the daemon it
     /// names has exited already), or nothing (not yet: read again later).
     ReadPidFile,
-    /// No daemon within `start_timeout`: log it (the restart follows).
+    /// No daemon (or a unit not ready) within the start timeout: log it
+    /// (the restart follows).
     FailedStart,
     /// Start the stop command (report its end as `StopCommandExited`).
     SpawnStopCommand,
@@ -191,6 +192,18 @@ impl Service {
         matches!(self.state, State::Up { .. }) && self.policy.pid_file && !self.adopted
     }
 
+    /// Still starting, bounded by the start timeout: `run` of a `pid-file`
+    /// service, or a unit not ready yet (`UnitRules::ready_bound`).
+    fn starting(&self) -> bool {
+        let unit = self.policy.unit.ready_bound && !self.ready;
+        self.launching() || (unit && matches!(self.state, State::Up { .. }))
+    }
+
+    /// `start_timeout`, or a unit's `TimeoutStartSec=`.
+    pub fn start_timeout(&self) -> Duration {
+        (self.policy.unit.start_timeout).unwrap_or(self.policy.start_timeout)
+    }
+
     /// This exit of `run` leaves a daemon to find (the service goes on).
     pub fn daemonizes(&self, exit: Exit) -> bool {
         self.launching() && exit.success()
@@ -214,7 +227,7 @@ impl Service {
             State::Stopping { kill_at, .. } => kill_at,
             State::Finishing { kill_at } => kill_at,
             State::Backoff { until } => Some(until),
-            State::Up { since } if self.launching() => Some(since + self.policy.start_timeout),
+            State::Up { since } if self.starting() => Some(since + self.start_timeout()),
             // Never after `until` (see `step`).
             State::Daemonizing { retry_at, .. } => Some(retry_at),
             State::Down | State::Up { .. } | State::Failed | State::Remaining { .. } => None,
@@ -316,7 +329,7 @@ impl Service {
                 self.state = Daemonizing {
                     since,
                     retry_at: now,
-                    until: since + self.policy.start_timeout,
+                    until: since + self.start_timeout(),
                 };
                 Vec::new()
             }
@@ -354,10 +367,9 @@ impl Service {
                 self.state = Finishing { kill_at: None };
                 vec![Action::KillFinish]
             }
-            (Up { since }, Timer)
-                if self.launching() && since + self.policy.start_timeout <= now =>
-            {
-                // `run` was to daemonize and exit 0 by now.
+            (Up { since }, Timer) if self.starting() && since + self.start_timeout() <= now => {
+                // `run` was to daemonize and exit 0 by now, or a unit
+                // was to be ready.
                 self.failed_start = true;
                 let mut actions = vec![Action::FailedStart];
                 actions.extend(self.stop(since, now));

@@ -38,7 +38,7 @@ pub(crate) const MANAGED_DIRS: [(DirRoot, &str, &str); 5] = [
 
 /// Directives typed by `unit` that tend does not carry out yet: named in
 /// the unit's warning line whenever they are set.
-pub(crate) const NOT_YET: &[&str] = &["ExecStartPost", "TimeoutStartSec", "NotifyAccess", "PartOf"];
+pub(crate) const NOT_YET: &[&str] = &["ExecStartPost", "NotifyAccess", "PartOf"];
 
 /// The unit as tend runs it (see the table in `unit`'s docs).
 pub(crate) fn to_spec(
@@ -246,10 +246,14 @@ pub(crate) fn to_spec(
     };
     // systemd's default stop timeout is 90s; in a container tend's
     // `--grace` is the one that fits the runtime's own stop timeout.
-    let timeout_set = layered
-        .directives
-        .iter()
-        .any(|d| d.key == "TimeoutStopSec" || d.key == "TimeoutSec");
+    let set = |key: &str| {
+        let keys = [key, "TimeoutSec"];
+        layered
+            .directives
+            .iter()
+            .any(|d| keys.contains(&d.key.as_str()))
+    };
+    let timeout_set = set("TimeoutStopSec");
     let grace = match (u.timeout_stop, u.send_sigkill) {
         (_, false) | (None, _) => NO_KILL,
         (Some(t), true) if timeout_set => t,
@@ -303,6 +307,9 @@ pub(crate) fn to_spec(
                 success: exits(&u.success_exit_status, !oneshot),
                 prevent: exits(&u.restart_prevent_exit_status, false),
                 force: exits(&u.restart_force_exit_status, false),
+                // Unset: `--ready-timeout`, as `--grace` for TimeoutStopSec=.
+                start_timeout: set("TimeoutStartSec").then(|| u.timeout_start.unwrap_or(NO_KILL)),
+                ready_bound: !oneshot || set("TimeoutStartSec"),
                 kill_mode: match u.kill_mode {
                     KillMode::ControlGroup => state::KillMode::Group,
                     KillMode::Mixed => state::KillMode::Mixed,

@@ -529,6 +529,36 @@ mod tests {
         }
     }
 
+    /// TimeoutStartSec= (or TimeoutSec=) replaces `--ready-timeout`, which
+    /// bounds a unit's readiness too; none for a oneshot unless set.
+    #[test]
+    fn timeout_start_maps_onto_the_policy() {
+        let year = Some(NO_KILL);
+        let table = [
+            ("", None, true),
+            ("TimeoutStartSec=7\n", Some(Duration::from_secs(7)), true),
+            ("TimeoutSec=2min\n", Some(Duration::from_secs(120)), true),
+            ("TimeoutStartSec=infinity\n", year, true),
+            ("TimeoutStartSec=0\n", year, true),
+            ("Type=oneshot\n", None, false),
+            (
+                "Type=oneshot\nTimeoutStartSec=3\n",
+                Some(Duration::from_secs(3)),
+                true,
+            ),
+        ];
+        for (lines, timeout, bound) in table {
+            let (s, ignored) = map(&format!("[Service]\nExecStart=/x\n{lines}"));
+            let u = s.unwrap().policy.unit;
+            assert_eq!(
+                (u.start_timeout, u.ready_bound),
+                (timeout, bound),
+                "{lines}"
+            );
+            assert!(ignored.is_empty(), "{lines}: {ignored:?}");
+        }
+    }
+
     /// Debian's nginx.service: ExecStartPre= runs through tend's runner,
     /// which then becomes ExecStart=; ExecStop= and ExecReload= are
     /// helpers; KillMode=mixed is carried out, nothing is noted.

@@ -112,6 +112,11 @@ pub struct UnitRules {
     pub force: Vec<Exit>,
     /// `KillMode=`: who gets the stop signal and the SIGKILL.
     pub kill_mode: KillMode,
+    /// `TimeoutStartSec=`: replaces `start_timeout` when set.
+    pub start_timeout: Option<Duration>,
+    /// The start timeout also bounds readiness (and a oneshot's run): a
+    /// unit not ready by then has failed to start, as in systemd.
+    pub ready_bound: bool,
 }
 
 /// Who a stop signals: `Group` the process group (tend's own way, a

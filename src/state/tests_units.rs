@@ -488,3 +488,49 @@ fn kill_mode_says_who_gets_the_stop_signal_and_sigkill() {
         vec![SignalMain(term), SignalMain(cont)]
     );
 }
+
+// ---- TimeoutStartSec= ----
+
+#[test]
+fn a_unit_not_ready_within_its_start_timeout_failed_to_start() {
+    let t0 = Instant::now();
+    let (term, cont) = (libc::SIGTERM, libc::SIGCONT);
+    let unit = |p: &mut Policy| {
+        p.has_readiness = true;
+        p.restart = RestartPolicy::OnFailure;
+        p.unit.ready_bound = true;
+        p.unit.start_timeout = Some(500 * MS);
+    };
+    let mut s = svc(unit);
+    up(&mut s, t0);
+    assert_eq!(s.deadline(), Some(t0 + 500 * MS));
+    assert_eq!(s.step(Timer, t0 + 499 * MS), vec![]);
+    assert_eq!(
+        s.step(Timer, t0 + 500 * MS),
+        vec![FailedStart, Signal(term), Signal(cont)]
+    );
+    // It exits 0 on TERM: still a failure, restarted by on-failure.
+    assert_eq!(s.step(RunExited(Exit::Code(0)), t0 + 510 * MS), vec![]);
+    assert!(matches!(s.state, State::Backoff { .. }));
+    // Ready in time: no deadline any more.
+    let mut s = svc(unit);
+    up(&mut s, t0);
+    assert_eq!(s.step(Event::Ready, t0 + 100 * MS), vec![]);
+    assert_eq!(s.deadline(), None);
+    // Without a bound (a service dir): readiness may take its time.
+    let mut s = svc(|p| p.has_readiness = true);
+    up(&mut s, t0);
+    assert_eq!(s.deadline(), None);
+    // Unset (`None`): the supervisor's start_timeout, also for a pid file.
+    let mut s = svc(|p| {
+        unit(p);
+        p.unit.start_timeout = None;
+        p.start_timeout = TIMEOUT;
+    });
+    up(&mut s, t0);
+    assert_eq!(s.deadline(), Some(t0 + TIMEOUT));
+    let mut s = daemon_svc(|p| p.unit.start_timeout = Some(200 * MS));
+    up(&mut s, t0);
+    assert_eq!(s.deadline(), Some(t0 + 200 * MS));
+    assert_eq!(s.start_timeout(), 200 * MS);
+}

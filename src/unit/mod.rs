@@ -54,7 +54,7 @@
 //! | `After=` | `after` (`NAME.service` -> `NAME`; `*.target` and units not in the services dir ignored with a note) |
 //! | `Before=` | an `after` edge on the other service |
 //! | `Requires=`, `BindsTo=` / `Wants=` | the named unit must / may be in the services dir (SPEC §8); `PartOf=`: stopping or restarting that unit does the same to this one |
-//! | `TimeoutStartSec=` (90s; none for oneshot) | how long readiness may take before the start counts as failed (today tend has only the global `--ready-timeout`) |
+//! | `TimeoutStartSec=` (90s; none for oneshot) | `policy.unit.start_timeout` (unset: `--ready-timeout`), with `ready_bound`: how long readiness may take before the start counts as failed |
 //! | `TimeoutStopSec=` (90s) | `stop-grace`; `None` = never SIGKILL; `SendSIGKILL=no` likewise |
 //! | `WatchdogSec=` | `watchdog` |
 //! | `KillMode=` | `policy.unit.kill_mode` (`state::KillMode`): `control-group` the process group; `mixed` the stop signal to the main process only (`Action::SignalMain`), SIGKILL to the group; `process` the main process only; `none` the stop signal to the main process, never SIGKILL |

@@ -871,3 +871,33 @@ fn kill_mode_chooses_who_is_signalled_and_killed() {
     t.check(!t.stderr().contains("ignored"), "a directive was ignored");
     t.term_expect(0);
 }
+
+/// TimeoutStartSec=: a Type=notify unit that never sends READY=1 has
+/// failed to start at its timeout (stopped, then Restart= decides), where
+/// a service dir's readiness may take its time.
+#[test]
+fn timeout_start_fails_a_unit_not_ready_in_time() {
+    let fx = Fixture::new("unit-timeout-start", []);
+    let log = fx.arg("log");
+    fx.write(file(
+        "services/slow.service",
+        &format!(
+            "[Service]\nType=notify\nTimeoutStartSec=300ms\n\
+             ExecStart=/bin/sh -c 'echo run >> {log}; exec sleep 1000'\n"
+        ),
+    ));
+    let mut t = fx.start(&[]);
+    let started = std::time::Instant::now();
+    t.wait_stderr("the failed start", |l| {
+        l == "tend: error: slow: not ready within 300ms: failed start"
+    });
+    t.check_secs(started.elapsed(), 0.2, 3.0, "failed start after");
+    t.wait_stderr("not restarted", |l| {
+        l == "tend: error: slow: not restarting"
+    });
+    let r = systemctl(&fx, &["is-failed", "slow"]);
+    t.check_eq(r.0, 0, "is-failed slow");
+    t.check_eq(fx.lines("log").len(), 1, "runs");
+    t.check(!t.stderr().contains("ignored"), "a directive was ignored");
+    t.term_expect(0);
+}
