@@ -168,6 +168,7 @@ mod tests {
             reload_command: None,
             limits: Default::default(),
             stop_command: None,
+            start_post: None,
             output: Default::default(),
             fingerprint: 0,
         }

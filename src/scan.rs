@@ -513,6 +513,7 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
         reload_command: None,
         limits: Default::default(),
         stop_command: None,
+        start_post: None,
         output: Default::default(),
         fingerprint: files.fingerprint(),
     })

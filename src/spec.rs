@@ -58,6 +58,9 @@ pub struct ServiceSpec {
     /// A unit's `ExecStop=`: run instead of sending the stop signal, which
     /// follows at its exit if the main process is still there.
     pub stop_command: Option<Helper>,
+    /// A unit's `ExecStartPost=`: run once the main process is up and
+    /// ready; the service is ready once it exited 0.
+    pub start_post: Option<Helper>,
     /// A unit's `UMask=`, `Nice=`, `Limit*=`, for each of its processes.
     pub limits: crate::sys::Limits,
     /// A unit's `StandardOutput=`, `StandardError=`: files opened for

@@ -80,6 +80,8 @@ pub enum Event {
     Timer,
     /// The stop command has exited (or could not be started).
     StopCommandExited,
+    /// A unit's `ExecStartPost=` has exited: 0 (true), or not.
+    StartPostExited(bool),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +109,9 @@ pub enum Action {
     FailedStart,
     /// Start the stop command (report its end as `StopCommandExited`).
     SpawnStopCommand,
+    /// Start a unit's `ExecStartPost=` (report its end as
+    /// `StartPostExited`).
+    SpawnStartPost,
 }
 
 #[derive(Debug, Clone)]
@@ -138,6 +143,8 @@ pub struct Service {
     /// A oneshot's `run` exited 0: dependents may start (it is `down`, or
     /// `remaining`).
     pub done: bool,
+    /// A unit's `ExecStartPost=` runs: ready once it exited 0.
+    posting: bool,
 }
 
 impl Service {
@@ -159,13 +166,14 @@ impl Service {
             adopted: false,
             failed_start: false,
             done: false,
+            posting: false,
         }
     }
 
     pub fn name_of_state(&self) -> &'static str {
         match self.state {
             State::Down => "down",
-            State::Up { .. } if !self.is_up() || self.policy.oneshot => "starting",
+            State::Up { .. } if !self.is_up() || self.policy.oneshot || self.posting => "starting",
             State::Remaining { .. } => "up",
             State::Up { .. } if !self.policy.has_readiness => "up",
             State::Up { .. } if self.ready => "ready",
@@ -399,11 +407,10 @@ impl Service {
             (Daemonizing { since, .. }, Adopted) => {
                 self.state = Up { since };
                 self.adopted = true;
-                self.ready |= !self.policy.has_readiness;
-                if self.want_up && !self.restart_now {
-                    Vec::new()
-                } else {
-                    self.stop(since, now)
+                match self.want_up && !self.restart_now {
+                    true if !self.policy.has_readiness => self.now_ready(),
+                    true => Vec::new(),
+                    false => self.stop(since, now),
                 }
             }
             (Backoff { until }, Timer) if until <= now => {
@@ -434,10 +441,24 @@ impl Service {
             (Stopping { .. }, StopCommandExited) => self.stop_signal(),
             // The main process went first: nothing left to signal.
             (_, StopCommandExited) => Vec::new(),
+            (Up { .. }, Ready) if !self.ready && !self.posting => self.now_ready(),
             (Up { .. } | Daemonizing { .. }, Ready) => {
+                self.ready |= !self.posting;
+                Vec::new()
+            }
+            (Up { .. }, StartPostExited(true)) if self.posting => {
+                self.posting = false;
                 self.ready = true;
                 Vec::new()
             }
+            (Up { since }, StartPostExited(false)) if self.posting => {
+                // As systemd: a failed start, stopped.
+                self.posting = false;
+                self.failed_start = true;
+                self.stop(since, now)
+            }
+            // Too late: the main process went first.
+            (_, StartPostExited(_)) => Vec::new(),
             (Down | Failed | Backoff { .. } | Stopping { .. } | Finishing { .. }, Ready) => {
                 Vec::new() // too late: readiness of a process that is going
             }
@@ -487,6 +508,7 @@ impl Service {
     fn ended(&mut self, exit: Exit, since: Instant, now: Instant) -> Vec<Action> {
         self.last_exit = Some(exit);
         self.ready = false;
+        self.posting = false;
         self.ran_for = now.saturating_duration_since(since);
         if self.policy.has_finish {
             let mut limit = self.policy.finish_timeout;
@@ -521,14 +543,30 @@ impl Service {
             self.starts.push_back(now);
         }
         self.state = State::Up { since: now };
-        // A daemon is ready once found (as systemd's Type=forking), a
-        // oneshot once it exited 0.
-        self.ready = !self.policy.has_readiness && !self.policy.pid_file && !self.policy.oneshot;
+        self.ready = false;
+        self.posting = false;
         self.done = false;
         self.killed = false;
         self.adopted = false;
         self.failed_start = false;
-        vec![Action::SpawnRun]
+        let mut actions = vec![Action::SpawnRun];
+        // A daemon is ready once found (as systemd's Type=forking), a
+        // oneshot once it exited 0.
+        if !self.policy.has_readiness && !self.policy.pid_file && !self.policy.oneshot {
+            actions.extend(self.now_ready());
+        }
+        actions
+    }
+
+    /// The main process is up and ready, or with `ExecStartPost=` will be
+    /// once that exited 0.
+    fn now_ready(&mut self) -> Vec<Action> {
+        self.posting = self.policy.unit.start_post;
+        self.ready = !self.posting;
+        match self.posting {
+            true => vec![Action::SpawnStartPost],
+            false => Vec::new(),
+        }
     }
 
     fn stop(&mut self, since: Instant, now: Instant) -> Vec<Action> {

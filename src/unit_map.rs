@@ -38,7 +38,7 @@ pub(crate) const MANAGED_DIRS: [(DirRoot, &str, &str); 5] = [
 
 /// Directives typed by `unit` that tend does not carry out yet: named in
 /// the unit's warning line whenever they are set.
-pub(crate) const NOT_YET: &[&str] = &["ExecStartPost", "NotifyAccess", "PartOf"];
+pub(crate) const NOT_YET: &[&str] = &["NotifyAccess", "PartOf"];
 
 /// The unit as tend runs it (see the table in `unit`'s docs).
 pub(crate) fn to_spec(
@@ -180,11 +180,18 @@ pub(crate) fn to_spec(
         }
     }
 
-    let argv: Vec<OsString> = match u.exec_start_pre.is_empty() && u.exec_start.len() == 1 {
+    // A oneshot's ExecStartPost= runs after its ExecStart=, in the runner.
+    let post_cmds = match oneshot {
+        true => u.exec_start_post.as_slice(),
+        false => &[],
+    };
+    let alone = u.exec_start_pre.is_empty() && u.exec_start.len() == 1 && post_cmds.is_empty();
+    let argv: Vec<OsString> = match alone {
         // ExecStartPre=: tend's runner runs them, then becomes ExecStart
         // (a oneshot's: runs each ExecStart= in order).
         false => {
-            let all: Vec<_> = u.exec_start_pre.iter().chain(&u.exec_start).collect();
+            let pre = u.exec_start_pre.iter();
+            let all: Vec<_> = pre.chain(&u.exec_start).chain(post_cmds).collect();
             unit_exec::encode(Mode::Exec, &runner_cmds(&all))
         }
         true => {
@@ -310,6 +317,7 @@ pub(crate) fn to_spec(
                 // Unset: `--ready-timeout`, as `--grace` for TimeoutStopSec=.
                 start_timeout: set("TimeoutStartSec").then(|| u.timeout_start.unwrap_or(NO_KILL)),
                 ready_bound: !oneshot || set("TimeoutStartSec"),
+                start_post: !oneshot && !u.exec_start_post.is_empty(),
                 kill_mode: match u.kill_mode {
                     KillMode::ControlGroup => state::KillMode::Group,
                     KillMode::Mixed => state::KillMode::Mixed,
@@ -331,6 +339,7 @@ pub(crate) fn to_spec(
         },
         reload_command,
         stop_command,
+        start_post: helper(&u.exec_start_post).filter(|_| !oneshot),
         output: [out_file(&u.process.stdout), err],
         fingerprint: 0,
     })

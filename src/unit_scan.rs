@@ -559,6 +559,33 @@ mod tests {
         }
     }
 
+    /// ExecStartPost=: a helper run once ready; a oneshot's run after its
+    /// ExecStart= lines by the runner.
+    #[test]
+    fn exec_start_post_maps_onto_a_helper() {
+        let (s, ignored) = map("[Service]\nExecStart=/x\nExecStartPost=-/bin/p 1\n");
+        let s = s.unwrap();
+        assert!(
+            s.policy.unit.start_post && ignored.is_empty(),
+            "{ignored:?}"
+        );
+        let argv: Vec<String> = (s.start_post.unwrap().argv.iter())
+            .map(|a| a.to_string_lossy().into())
+            .collect();
+        let (mode, cmds, _) = unit_exec::decode(&argv[2..]).unwrap();
+        assert_eq!((mode, cmds[0].path.as_str()), (Mode::All, "/bin/p"));
+        assert!(cmds[0].ignore_failure);
+        assert_eq!(s.argv, [OsString::from("/x")]);
+
+        let (s, _) = map("[Service]\nType=oneshot\nExecStart=/x\nExecStartPost=/y\n");
+        let s = s.unwrap();
+        assert!(s.start_post.is_none() && !s.policy.unit.start_post);
+        let argv: Vec<String> = s.argv.iter().map(|a| a.to_string_lossy().into()).collect();
+        let (mode, cmds, _) = unit_exec::decode(&argv[2..]).unwrap();
+        let paths: Vec<&str> = cmds.iter().map(|c| c.path.as_str()).collect();
+        assert_eq!((mode, paths), (Mode::Exec, vec!["/x", "/y"]));
+    }
+
     /// Debian's nginx.service: ExecStartPre= runs through tend's runner,
     /// which then becomes ExecStart=; ExecStop= and ExecReload= are
     /// helpers; KillMode=mixed is carried out, nothing is noted.

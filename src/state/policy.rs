@@ -117,6 +117,9 @@ pub struct UnitRules {
     /// The start timeout also bounds readiness (and a oneshot's run): a
     /// unit not ready by then has failed to start, as in systemd.
     pub ready_bound: bool,
+    /// `ExecStartPost=`: run once the unit is up and ready, which it is
+    /// only once that exited 0.
+    pub start_post: bool,
 }
 
 /// Who a stop signals: `Group` the process group (tend's own way, a

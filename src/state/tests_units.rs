@@ -534,3 +534,50 @@ fn a_unit_not_ready_within_its_start_timeout_failed_to_start() {
     assert_eq!(s.deadline(), Some(t0 + 200 * MS));
     assert_eq!(s.start_timeout(), 200 * MS);
 }
+
+// ---- ExecStartPost= ----
+
+#[test]
+fn start_post_runs_once_ready_and_its_failure_is_a_failed_start() {
+    let t0 = Instant::now();
+    let (term, cont) = (libc::SIGTERM, libc::SIGCONT);
+    // Ready at once (simple): the start-post follows the spawn.
+    let mut s = svc(|p| p.unit.start_post = true);
+    assert_eq!(s.step(Start, t0), vec![SpawnRun, Action::SpawnStartPost]);
+    assert_eq!((s.name_of_state(), s.ready), ("starting", false));
+    assert_eq!(s.step(Event::StartPostExited(true), t0 + MS), vec![]);
+    assert_eq!((s.name_of_state(), s.ready), ("up", true));
+    // Notify: after READY=1, once; failing, the unit is stopped and
+    // restarted as after a failure.
+    let mut s = svc(|p| {
+        p.unit.start_post = true;
+        p.has_readiness = true;
+        p.restart = RestartPolicy::OnFailure;
+    });
+    up(&mut s, t0);
+    assert_eq!(s.step(Event::Ready, t0 + MS), vec![Action::SpawnStartPost]);
+    assert_eq!(s.step(Event::Ready, t0 + 2 * MS), vec![], "once");
+    assert!(!s.ready);
+    assert_eq!(
+        s.step(Event::StartPostExited(false), t0 + 3 * MS),
+        vec![Signal(term), Signal(cont)]
+    );
+    assert_eq!(s.step(RunExited(Exit::Code(0)), t0 + 4 * MS), vec![]);
+    assert!(matches!(s.state, State::Backoff { .. }), "{:?}", s.state);
+    // A pid-file daemon: once found.
+    let mut s = daemon_svc(|p| p.unit.start_post = true);
+    daemonizing(&mut s, t0);
+    assert_eq!(
+        s.step(Event::Adopted, t0 + 20 * MS),
+        vec![Action::SpawnStartPost]
+    );
+    assert_eq!(s.step(Event::StartPostExited(true), t0 + 30 * MS), vec![]);
+    assert!(s.ready && s.is_up());
+    // Its end after the main process's changes nothing.
+    let mut s = svc(|p| p.unit.start_post = true);
+    s.step(Start, t0);
+    s.step(Stop, t0 + MS);
+    assert_eq!(s.step(Event::StartPostExited(false), t0 + 2 * MS), vec![]);
+    assert_eq!(s.step(RunExited(Exit::Signal(term)), t0 + 3 * MS), vec![]);
+    assert_eq!(s.state, State::Down);
+}

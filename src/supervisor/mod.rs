@@ -640,6 +640,7 @@ impl Supervisor {
                 self.failed_start(i);
                 None
             }
+            Action::SpawnStartPost => self.spawn_start_post(i),
             Action::SpawnStopCommand => {
                 (!self.spawn_helper(i, true)).then_some(Event::StopCommandExited)
             }

@@ -20,6 +20,8 @@ pub(super) struct Svc {
     /// A unit's ExecStop= and ExecReload= while they run.
     pub stop_pid: Option<i32>,
     pub reload_pid: Option<i32>,
+    /// A unit's ExecStartPost= while it runs.
+    pub post_pid: Option<i32>,
     /// The last `run`'s pid, which is its process group (it is a session
     /// leader); or the daemon's pid.
     pub last_pid: i32,
@@ -67,6 +69,7 @@ impl Svc {
             finish_pid: None,
             stop_pid: None,
             reload_pid: None,
+            post_pid: None,
             last_pid: 0,
             removed: false,
             config_error: None,

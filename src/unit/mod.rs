@@ -36,7 +36,7 @@
 //! | `-` prefix | a non-zero exit of that command is not a failure |
 //! | `+`, `!`, `!!` | that command runs as tend's user, not `User=` |
 //! | `ExecStartPre=` | run in order before `argv`, each to completion; a failure (without `-`) is a failed start, which counts for backoff and `start-limit` |
-//! | `ExecStartPost=` | run once the service is ready; a failure stops it |
+//! | `ExecStartPost=` | `start_post` (a helper, `Action::SpawnStartPost`) once the service is up and ready, which it then is only once that exited 0; a failure is a failed start. A oneshot's: after its `ExecStart=`s in the runner |
 //! | `ExecStop=` | run instead of sending the stop signal; what is left of the process group then gets `KillSignal=` at its exit, SIGKILL at `TimeoutStopSec=` |
 //! | `ExecStopPost=` | run after every exit, as `finish` (no arguments; `$SERVICE_RESULT`, `$EXIT_CODE`, `$EXIT_STATUS` in its environment as systemd sets them) |
 //! | `ExecReload=` | what `tend ctl reload NAME` runs (SPEC §5), instead of `reload-signal` |

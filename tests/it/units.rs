@@ -901,3 +901,50 @@ fn timeout_start_fails_a_unit_not_ready_in_time() {
     t.check(!t.stderr().contains("ignored"), "a directive was ignored");
     t.term_expect(0);
 }
+
+/// ExecStartPost=: runs once the main process is up (with $MAINPID), and
+/// the unit is ready, releasing its After= dependents, only once it
+/// exited 0; its failure without `-` is a failed start (stopped), with
+/// `-` nothing.
+#[test]
+fn exec_start_post_runs_once_up_and_gates_readiness() {
+    let fx = Fixture::new("unit-start-post", []);
+    let log = fx.arg("log");
+    let unit = |name: &str, lines: &str| {
+        fx.write(file(
+            &format!("services/{name}.service"),
+            &format!(
+                "[Service]\n{lines}\
+                 ExecStart=/bin/sh -c 'echo {name} $$$$ >> {log}; exec sleep 1000'\n"
+            ),
+        ));
+    };
+    unit(
+        "web",
+        &format!("ExecStartPost=/bin/sh -c 'sleep 0.3; echo post $MAINPID >> {log}'\n"),
+    );
+    unit("app", "[Unit]\nAfter=web.service\n[Service]\n");
+    unit("bad", "ExecStartPost=/bin/false\n");
+    unit("dash", "ExecStartPost=-/bin/false\n");
+    let mut t = fx.start(&[]);
+    t.wait_stderr("bad's failed start", |l| {
+        l.starts_with("tend: error: bad[")
+            && l.ends_with("]: ExecStartPost exited with status 1: failed start")
+    });
+    let lines = t.wait_lines("log", 5);
+    let at = |w: &str| lines.iter().position(|l| l.starts_with(w));
+    t.check(
+        at("web ") < at("post ") && at("post ") < at("app "),
+        format!("app started before web's ExecStartPost ended: {lines:?}"),
+    );
+    let pid = |w: &str| lines.iter().find_map(|l| l.strip_prefix(w));
+    t.check_eq(pid("web "), pid("post "), "$MAINPID");
+    let r = systemctl(&fx, &["is-active", "web", "app", "bad", "dash"]);
+    t.check_eq(
+        r.1.as_str(),
+        "active\nactive\nfailed\nactive\n",
+        "is-active: web app bad dash",
+    );
+    t.check(!t.stderr().contains("ignored"), "a directive was ignored");
+    t.term_expect(0);
+}
