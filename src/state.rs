@@ -21,7 +21,7 @@ use crate::config::Restart;
 use std::time::{Duration, Instant};
 
 mod policy;
-pub use policy::{Exit, KillMode, Policy, UnitRules, PID_FILE_RETRY};
+pub use policy::{Exit, KillMode, NotifyAccess, Policy, UnitRules, PID_FILE_RETRY};
 
 /// A service's up time after which its restart delay starts over.
 pub const BACKOFF_RESET: Duration = Duration::from_secs(10);

@@ -12,7 +12,7 @@ use crate::unit::exec::{self, Privileges};
 use crate::unit::process::{DirRoot, Output};
 use crate::unit::service::{KillMode, RestartPolicy, ServiceType, UnitService};
 use crate::unit::value::ExitStatusSet;
-use crate::unit::{envfile, parse};
+use crate::unit::{self, envfile, parse};
 use crate::unit_exec::{self, Mode};
 use crate::unit_scan::{Fnv, ENVIRONMENT_FILE_MAX};
 use std::ffi::OsString;
@@ -38,7 +38,7 @@ pub(crate) const MANAGED_DIRS: [(DirRoot, &str, &str); 5] = [
 
 /// Directives typed by `unit` that tend does not carry out yet: named in
 /// the unit's warning line whenever they are set.
-pub(crate) const NOT_YET: &[&str] = &["NotifyAccess", "PartOf"];
+pub(crate) const NOT_YET: &[&str] = &["PartOf"];
 
 /// The unit as tend runs it (see the table in `unit`'s docs).
 pub(crate) fn to_spec(
@@ -318,6 +318,12 @@ pub(crate) fn to_spec(
                 start_timeout: set("TimeoutStartSec").then(|| u.timeout_start.unwrap_or(NO_KILL)),
                 ready_bound: !oneshot || set("TimeoutStartSec"),
                 start_post: !oneshot && !u.exec_start_post.is_empty(),
+                notify_access: match u.notify_access {
+                    unit::service::NotifyAccess::Main => state::NotifyAccess::Main,
+                    unit::service::NotifyAccess::None => state::NotifyAccess::None,
+                    // `exec` (and its control processes): all, noted.
+                    _ => state::NotifyAccess::All,
+                },
                 kill_mode: match u.kill_mode {
                     KillMode::ControlGroup => state::KillMode::Group,
                     KillMode::Mixed => state::KillMode::Mixed,
@@ -481,6 +487,9 @@ pub(crate) fn noted(u: &UnitService, layered: &parse::Layered, ignored: &mut Vec
                 note(format!("{key}=+ (runs with the other lines' user)"));
             }
         }
+    }
+    if u.notify_access == unit::service::NotifyAccess::Exec {
+        note("NotifyAccess=exec (as all)".into());
     }
     if u.remain_after_exit && u.service_type != ServiceType::Oneshot {
         note("RemainAfterExit (without Type=oneshot)".into());

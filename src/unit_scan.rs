@@ -586,6 +586,30 @@ mod tests {
         assert_eq!((mode, paths), (Mode::Exec, vec!["/x", "/y"]));
     }
 
+    /// NotifyAccess=, with systemd's default (main for notify types and a
+    /// watchdog, else none); exec is taken as all, and noted.
+    #[test]
+    fn notify_access_maps_onto_the_policy() {
+        use crate::state::NotifyAccess::*;
+        let table = [
+            ("Type=notify\n", Main, &[][..]),
+            ("Type=notify\nNotifyAccess=all\n", All, &[]),
+            ("Type=notify\nNotifyAccess=none\n", None, &[]),
+            (
+                "Type=notify\nNotifyAccess=exec\n",
+                All,
+                &["NotifyAccess=exec (as all)"],
+            ),
+            ("", None, &[]),
+            ("NotifyAccess=main\n", Main, &[]),
+        ];
+        for (lines, want, notes) in table {
+            let (s, ignored) = map(&format!("[Service]\nExecStart=/x\n{lines}"));
+            assert_eq!(s.unwrap().policy.unit.notify_access, want, "{lines}");
+            assert_eq!(ignored, notes, "{lines}");
+        }
+    }
+
     /// Debian's nginx.service: ExecStartPre= runs through tend's runner,
     /// which then becomes ExecStart=; ExecStop= and ExecReload= are
     /// helpers; KillMode=mixed is carried out, nothing is noted.

@@ -120,6 +120,18 @@ pub struct UnitRules {
     /// `ExecStartPost=`: run once the unit is up and ready, which it is
     /// only once that exited 0.
     pub start_post: bool,
+    /// `NotifyAccess=`: whose sd_notify datagrams count.
+    pub notify_access: NotifyAccess,
+}
+
+/// `All`: any process of the service (tend's own check); `Main`: the
+/// main process only; `None`: none.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum NotifyAccess {
+    #[default]
+    All,
+    Main,
+    None,
 }
 
 /// Who a stop signals: `Group` the process group (tend's own way, a

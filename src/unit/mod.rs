@@ -42,7 +42,7 @@
 //! | `ExecReload=` | what `tend ctl reload NAME` runs (SPEC §5), instead of `reload-signal` |
 //! | `Type=simple` | `Readiness::None`: ready once started |
 //! | `Type=exec` | ready once the exec succeeded (the spawn's exec-status pipe) |
-//! | `Type=notify` | `Readiness::Notify` (`NotifyAccess=` says which pids may send) |
+//! | `Type=notify` | `Readiness::Notify` (`NotifyAccess=`, `policy.unit.notify_access`, says which pids may send: the check is `supervisor::ready`'s) |
 //! | `Type=notify-reload` | `Readiness::Notify`; reload sends `ReloadSignal=` (`reload_signal`, default HUP) |
 //! | `Type=forking` + `PIDFile=` | `pid-file`: ready once `ExecStart` exited 0 and the file names a live pid. Without `PIDFile=` systemd guesses the main pid; tend cannot, so the wiring refuses or warns |
 //! | `Type=oneshot` | ready (and `after` released) once every `ExecStart` exited 0, in order; with `RemainAfterExit=yes` it then stays `up` with no process, else it is `down` and not restarted |

@@ -948,3 +948,70 @@ fn exec_start_post_runs_once_up_and_gates_readiness() {
     t.check(!t.stderr().contains("ignored"), "a directive was ignored");
     t.term_expect(0);
 }
+
+/// NotifyAccess=: READY=1 from the main process counts with the default
+/// (main) for Type=notify; from a child of it only with `all`; with `none`
+/// not even the main process's: those units fail to start at their
+/// TimeoutStartSec=, with one warning naming why.
+#[test]
+fn notify_access_says_whose_ready_counts() {
+    let fx = Fixture::new(
+        "unit-notify-access",
+        [
+            crate::harness::notify_py(),
+            crate::harness::exe(
+                "main-sends",
+                "exec python3 -c 'import os, socket\n\
+                 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n\
+                 s.connect(os.environ[\"NOTIFY_SOCKET\"])\n\
+                 s.send(b\"READY=1\")\n\
+                 os.execv(\"/bin/sleep\", [\"sleep\", \"1000\"])'\n",
+            ),
+            crate::harness::exe(
+                "child-sends",
+                "python3 \"$T/notify.py\" READY=1\nexec sleep 1000\n",
+            ),
+        ],
+    );
+    let units = [
+        ("main", "", "main-sends"),
+        ("child", "", "child-sends"),
+        ("all", "NotifyAccess=all\n", "child-sends"),
+        ("nobody", "NotifyAccess=none\n", "main-sends"),
+    ];
+    for (name, extra, exe) in units {
+        fx.write(file(
+            &format!("services/{name}.service"),
+            &format!(
+                "[Service]\nType=notify\nTimeoutStartSec=1s\n{extra}ExecStart={}\n",
+                fx.arg(exe)
+            ),
+        ));
+    }
+    let mut t = fx.start(&[]);
+    for name in ["main", "all"] {
+        t.wait_stderr("ready", |l| l == format!("tend: {name}: ready"));
+    }
+    for (name, why) in [
+        ("child", "not the main process (NotifyAccess=main)"),
+        ("nobody", "NotifyAccess=none"),
+    ] {
+        t.wait_stderr("ignored", |l| {
+            l.starts_with(&format!("tend: warning: {name}: sd_notify from pid "))
+                && l.ends_with(why)
+        });
+        t.wait_stderr("failed start", |l| {
+            l == format!("tend: error: {name}: not ready within 1000ms: failed start")
+        });
+    }
+    let err = t.stderr();
+    t.check(
+        !err.contains("child: ready") && !err.contains("nobody: ready"),
+        "ready",
+    );
+    t.check(
+        !err.contains("service: ignored: "),
+        "a directive was ignored",
+    );
+    t.term_expect(0);
+}
