@@ -20,7 +20,9 @@
 use crate::config::Restart;
 use std::time::{Duration, Instant};
 
+mod decide;
 mod policy;
+mod queries;
 pub use policy::{Exit, KillMode, NotifyAccess, Policy, UnitRules, PID_FILE_RETRY};
 
 /// A service's up time after which its restart delay starts over.
@@ -167,78 +169,6 @@ impl Service {
             failed_start: false,
             done: false,
             posting: false,
-        }
-    }
-
-    pub fn name_of_state(&self) -> &'static str {
-        match self.state {
-            State::Down => "down",
-            State::Up { .. } if !self.is_up() || self.policy.oneshot || self.posting => "starting",
-            State::Remaining { .. } => "up",
-            State::Up { .. } if !self.policy.has_readiness => "up",
-            State::Up { .. } if self.ready => "ready",
-            State::Up { .. } | State::Daemonizing { .. } => "starting",
-            State::Stopping { .. } => "stopping",
-            State::Finishing { .. } => "finishing",
-            State::Backoff { .. } => "backoff",
-            State::Failed => "failed",
-        }
-    }
-
-    /// The main process runs: `run`, or for a `pid-file` service the
-    /// daemon, once found.
-    pub fn is_up(&self) -> bool {
-        match self.state {
-            State::Up { .. } => self.adopted || !self.policy.pid_file,
-            State::Remaining { .. } => true,
-            _ => false,
-        }
-    }
-
-    /// `run` of a `pid-file` service, not yet exited.
-    fn launching(&self) -> bool {
-        matches!(self.state, State::Up { .. }) && self.policy.pid_file && !self.adopted
-    }
-
-    /// Still starting, bounded by the start timeout: `run` of a `pid-file`
-    /// service, or a unit not ready yet (`UnitRules::ready_bound`).
-    fn starting(&self) -> bool {
-        let unit = self.policy.unit.ready_bound && !self.ready;
-        self.launching() || (unit && matches!(self.state, State::Up { .. }))
-    }
-
-    /// `start_timeout`, or a unit's `TimeoutStartSec=`.
-    pub fn start_timeout(&self) -> Duration {
-        (self.policy.unit.start_timeout).unwrap_or(self.policy.start_timeout)
-    }
-
-    /// This exit of `run` leaves a daemon to find (the service goes on).
-    pub fn daemonizes(&self, exit: Exit) -> bool {
-        self.launching() && exit.success()
-    }
-
-    /// True while a `run` or `finish` process of this service exists (or,
-    /// daemonizing, may).
-    pub fn has_process(&self) -> bool {
-        matches!(
-            self.state,
-            State::Up { .. }
-                | State::Stopping { .. }
-                | State::Finishing { .. }
-                | State::Daemonizing { .. }
-        )
-    }
-
-    /// When `Timer` should next be delivered.
-    pub fn deadline(&self) -> Option<Instant> {
-        match self.state {
-            State::Stopping { kill_at, .. } => kill_at,
-            State::Finishing { kill_at } => kill_at,
-            State::Backoff { until } => Some(until),
-            State::Up { since } if self.starting() => Some(since + self.start_timeout()),
-            // Never after `until` (see `step`).
-            State::Daemonizing { retry_at, .. } => Some(retry_at),
-            State::Down | State::Up { .. } | State::Failed | State::Remaining { .. } => None,
         }
     }
 
@@ -594,86 +524,6 @@ impl Service {
         self.want_up = false;
         self.state = State::Down;
         Vec::new()
-    }
-
-    /// The stop signal to the main process's group, or with a `KillMode`
-    /// other than `Group` to the main process (then SIGCONT).
-    fn stop_signal(&self) -> Vec<Action> {
-        let sig = self.policy.stop_signal;
-        let to = match self.policy.unit.kill_mode {
-            KillMode::Group => Action::Signal,
-            _ => Action::SignalMain,
-        };
-        if sig == 0 {
-            // A logger at shutdown: it stops at end of input (see supervisor).
-            Vec::new()
-        } else if sig == libc::SIGKILL || sig == libc::SIGCONT {
-            vec![to(sig)]
-        } else {
-            // A stopped process acts on its stop signal only once continued.
-            vec![to(sig), to(libc::SIGCONT)]
-        }
-    }
-
-    /// `run` (and `finish`, if any) have exited: what next.
-    fn decide(&mut self, finish_code: Option<i32>, now: Instant) -> Vec<Action> {
-        if !self.want_up {
-            self.state = State::Down;
-            return Vec::new();
-        }
-        if finish_code == Some(FINISH_NO_RESTART) {
-            self.state = State::Failed;
-            return vec![Action::GaveUp];
-        }
-        if self.restart_now {
-            self.restart_now = false;
-            self.restarts += 1;
-            return self.spawn(now);
-        }
-        let exit = self.last_exit.filter(|_| !self.failed_start);
-        let rules = &self.policy.unit;
-        let listed = |l: &[Exit]| exit.is_some_and(|e| l.contains(&e));
-        let success = exit.is_some_and(Exit::success) || listed(&rules.success);
-        if self.policy.oneshot && success {
-            // Done: never restarted; up for good with remain_after_exit.
-            self.done = true;
-            if self.policy.remain_after_exit {
-                self.state = State::Remaining { since: now };
-                self.ready = true;
-                return Vec::new();
-            }
-            self.state = State::Down;
-            self.want_up = false;
-            return vec![Action::Completed];
-        }
-        let restart = match self.policy.restart {
-            Restart::Always => true,
-            Restart::OnFailure => !success,
-            Restart::Never => false,
-        };
-        match (
-            !listed(&rules.prevent) && (restart || listed(&rules.force)),
-            success,
-        ) {
-            (false, true) => {
-                self.state = State::Down;
-                self.want_up = false;
-                vec![Action::Completed]
-            }
-            (false, false) => {
-                self.state = State::Failed;
-                vec![Action::GaveUp]
-            }
-            (true, _) => {
-                if self.ran_for >= BACKOFF_RESET {
-                    self.delay = self.policy.delay;
-                }
-                let wait = self.delay;
-                self.delay = (self.delay * 2).min(self.policy.delay_max);
-                self.state = State::Backoff { until: now + wait };
-                Vec::new()
-            }
-        }
     }
 }
 
