@@ -161,12 +161,15 @@ mod tests {
                 reload_signal: libc::SIGHUP,
                 oneshot: false,
                 remain_after_exit: false,
+                unit: Default::default(),
             },
             pid_file: None,
             dirs: Vec::new(),
             reload_command: None,
             limits: Default::default(),
             stop_command: None,
+            start_post: None,
+            output: Default::default(),
             fingerprint: 0,
         }
     }

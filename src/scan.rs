@@ -391,6 +391,7 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
         },
         oneshot: false,
         remain_after_exit: false,
+        unit: Default::default(),
     };
 
     let user = match &toml.user {
@@ -512,6 +513,8 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
         reload_command: None,
         limits: Default::default(),
         stop_command: None,
+        start_post: None,
+        output: Default::default(),
         fingerprint: files.fingerprint(),
     })
 }
@@ -584,32 +587,4 @@ pub fn envdir_value(bytes: &[u8]) -> Option<OsString> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn envdir_values() {
-        assert_eq!(envdir_value(b""), None);
-        assert_eq!(envdir_value(b"x \t\nsecond"), Some("x".into()));
-        assert_eq!(envdir_value(b"a\0b"), Some("a\nb".into()));
-        assert_eq!(envdir_value(b"\n"), Some("".into()));
-    }
-
-    #[test]
-    fn bounded_reads_take_only_small_regular_files() {
-        let dir = std::env::temp_dir().join(format!("tend-scan-unit-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        let f = dir.join("f");
-        fs::write(&f, "12345").unwrap();
-        assert_eq!(read_bounded(&f, 5).unwrap(), b"12345");
-        let e = read_bounded(&f, 4).unwrap_err();
-        assert_eq!(e, format!("{}: larger than 4 bytes", f.display()));
-        let e = read_bounded(Path::new("/dev/zero"), 5).unwrap_err();
-        assert_eq!(e, "/dev/zero: not a regular file but a character device");
-        assert!(read_bounded(&dir, 5).unwrap_err().contains("a directory"));
-        assert!(read_bounded(&dir.join("none"), 5).is_err());
-        fs::write(&f, b"\xff").unwrap();
-        assert!(read_text(&f, 5).unwrap_err().ends_with(": not UTF-8"));
-        fs::remove_dir_all(&dir).unwrap();
-    }
-}
+mod tests;

@@ -58,8 +58,14 @@ pub struct ServiceSpec {
     /// A unit's `ExecStop=`: run instead of sending the stop signal, which
     /// follows at its exit if the main process is still there.
     pub stop_command: Option<Helper>,
+    /// A unit's `ExecStartPost=`: run once the main process is up and
+    /// ready; the service is ready once it exited 0.
+    pub start_post: Option<Helper>,
     /// A unit's `UMask=`, `Nice=`, `Limit*=`, for each of its processes.
     pub limits: crate::sys::Limits,
+    /// A unit's `StandardOutput=`, `StandardError=`: files opened for
+    /// each start as the processes' stdout, stderr; `None`: tend's output.
+    pub output: [Option<OutFile>; 2],
     /// A hash of the contents of the service's files (all but `down`), so
     /// that a reload restarts a service whose `run` was edited.
     pub fingerprint: u64,
@@ -72,6 +78,15 @@ pub struct Helper {
     pub argv: Vec<OsString>,
     /// `None`: as tend's user (a unit's `+`/`!` commands, or no `User=`).
     pub user: Option<config::User>,
+}
+
+/// A file a service writes its output to (`/dev/null` for `null`):
+/// written from its start, or appended to, or truncated first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutFile {
+    pub path: PathBuf,
+    pub append: bool,
+    pub truncate: bool,
 }
 
 /// A directory made before a start: `mkdir -p`, then this mode.
@@ -234,6 +249,8 @@ pub struct PolicySpec {
     /// A unit's `Type=oneshot`, and its `RemainAfterExit=`.
     pub oneshot: bool,
     pub remain_after_exit: bool,
+    /// A unit's exit statuses (and, later, its other rules).
+    pub unit: crate::state::UnitRules,
 }
 
 impl ServiceSpec {
@@ -265,6 +282,7 @@ impl ServiceSpec {
             stop_command: self.stop_command.is_some(),
             oneshot: p.oneshot,
             remain_after_exit: p.remain_after_exit,
+            unit: p.unit.clone(),
             ..Policy::default()
         }
     }

@@ -20,8 +20,10 @@
 use crate::config::Restart;
 use std::time::{Duration, Instant};
 
+mod decide;
 mod policy;
-pub use policy::{Exit, Policy, PID_FILE_RETRY};
+mod queries;
+pub use policy::{Exit, KillMode, NotifyAccess, Policy, UnitRules, PID_FILE_RETRY};
 
 /// A service's up time after which its restart delay starts over.
 pub const BACKOFF_RESET: Duration = Duration::from_secs(10);
@@ -80,6 +82,8 @@ pub enum Event {
     Timer,
     /// The stop command has exited (or could not be started).
     StopCommandExited,
+    /// A unit's `ExecStartPost=` has exited: 0 (true), or not.
+    StartPostExited(bool),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +95,8 @@ pub enum Action {
     SpawnFinish(Exit),
     /// Send this signal to `run`'s process group.
     Signal(i32),
+    /// Send this signal to the main process only (`KillMode=`).
+    SignalMain(i32),
     /// SIGKILL `finish`'s process group: it overran its time.
     KillFinish,
     /// Stopped for good after a failure: a critical service takes tend down.
@@ -100,10 +106,14 @@ pub enum Action {
     /// Read the pid file: answer `Adopted`, `RunExited` (the daemon it
     /// names has exited already), or nothing (not yet: read again later).
     ReadPidFile,
-    /// No daemon within `start_timeout`: log it (the restart follows).
+    /// No daemon (or a unit not ready) within the start timeout: log it
+    /// (the restart follows).
     FailedStart,
     /// Start the stop command (report its end as `StopCommandExited`).
     SpawnStopCommand,
+    /// Start a unit's `ExecStartPost=` (report its end as
+    /// `StartPostExited`).
+    SpawnStartPost,
 }
 
 #[derive(Debug, Clone)]
@@ -135,6 +145,8 @@ pub struct Service {
     /// A oneshot's `run` exited 0: dependents may start (it is `down`, or
     /// `remaining`).
     pub done: bool,
+    /// A unit's `ExecStartPost=` runs: ready once it exited 0.
+    posting: bool,
 }
 
 impl Service {
@@ -156,66 +168,7 @@ impl Service {
             adopted: false,
             failed_start: false,
             done: false,
-        }
-    }
-
-    pub fn name_of_state(&self) -> &'static str {
-        match self.state {
-            State::Down => "down",
-            State::Up { .. } if !self.is_up() || self.policy.oneshot => "starting",
-            State::Remaining { .. } => "up",
-            State::Up { .. } if !self.policy.has_readiness => "up",
-            State::Up { .. } if self.ready => "ready",
-            State::Up { .. } | State::Daemonizing { .. } => "starting",
-            State::Stopping { .. } => "stopping",
-            State::Finishing { .. } => "finishing",
-            State::Backoff { .. } => "backoff",
-            State::Failed => "failed",
-        }
-    }
-
-    /// The main process runs: `run`, or for a `pid-file` service the
-    /// daemon, once found.
-    pub fn is_up(&self) -> bool {
-        match self.state {
-            State::Up { .. } => self.adopted || !self.policy.pid_file,
-            State::Remaining { .. } => true,
-            _ => false,
-        }
-    }
-
-    /// `run` of a `pid-file` service, not yet exited.
-    fn launching(&self) -> bool {
-        matches!(self.state, State::Up { .. }) && self.policy.pid_file && !self.adopted
-    }
-
-    /// This exit of `run` leaves a daemon to find (the service goes on).
-    pub fn daemonizes(&self, exit: Exit) -> bool {
-        self.launching() && exit.success()
-    }
-
-    /// True while a `run` or `finish` process of this service exists (or,
-    /// daemonizing, may).
-    pub fn has_process(&self) -> bool {
-        matches!(
-            self.state,
-            State::Up { .. }
-                | State::Stopping { .. }
-                | State::Finishing { .. }
-                | State::Daemonizing { .. }
-        )
-    }
-
-    /// When `Timer` should next be delivered.
-    pub fn deadline(&self) -> Option<Instant> {
-        match self.state {
-            State::Stopping { kill_at, .. } => kill_at,
-            State::Finishing { kill_at } => kill_at,
-            State::Backoff { until } => Some(until),
-            State::Up { since } if self.launching() => Some(since + self.policy.start_timeout),
-            // Never after `until` (see `step`).
-            State::Daemonizing { retry_at, .. } => Some(retry_at),
-            State::Down | State::Up { .. } | State::Failed | State::Remaining { .. } => None,
+            posting: false,
         }
     }
 
@@ -314,7 +267,7 @@ impl Service {
                 self.state = Daemonizing {
                     since,
                     retry_at: now,
-                    until: since + self.policy.start_timeout,
+                    until: since + self.start_timeout(),
                 };
                 Vec::new()
             }
@@ -336,21 +289,25 @@ impl Service {
                 },
                 Timer,
             ) if t <= now => {
-                self.killed = true;
                 self.state = Stopping {
                     since,
                     kill_at: None,
                 };
-                vec![Action::Signal(libc::SIGKILL)]
+                let kill = libc::SIGKILL;
+                self.killed = self.policy.unit.kill_mode != KillMode::None;
+                match self.policy.unit.kill_mode {
+                    KillMode::Group | KillMode::Mixed => vec![Action::Signal(kill)],
+                    KillMode::Process => vec![Action::SignalMain(kill)],
+                    KillMode::None => Vec::new(),
+                }
             }
             (Finishing { kill_at: Some(t) }, Timer) if t <= now => {
                 self.state = Finishing { kill_at: None };
                 vec![Action::KillFinish]
             }
-            (Up { since }, Timer)
-                if self.launching() && since + self.policy.start_timeout <= now =>
-            {
-                // `run` was to daemonize and exit 0 by now.
+            (Up { since }, Timer) if self.starting() && since + self.start_timeout() <= now => {
+                // `run` was to daemonize and exit 0 by now, or a unit
+                // was to be ready.
                 self.failed_start = true;
                 let mut actions = vec![Action::FailedStart];
                 actions.extend(self.stop(since, now));
@@ -380,11 +337,10 @@ impl Service {
             (Daemonizing { since, .. }, Adopted) => {
                 self.state = Up { since };
                 self.adopted = true;
-                self.ready |= !self.policy.has_readiness;
-                if self.want_up && !self.restart_now {
-                    Vec::new()
-                } else {
-                    self.stop(since, now)
+                match self.want_up && !self.restart_now {
+                    true if !self.policy.has_readiness => self.now_ready(),
+                    true => Vec::new(),
+                    false => self.stop(since, now),
                 }
             }
             (Backoff { until }, Timer) if until <= now => {
@@ -415,10 +371,24 @@ impl Service {
             (Stopping { .. }, StopCommandExited) => self.stop_signal(),
             // The main process went first: nothing left to signal.
             (_, StopCommandExited) => Vec::new(),
+            (Up { .. }, Ready) if !self.ready && !self.posting => self.now_ready(),
             (Up { .. } | Daemonizing { .. }, Ready) => {
+                self.ready |= !self.posting;
+                Vec::new()
+            }
+            (Up { .. }, StartPostExited(true)) if self.posting => {
+                self.posting = false;
                 self.ready = true;
                 Vec::new()
             }
+            (Up { since }, StartPostExited(false)) if self.posting => {
+                // As systemd: a failed start, stopped.
+                self.posting = false;
+                self.failed_start = true;
+                self.stop(since, now)
+            }
+            // Too late: the main process went first.
+            (_, StartPostExited(_)) => Vec::new(),
             (Down | Failed | Backoff { .. } | Stopping { .. } | Finishing { .. }, Ready) => {
                 Vec::new() // too late: readiness of a process that is going
             }
@@ -468,6 +438,7 @@ impl Service {
     fn ended(&mut self, exit: Exit, since: Instant, now: Instant) -> Vec<Action> {
         self.last_exit = Some(exit);
         self.ready = false;
+        self.posting = false;
         self.ran_for = now.saturating_duration_since(since);
         if self.policy.has_finish {
             let mut limit = self.policy.finish_timeout;
@@ -502,14 +473,30 @@ impl Service {
             self.starts.push_back(now);
         }
         self.state = State::Up { since: now };
-        // A daemon is ready once found (as systemd's Type=forking), a
-        // oneshot once it exited 0.
-        self.ready = !self.policy.has_readiness && !self.policy.pid_file && !self.policy.oneshot;
+        self.ready = false;
+        self.posting = false;
         self.done = false;
         self.killed = false;
         self.adopted = false;
         self.failed_start = false;
-        vec![Action::SpawnRun]
+        let mut actions = vec![Action::SpawnRun];
+        // A daemon is ready once found (as systemd's Type=forking), a
+        // oneshot once it exited 0.
+        if !self.policy.has_readiness && !self.policy.pid_file && !self.policy.oneshot {
+            actions.extend(self.now_ready());
+        }
+        actions
+    }
+
+    /// The main process is up and ready, or with `ExecStartPost=` will be
+    /// once that exited 0.
+    fn now_ready(&mut self) -> Vec<Action> {
+        self.posting = self.policy.unit.start_post;
+        self.ready = !self.posting;
+        match self.posting {
+            true => vec![Action::SpawnStartPost],
+            false => Vec::new(),
+        }
     }
 
     fn stop(&mut self, since: Instant, now: Instant) -> Vec<Action> {
@@ -537,70 +524,6 @@ impl Service {
         self.want_up = false;
         self.state = State::Down;
         Vec::new()
-    }
-
-    /// The stop signal to the main process's group (then SIGCONT).
-    fn stop_signal(&self) -> Vec<Action> {
-        let sig = self.policy.stop_signal;
-        if sig == 0 {
-            // A logger at shutdown: it stops at end of input (see supervisor).
-            Vec::new()
-        } else if sig == libc::SIGKILL || sig == libc::SIGCONT {
-            vec![Action::Signal(sig)]
-        } else {
-            // A stopped process acts on its stop signal only once continued.
-            vec![Action::Signal(sig), Action::Signal(libc::SIGCONT)]
-        }
-    }
-
-    /// `run` (and `finish`, if any) have exited: what next.
-    fn decide(&mut self, finish_code: Option<i32>, now: Instant) -> Vec<Action> {
-        if !self.want_up {
-            self.state = State::Down;
-            return Vec::new();
-        }
-        if finish_code == Some(FINISH_NO_RESTART) {
-            self.state = State::Failed;
-            return vec![Action::GaveUp];
-        }
-        if self.restart_now {
-            self.restart_now = false;
-            self.restarts += 1;
-            return self.spawn(now);
-        }
-        let success = !self.failed_start && self.last_exit.is_some_and(Exit::success);
-        if self.policy.oneshot && success {
-            // Done: never restarted; up for good with remain_after_exit.
-            self.done = true;
-            if self.policy.remain_after_exit {
-                self.state = State::Remaining { since: now };
-                self.ready = true;
-                return Vec::new();
-            }
-            self.state = State::Down;
-            self.want_up = false;
-            return vec![Action::Completed];
-        }
-        match (self.policy.restart, success) {
-            (Restart::Never | Restart::OnFailure, true) => {
-                self.state = State::Down;
-                self.want_up = false;
-                vec![Action::Completed]
-            }
-            (Restart::Never, false) => {
-                self.state = State::Failed;
-                vec![Action::GaveUp]
-            }
-            (Restart::Always, _) | (Restart::OnFailure, false) => {
-                if self.ran_for >= BACKOFF_RESET {
-                    self.delay = self.policy.delay;
-                }
-                let wait = self.delay;
-                self.delay = (self.delay * 2).min(self.policy.delay_max);
-                self.state = State::Backoff { until: now + wait };
-                Vec::new()
-            }
-        }
     }
 }
 

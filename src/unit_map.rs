@@ -5,12 +5,14 @@
 
 use crate::config::{self, Restart};
 use crate::scan::read_bounded;
-use crate::spec::{Helper, MakeDir, PolicySpec, Readiness, ServiceSpec};
+use crate::spec::{Helper, MakeDir, OutFile, PolicySpec, Readiness, ServiceSpec};
+use crate::state::{self, Exit, UnitRules};
 use crate::sys::Limits;
 use crate::unit::exec::{self, Privileges};
 use crate::unit::process::{DirRoot, Output};
 use crate::unit::service::{KillMode, RestartPolicy, ServiceType, UnitService};
-use crate::unit::{envfile, parse};
+use crate::unit::value::ExitStatusSet;
+use crate::unit::{self, envfile, parse};
 use crate::unit_exec::{self, Mode};
 use crate::unit_scan::{Fnv, ENVIRONMENT_FILE_MAX};
 use std::ffi::OsString;
@@ -36,15 +38,7 @@ pub(crate) const MANAGED_DIRS: [(DirRoot, &str, &str); 5] = [
 
 /// Directives typed by `unit` that tend does not carry out yet: named in
 /// the unit's warning line whenever they are set.
-pub(crate) const NOT_YET: &[&str] = &[
-    "ExecStartPost",
-    "TimeoutStartSec",
-    "NotifyAccess",
-    "RestartPreventExitStatus",
-    "RestartForceExitStatus",
-    "SuccessExitStatus",
-    "PartOf",
-];
+pub(crate) const NOT_YET: &[&str] = &["PartOf"];
 
 /// The unit as tend runs it (see the table in `unit`'s docs).
 pub(crate) fn to_spec(
@@ -186,11 +180,18 @@ pub(crate) fn to_spec(
         }
     }
 
-    let argv: Vec<OsString> = match u.exec_start_pre.is_empty() && u.exec_start.len() == 1 {
+    // A oneshot's ExecStartPost= runs after its ExecStart=, in the runner.
+    let post_cmds = match oneshot {
+        true => u.exec_start_post.as_slice(),
+        false => &[],
+    };
+    let alone = u.exec_start_pre.is_empty() && u.exec_start.len() == 1 && post_cmds.is_empty();
+    let argv: Vec<OsString> = match alone {
         // ExecStartPre=: tend's runner runs them, then becomes ExecStart
         // (a oneshot's: runs each ExecStart= in order).
         false => {
-            let all: Vec<_> = u.exec_start_pre.iter().chain(&u.exec_start).collect();
+            let pre = u.exec_start_pre.iter();
+            let all: Vec<_> = pre.chain(&u.exec_start).chain(post_cmds).collect();
             unit_exec::encode(Mode::Exec, &runner_cmds(&all))
         }
         true => {
@@ -252,14 +253,23 @@ pub(crate) fn to_spec(
     };
     // systemd's default stop timeout is 90s; in a container tend's
     // `--grace` is the one that fits the runtime's own stop timeout.
-    let timeout_set = layered
-        .directives
-        .iter()
-        .any(|d| d.key == "TimeoutStopSec" || d.key == "TimeoutSec");
+    let set = |key: &str| {
+        let keys = [key, "TimeoutSec"];
+        layered
+            .directives
+            .iter()
+            .any(|d| keys.contains(&d.key.as_str()))
+    };
+    let timeout_set = set("TimeoutStopSec");
     let grace = match (u.timeout_stop, u.send_sigkill) {
         (_, false) | (None, _) => NO_KILL,
         (Some(t), true) if timeout_set => t,
         (Some(_), true) => grace,
+    };
+    // StandardError=inherit (the default) follows StandardOutput=.
+    let err = match &u.process.stderr {
+        Output::Inherit => out_file(&u.process.stdout),
+        e => out_file(e),
     };
     let watchdog = u.watchdog.filter(|_| readiness == Readiness::Notify);
     Ok(ServiceSpec {
@@ -298,6 +308,29 @@ pub(crate) fn to_spec(
             reload_signal: reload_signal(u),
             oneshot,
             remain_after_exit: oneshot && u.remain_after_exit,
+            unit: UnitRules {
+                // systemd counts these signals as clean too, but for a
+                // oneshot.
+                success: exits(&u.success_exit_status, !oneshot),
+                prevent: exits(&u.restart_prevent_exit_status, false),
+                force: exits(&u.restart_force_exit_status, false),
+                // Unset: `--ready-timeout`, as `--grace` for TimeoutStopSec=.
+                start_timeout: set("TimeoutStartSec").then(|| u.timeout_start.unwrap_or(NO_KILL)),
+                ready_bound: !oneshot || set("TimeoutStartSec"),
+                start_post: !oneshot && !u.exec_start_post.is_empty(),
+                notify_access: match u.notify_access {
+                    unit::service::NotifyAccess::Main => state::NotifyAccess::Main,
+                    unit::service::NotifyAccess::None => state::NotifyAccess::None,
+                    // `exec` (and its control processes): all, noted.
+                    _ => state::NotifyAccess::All,
+                },
+                kill_mode: match u.kill_mode {
+                    KillMode::ControlGroup => state::KillMode::Group,
+                    KillMode::Mixed => state::KillMode::Mixed,
+                    KillMode::Process => state::KillMode::Process,
+                    KillMode::None => state::KillMode::None,
+                },
+            },
         },
         dirs,
         limits: Limits {
@@ -312,8 +345,37 @@ pub(crate) fn to_spec(
         },
         reload_command,
         stop_command,
+        start_post: helper(&u.exec_start_post).filter(|_| !oneshot),
+        output: [out_file(&u.process.stdout), err],
         fingerprint: 0,
     })
+}
+
+/// The file of `StandardOutput=`/`StandardError=`; `None` for the
+/// journal and stdout's `inherit`: tend's (prefixed) output.
+fn out_file(o: &Output) -> Option<OutFile> {
+    let (path, append, truncate) = match o {
+        Output::Journal | Output::Inherit => return None,
+        Output::Null => ("/dev/null", false, false),
+        Output::File(p) => (p.as_str(), false, false),
+        Output::Append(p) => (p.as_str(), true, false),
+        Output::Truncate(p) => (p.as_str(), false, true),
+    };
+    Some(OutFile {
+        path: path.into(),
+        append,
+        truncate,
+    })
+}
+
+/// `*ExitStatus=` as the state machine takes them; `clean`: with
+/// SIGHUP, SIGINT, SIGTERM and SIGPIPE (systemd's clean signals).
+fn exits(set: &ExitStatusSet, clean_too: bool) -> Vec<Exit> {
+    let clean = [libc::SIGHUP, libc::SIGINT, libc::SIGTERM, libc::SIGPIPE];
+    let clean = clean.iter().filter(|_| clean_too);
+    (set.codes.iter().map(|&c| Exit::Code(c.into())))
+        .chain(set.signals.iter().chain(clean).map(|&s| Exit::Signal(s)))
+        .collect()
 }
 
 /// The program of an `Exec*=` command: as written when absolute, else
@@ -426,6 +488,9 @@ pub(crate) fn noted(u: &UnitService, layered: &parse::Layered, ignored: &mut Vec
             }
         }
     }
+    if u.notify_access == unit::service::NotifyAccess::Exec {
+        note("NotifyAccess=exec (as all)".into());
+    }
     if u.remain_after_exit && u.service_type != ServiceType::Oneshot {
         note("RemainAfterExit (without Type=oneshot)".into());
     }
@@ -438,15 +503,6 @@ pub(crate) fn noted(u: &UnitService, layered: &parse::Layered, ignored: &mut Vec
     };
     if !approx.is_empty() {
         note(approx.into());
-    }
-    if u.kill_mode != KillMode::ControlGroup {
-        note("KillMode".into());
-    }
-    if u.process.stdout != Output::Journal {
-        note("StandardOutput".into());
-    }
-    if !matches!(u.process.stderr, Output::Journal | Output::Inherit) {
-        note("StandardError".into());
     }
     if u.watchdog.is_some()
         && !matches!(

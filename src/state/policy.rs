@@ -96,6 +96,55 @@ pub struct Policy {
     /// With `pid_file`: the daemon must be found this long after the start
     /// (`--ready-timeout`), or the start failed.
     pub start_timeout: Duration,
+    /// What only a unit sets; the defaults are tend's own behaviour.
+    pub unit: UnitRules,
+}
+
+/// A unit's rules (SPEC §8) that a service dir has no word for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UnitRules {
+    /// `SuccessExitStatus=`: exits that count as clean besides code 0.
+    pub success: Vec<Exit>,
+    /// `RestartPreventExitStatus=`: never restarted after these.
+    pub prevent: Vec<Exit>,
+    /// `RestartForceExitStatus=`: restarted after these, whatever
+    /// `restart` says (`prevent` wins).
+    pub force: Vec<Exit>,
+    /// `KillMode=`: who gets the stop signal and the SIGKILL.
+    pub kill_mode: KillMode,
+    /// `TimeoutStartSec=`: replaces `start_timeout` when set.
+    pub start_timeout: Option<Duration>,
+    /// The start timeout also bounds readiness (and a oneshot's run): a
+    /// unit not ready by then has failed to start, as in systemd.
+    pub ready_bound: bool,
+    /// `ExecStartPost=`: run once the unit is up and ready, which it is
+    /// only once that exited 0.
+    pub start_post: bool,
+    /// `NotifyAccess=`: whose sd_notify datagrams count.
+    pub notify_access: NotifyAccess,
+}
+
+/// `All`: any process of the service (tend's own check); `Main`: the
+/// main process only; `None`: none.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum NotifyAccess {
+    #[default]
+    All,
+    Main,
+    None,
+}
+
+/// Who a stop signals: `Group` the process group (tend's own way, a
+/// unit's `control-group`); `Mixed` the main process, SIGKILL the group;
+/// `Process` only the main process, SIGKILL too; `None` the main process,
+/// never SIGKILL.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum KillMode {
+    #[default]
+    Group,
+    Mixed,
+    Process,
+    None,
 }
 
 /// How often a pid file that does not name the daemon yet is read again.
@@ -118,6 +167,7 @@ impl Default for Policy {
             oneshot: false,
             remain_after_exit: false,
             start_timeout: Duration::from_secs(30),
+            unit: UnitRules::default(),
         }
     }
 }

@@ -360,3 +360,224 @@ fn oneshot_remaining_after_exit_is_up_with_no_process() {
         vec![SpawnRun]
     );
 }
+
+// ---- a unit's exit statuses ----
+
+/// After `exit`, what a service with `restart` and the unit's rules does.
+fn after_exit(restart: RestartPolicy, rules: &UnitRules, exit: Exit) -> (State, Vec<Action>) {
+    let t0 = Instant::now();
+    let mut s = svc(|p| {
+        p.restart = restart;
+        p.unit = rules.clone();
+    });
+    up(&mut s, t0);
+    let actions = s.step(RunExited(exit), t0 + MS);
+    (s.state, actions)
+}
+
+#[test]
+fn success_prevent_and_force_exit_statuses_decide_the_restart() {
+    use RestartPolicy::{Always, Never, OnFailure};
+    let backoff = |st: &State| matches!(st, State::Backoff { .. });
+    let rules = UnitRules {
+        success: vec![Exit::Code(75), Exit::Signal(libc::SIGTERM)],
+        prevent: vec![Exit::Code(3), Exit::Code(75)],
+        force: vec![Exit::Code(3), Exit::Code(0), Exit::Signal(libc::SIGUSR1)],
+        ..UnitRules::default()
+    };
+    let (done, gave_up) = (
+        (State::Down, vec![Completed]),
+        (State::Failed, vec![GaveUp]),
+    );
+    // (restart, exit, backoff?, else the end state and actions)
+    let table = [
+        // SuccessExitStatus=: clean for on-failure, and not a failure for no.
+        (OnFailure, Exit::Signal(libc::SIGTERM), false, &done),
+        (Never, Exit::Signal(libc::SIGTERM), false, &done),
+        (OnFailure, Exit::Code(1), true, &done),
+        (Never, Exit::Code(1), false, &gave_up),
+        // RestartPreventExitStatus= wins over Always and over force; a
+        // prevented clean status is done, a failure failed.
+        (Always, Exit::Code(75), false, &done),
+        (Always, Exit::Code(3), false, &gave_up),
+        (OnFailure, Exit::Code(3), false, &gave_up),
+        // RestartForceExitStatus=: even with Restart=no, even on success.
+        (Never, Exit::Code(0), true, &done),
+        (Never, Exit::Signal(libc::SIGUSR1), true, &done),
+        (OnFailure, Exit::Code(0), true, &done),
+        (Always, Exit::Code(0), true, &done),
+    ];
+    for (restart, exit, restarts, end) in table {
+        let (state, actions) = after_exit(restart, &rules, exit);
+        match restarts {
+            true => assert!(backoff(&state), "{restart:?} {exit:?}: {state:?}"),
+            false => assert_eq!((state, actions), end.clone(), "{restart:?} {exit:?}"),
+        }
+    }
+    // Without rules: tend's own behaviour (a signal is a failure).
+    let none = UnitRules::default();
+    assert!(backoff(
+        &after_exit(OnFailure, &none, Exit::Signal(libc::SIGTERM)).0
+    ));
+    assert_eq!(
+        after_exit(Never, &none, Exit::Signal(libc::SIGTERM)),
+        gave_up
+    );
+    // A oneshot's success status: done, its dependents released.
+    let t0 = Instant::now();
+    let mut s = svc(|p| {
+        p.oneshot = true;
+        p.restart = Never;
+        p.unit.success = vec![Exit::Code(2)];
+    });
+    up(&mut s, t0);
+    assert_eq!(s.step(RunExited(Exit::Code(2)), t0 + MS), vec![Completed]);
+    assert!(s.done);
+}
+
+// ---- KillMode= ----
+
+#[test]
+fn kill_mode_says_who_gets_the_stop_signal_and_sigkill() {
+    use Action::SignalMain;
+    let (term, cont, kill) = (libc::SIGTERM, libc::SIGCONT, libc::SIGKILL);
+    let table = [
+        (
+            KillMode::Group,
+            [Signal(term), Signal(cont)],
+            vec![Signal(kill)],
+        ),
+        (
+            KillMode::Mixed,
+            [SignalMain(term), SignalMain(cont)],
+            vec![Signal(kill)],
+        ),
+        (
+            KillMode::Process,
+            [SignalMain(term), SignalMain(cont)],
+            vec![SignalMain(kill)],
+        ),
+        (KillMode::None, [SignalMain(term), SignalMain(cont)], vec![]),
+    ];
+    let t0 = Instant::now();
+    for (mode, stop, at_grace) in table {
+        let mut s = svc(|p| {
+            p.unit.kill_mode = mode;
+            p.grace = 1000 * MS;
+        });
+        up(&mut s, t0);
+        assert_eq!(s.step(Stop, t0 + MS), stop, "{mode:?}");
+        assert_eq!(s.step(Timer, t0 + 1001 * MS), at_grace, "{mode:?}");
+        assert_eq!(s.killed, !at_grace.is_empty(), "{mode:?}");
+        assert_eq!((s.name_of_state(), s.deadline()), ("stopping", None));
+        assert_eq!(
+            s.step(RunExited(Exit::Signal(kill)), t0 + 1002 * MS),
+            vec![]
+        );
+        assert_eq!(s.state, State::Down, "{mode:?}");
+    }
+    // After an ExecStop=, what is left gets the signal the same way.
+    let mut s = svc(|p| {
+        p.unit.kill_mode = KillMode::Process;
+        p.stop_command = true;
+    });
+    up(&mut s, t0);
+    assert_eq!(s.step(Stop, t0 + MS), vec![SpawnStopCommand]);
+    assert_eq!(
+        s.step(Event::StopCommandExited, t0 + 2 * MS),
+        vec![SignalMain(term), SignalMain(cont)]
+    );
+}
+
+// ---- TimeoutStartSec= ----
+
+#[test]
+fn a_unit_not_ready_within_its_start_timeout_failed_to_start() {
+    let t0 = Instant::now();
+    let (term, cont) = (libc::SIGTERM, libc::SIGCONT);
+    let unit = |p: &mut Policy| {
+        p.has_readiness = true;
+        p.restart = RestartPolicy::OnFailure;
+        p.unit.ready_bound = true;
+        p.unit.start_timeout = Some(500 * MS);
+    };
+    let mut s = svc(unit);
+    up(&mut s, t0);
+    assert_eq!(s.deadline(), Some(t0 + 500 * MS));
+    assert_eq!(s.step(Timer, t0 + 499 * MS), vec![]);
+    assert_eq!(
+        s.step(Timer, t0 + 500 * MS),
+        vec![FailedStart, Signal(term), Signal(cont)]
+    );
+    // It exits 0 on TERM: still a failure, restarted by on-failure.
+    assert_eq!(s.step(RunExited(Exit::Code(0)), t0 + 510 * MS), vec![]);
+    assert!(matches!(s.state, State::Backoff { .. }));
+    // Ready in time: no deadline any more.
+    let mut s = svc(unit);
+    up(&mut s, t0);
+    assert_eq!(s.step(Event::Ready, t0 + 100 * MS), vec![]);
+    assert_eq!(s.deadline(), None);
+    // Without a bound (a service dir): readiness may take its time.
+    let mut s = svc(|p| p.has_readiness = true);
+    up(&mut s, t0);
+    assert_eq!(s.deadline(), None);
+    // Unset (`None`): the supervisor's start_timeout, also for a pid file.
+    let mut s = svc(|p| {
+        unit(p);
+        p.unit.start_timeout = None;
+        p.start_timeout = TIMEOUT;
+    });
+    up(&mut s, t0);
+    assert_eq!(s.deadline(), Some(t0 + TIMEOUT));
+    let mut s = daemon_svc(|p| p.unit.start_timeout = Some(200 * MS));
+    up(&mut s, t0);
+    assert_eq!(s.deadline(), Some(t0 + 200 * MS));
+    assert_eq!(s.start_timeout(), 200 * MS);
+}
+
+// ---- ExecStartPost= ----
+
+#[test]
+fn start_post_runs_once_ready_and_its_failure_is_a_failed_start() {
+    let t0 = Instant::now();
+    let (term, cont) = (libc::SIGTERM, libc::SIGCONT);
+    // Ready at once (simple): the start-post follows the spawn.
+    let mut s = svc(|p| p.unit.start_post = true);
+    assert_eq!(s.step(Start, t0), vec![SpawnRun, Action::SpawnStartPost]);
+    assert_eq!((s.name_of_state(), s.ready), ("starting", false));
+    assert_eq!(s.step(Event::StartPostExited(true), t0 + MS), vec![]);
+    assert_eq!((s.name_of_state(), s.ready), ("up", true));
+    // Notify: after READY=1, once; failing, the unit is stopped and
+    // restarted as after a failure.
+    let mut s = svc(|p| {
+        p.unit.start_post = true;
+        p.has_readiness = true;
+        p.restart = RestartPolicy::OnFailure;
+    });
+    up(&mut s, t0);
+    assert_eq!(s.step(Event::Ready, t0 + MS), vec![Action::SpawnStartPost]);
+    assert_eq!(s.step(Event::Ready, t0 + 2 * MS), vec![], "once");
+    assert!(!s.ready);
+    assert_eq!(
+        s.step(Event::StartPostExited(false), t0 + 3 * MS),
+        vec![Signal(term), Signal(cont)]
+    );
+    assert_eq!(s.step(RunExited(Exit::Code(0)), t0 + 4 * MS), vec![]);
+    assert!(matches!(s.state, State::Backoff { .. }), "{:?}", s.state);
+    // A pid-file daemon: once found.
+    let mut s = daemon_svc(|p| p.unit.start_post = true);
+    daemonizing(&mut s, t0);
+    assert_eq!(
+        s.step(Event::Adopted, t0 + 20 * MS),
+        vec![Action::SpawnStartPost]
+    );
+    assert_eq!(s.step(Event::StartPostExited(true), t0 + 30 * MS), vec![]);
+    assert!(s.ready && s.is_up());
+    // Its end after the main process's changes nothing.
+    let mut s = svc(|p| p.unit.start_post = true);
+    s.step(Start, t0);
+    s.step(Stop, t0 + MS);
+    assert_eq!(s.step(Event::StartPostExited(false), t0 + 2 * MS), vec![]);
+    assert_eq!(s.step(RunExited(Exit::Signal(term)), t0 + 3 * MS), vec![]);
+    assert_eq!(s.state, State::Down);
+}

@@ -104,15 +104,15 @@ impl Supervisor {
     /// `Action::FailedStart` of service i: says why.
     pub(super) fn failed_start(&self, i: usize) {
         let s = &self.svcs[i];
+        let (name, ms) = (&s.spec.name, s.sm.start_timeout().as_millis());
         let why = match s.run_pid {
+            _ if s.spec.pid_file.is_none() || s.sm.adopted => {
+                return log::error!("{name}: not ready within {ms}ms: failed start");
+            }
             Some(_) => "run has not exited",
             None => &s.daemon.why,
         };
-        log::error!(
-            "{}: no daemon within {}ms ({why}): failed start",
-            s.spec.name,
-            s.sm.policy.start_timeout.as_millis()
-        );
+        log::error!("{name}: no daemon within {ms}ms ({why}): failed start");
     }
 }
 

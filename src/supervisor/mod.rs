@@ -611,6 +611,7 @@ impl Supervisor {
                 }
                 None
             }
+            Action::SignalMain(sig) => self.signal_main(i, sig),
             Action::KillFinish => {
                 if let Some(pid) = s.finish_pid {
                     log::warn!("{}: finish overran its timeout, SIGKILL", s.spec.name);
@@ -649,6 +650,7 @@ impl Supervisor {
                 self.failed_start(i);
                 None
             }
+            Action::SpawnStartPost => self.spawn_start_post(i),
             Action::SpawnStopCommand => {
                 (!self.spawn_helper(i, true)).then_some(Event::StopCommandExited)
             }

@@ -16,6 +16,9 @@ pub(super) struct Pipes {
     pub feeds: Option<usize>,
     /// Has a logger reading its stdout.
     pub has_log: bool,
+    /// A unit's output files (`StandardOutput=`, `StandardError=`), opened
+    /// at each start: they replace the pipes for all its processes.
+    pub files: [Option<OwnedFd>; 2],
 }
 
 impl Pipes {
@@ -32,6 +35,7 @@ impl Pipes {
             stderr: None,
             feeds: None,
             has_log: false,
+            files: [None, None],
         }
     }
 
@@ -55,10 +59,16 @@ impl Pipes {
 
     /// The write ends a child of this service gets as stdout and stderr.
     pub fn out_w(&self) -> Option<RawFd> {
+        if let Some(f) = &self.files[0] {
+            return Some(f.as_raw_fd());
+        }
         self.stdout.as_ref()?.w.as_ref().map(|w| w.as_raw_fd())
     }
 
     pub fn err_w(&self) -> Option<RawFd> {
+        if let Some(f) = &self.files[1] {
+            return Some(f.as_raw_fd());
+        }
         self.stderr.as_ref()?.w.as_ref().map(|w| w.as_raw_fd())
     }
 

@@ -6,6 +6,7 @@
 
 use super::*;
 use crate::ready::{self as probe, NotifySocket};
+use crate::state::NotifyAccess;
 
 /// One service's readiness channels.
 #[derive(Default)]
@@ -111,12 +112,15 @@ impl Probes {
 /// its main process, a process of its session (`run` started one), or one
 /// below it. 0, a process outside tend's pid namespace, is not. A sender
 /// already gone cannot be checked and is believed: `systemd-notify` and
-/// `socat` send and exit, and their parent reaps them at once.
-fn sent_by_service(run: i32, sender: Option<i32>) -> bool {
+/// `socat` send and exit, and their parent reaps them at once. A unit's
+/// `NotifyAccess=main` takes only `run`, `none` nothing.
+fn sent_by_service(run: i32, sender: Option<i32>, access: NotifyAccess) -> bool {
     match sender {
+        _ if access == NotifyAccess::None => false,
         None => true,
-        Some(0) => false,
         Some(p) if p == run => true,
+        Some(_) if access == NotifyAccess::Main => false,
+        Some(0) => false,
         Some(p) => match sys::session_of(p) {
             Some(sid) if sid == run => true,
             Some(_) => sys::descends_from(p, run).unwrap_or(true),
@@ -166,11 +170,17 @@ impl Supervisor {
         for (notice, sender) in n.read_some() {
             let s = &mut self.svcs[i];
             let Some(run) = s.run_pid else { continue };
-            if !sent_by_service(run, sender) {
+            let access = s.sm.policy.unit.notify_access;
+            if !sent_by_service(run, sender, access) {
                 if !s.probes.rejected {
                     s.probes.rejected = true;
+                    let why = match access {
+                        NotifyAccess::Main => "not the main process (NotifyAccess=main)",
+                        NotifyAccess::None => "NotifyAccess=none",
+                        NotifyAccess::All => "not one of the service's processes",
+                    };
                     log::warn!(
-                        "{}: sd_notify from pid {} ignored: not one of the service's processes",
+                        "{}: sd_notify from pid {} ignored: {why}",
                         s.spec.name,
                         sender.unwrap_or(0)
                     );
@@ -295,5 +305,40 @@ impl Supervisor {
             }
             Readiness::None | Readiness::Fd(_) | Readiness::Notify => s.probes.at = None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The answers that need no look-up in /proc.
+    #[test]
+    fn notify_access_decides_whose_datagrams_count() {
+        use NotifyAccess::{All, Main, None as Nobody};
+        let me = std::process::id() as i32;
+        let table = [
+            (All, Some(10), true),
+            (All, None, true),
+            (All, Some(0), false),
+            (Main, Some(10), true),
+            (Main, None, true),
+            (Main, Some(me), false),
+            (Main, Some(0), false),
+            (Nobody, Some(10), false),
+            (Nobody, None, false),
+        ];
+        for (access, sender, want) in table {
+            assert_eq!(
+                sent_by_service(10, sender, access),
+                want,
+                "{access:?} {sender:?}"
+            );
+        }
+        // A process below the main one counts for All only: this test's
+        // own pid descends from its parent.
+        let parent = std::os::unix::process::parent_id() as i32;
+        assert!(sent_by_service(parent, Some(me), All));
+        assert!(!sent_by_service(parent, Some(me), Main));
     }
 }

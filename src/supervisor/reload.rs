@@ -91,6 +91,7 @@ impl Supervisor {
                 && s.finish_pid.is_none()
                 && s.stop_pid.is_none()
                 && s.reload_pid.is_none()
+                && s.post_pid.is_none()
                 && s.probes.check_pid.is_none()
         };
         if !self.svcs.iter().any(gone) {

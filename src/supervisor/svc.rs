@@ -9,6 +9,7 @@ use super::output::Pipes;
 use super::ready::Probes;
 use super::sockets::Sockets;
 use super::*;
+use crate::spec::OutFile;
 
 pub(super) struct Svc {
     pub spec: ServiceSpec,
@@ -19,6 +20,8 @@ pub(super) struct Svc {
     /// A unit's ExecStop= and ExecReload= while they run.
     pub stop_pid: Option<i32>,
     pub reload_pid: Option<i32>,
+    /// A unit's ExecStartPost= while it runs.
+    pub post_pid: Option<i32>,
     /// The last `run`'s pid, which is its process group (it is a session
     /// leader); or the daemon's pid.
     pub last_pid: i32,
@@ -68,6 +71,7 @@ impl Svc {
             finish_pid: None,
             stop_pid: None,
             reload_pid: None,
+            post_pid: None,
             last_pid: 0,
             removed: false,
             config_error: None,
@@ -155,6 +159,24 @@ pub(super) fn link(svcs: &mut [Svc]) {
     }
 }
 
+/// A unit's output files for a start (stderr shares stdout's when they
+/// are the same file); an error names the service and the file.
+fn open_outputs(spec: &ServiceSpec) -> std::io::Result<[Option<OwnedFd>; 2]> {
+    let mode = 0o666 & !spec.limits.umask.unwrap_or(0o022);
+    let open = |f: &OutFile| {
+        sys::open_output(&f.path, f.append, f.truncate, mode).map_err(|e| {
+            let what = format!("{}: cannot open {}: {e}", spec.name, f.path.display());
+            std::io::Error::other(what)
+        })
+    };
+    let out = spec.output[0].as_ref().map(open).transpose()?;
+    let err = match (&spec.output, &out) {
+        ([Some(a), Some(b)], Some(fd)) if a == b => Some(fd.try_clone()?),
+        ([_, e], _) => e.as_ref().map(open).transpose()?,
+    };
+    Ok([out, err])
+}
+
 impl Supervisor {
     /// Starts `run` of service i with its pipes, sockets and readiness
     /// channel.
@@ -173,6 +195,7 @@ impl Supervisor {
             })?;
         }
         s.pipes.ensure()?;
+        s.pipes.files = open_outputs(&s.spec)?;
         s.sockets.ensure(&s.spec, &self.inherited)?;
         let mut env = s.spec.env.clone();
         s.sockets.add_env(&mut env);
@@ -207,6 +230,21 @@ impl Supervisor {
             };
         }
         Ok(child)
+    }
+
+    /// `Action::SignalMain`: `sig` to service i's main process only.
+    pub(super) fn signal_main(&mut self, i: usize, sig: i32) -> Option<Event> {
+        let s = &self.svcs[i];
+        if let Some(pid) = s.run_pid {
+            if sig == libc::SIGKILL {
+                log::warn!(
+                    "{}[{pid}]: still running after its grace, SIGKILL",
+                    s.spec.name
+                );
+            }
+            self.pids.signal(pid, sig);
+        }
+        None
     }
 
     /// Where per-service files (notify sockets) go: beside the control

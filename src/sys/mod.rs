@@ -38,6 +38,36 @@ pub fn make_dir(
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
 }
 
+/// Opens a service's output file (a unit's `StandardOutput=file:` and the
+/// like) for writing, close-on-exec: created with `mode` when missing; it
+/// must be a regular file or /dev/null (never a FIFO that would block, a
+/// terminal or a device).
+pub fn open_output(
+    path: &std::path::Path,
+    append: bool,
+    truncate: bool,
+    mode: u32,
+) -> std::io::Result<OwnedFd> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .append(append)
+        .truncate(truncate)
+        .mode(mode)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    let m = f.metadata()?;
+    let null = m.file_type().is_char_device() && m.rdev() == libc::makedev(1, 3);
+    if !m.is_file() && !null {
+        return Err(std::io::Error::other("not a regular file or /dev/null"));
+    }
+    // Non-blocking only for the open: the child gets a plain file.
+    let flags = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_GETFL) };
+    unsafe { libc::fcntl(f.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK) };
+    Ok(f.into())
+}
+
 /// Blocks every catchable signal (they are read from a signalfd instead)
 /// and returns the mask tend inherited, to be handed back to children.
 pub fn block_signals() -> nix::Result<SigSet> {

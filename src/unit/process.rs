@@ -19,6 +19,7 @@ pub enum Output {
     Null,
     File(String),
     Append(String),
+    Truncate(String),
 }
 
 /// `WorkingDirectory=`: `dir` is `None` for `~` (the home of `User=`).
@@ -203,7 +204,8 @@ fn managed_dir_path(b: &mut Build, key: &str, w: &str) -> Result<String, String>
     Ok(path.to_string())
 }
 
-/// `journal`, `inherit`, `null`, `file:PATH`, `append:PATH`; the other
+/// `journal`, `inherit`, `null`, `file:PATH`, `append:PATH`,
+/// `truncate:PATH`; the other
 /// systemd targets (kmsg, tty, socket, ...) go to the journal, that is
 /// tend's output, and are reported.
 fn output(b: &mut Build, key: &str, v: &str) -> Result<Output, String> {
@@ -216,6 +218,9 @@ fn output(b: &mut Build, key: &str, v: &str) -> Result<Output, String> {
     }
     if let Some(p) = v.strip_prefix("append:") {
         return Ok(Output::Append(path(p)?));
+    }
+    if let Some(p) = v.strip_prefix("truncate:") {
+        return Ok(Output::Truncate(path(p)?));
     }
     Ok(match v {
         "journal" => Output::Journal,

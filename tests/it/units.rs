@@ -685,3 +685,333 @@ fn umask_nice_and_limits_apply_to_the_service() {
     t.check(!t.stderr().contains("ignored"), "a directive was ignored");
     t.term_expect(0);
 }
+
+/// SuccessExitStatus=, RestartPreventExitStatus=, RestartForceExitStatus=:
+/// a listed success is not restarted by Restart=on-failure, a prevented
+/// status stops Restart=always (failed), a forced one restarts Restart=no.
+#[test]
+fn exit_statuses_decide_the_restart() {
+    let fx = Fixture::new("unit-exit-status", []);
+    let unit = |name: &str, extra: &str, script: &str| {
+        let log = fx.arg(name);
+        fx.write(file(
+            &format!("services/{name}.service"),
+            &format!(
+                "[Service]\n{extra}RestartSec=50ms\n\
+                 ExecStart=/bin/sh -c 'echo run >> {log}; {script}'\n"
+            ),
+        ));
+    };
+    unit(
+        "ok",
+        "Restart=on-failure\nSuccessExitStatus=42 SIGUSR1\n",
+        "exit 42",
+    );
+    unit(
+        "stop",
+        "Restart=always\nRestartPreventExitStatus=TEMPFAIL\n",
+        "exit 75",
+    );
+    let force = "Restart=no\nRestartForceExitStatus=7\n";
+    let n = fx.arg("force");
+    unit(
+        "force",
+        force,
+        &format!("[ $(wc -l < {n}) -lt 3 ] && exit 7; exit 0"),
+    );
+    let mut t = fx.start(&[]);
+    t.wait_lines("force", 3);
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    for (name, runs) in [("ok", 1), ("stop", 1), ("force", 3)] {
+        t.check_eq(fx.lines(name).len(), runs, &format!("runs of {name}"));
+    }
+    let r = systemctl(&fx, &["is-active", "ok", "stop", "force"]);
+    t.check_eq(
+        r.1.as_str(),
+        "inactive\nfailed\ninactive\n",
+        "is-active: ok done, stop failed, force done",
+    );
+    t.check(!t.stderr().contains("ignored"), "a directive was ignored");
+    t.term_expect(0);
+}
+
+/// StandardOutput=, StandardError=: a file (stderr follows stdout by
+/// default) created 0644, append: and truncate:, null, the journal (tend's
+/// output); a file that cannot be opened, a FIFO (which would block tend)
+/// or a device is one error line for that service while the rest run.
+#[test]
+fn standard_output_and_error_go_to_files() {
+    use std::os::unix::fs::PermissionsExt;
+    let fx = Fixture::new(
+        "unit-output",
+        [file("app", "old\n"), file("trunc", "stale line\n")],
+    );
+    let status = Command::new("mkfifo").arg(fx.path("fifo")).status();
+    if !status.as_ref().is_ok_and(|s| s.success()) {
+        panic!("mkfifo failed: {status:?}");
+    }
+    let unit = |name: &str, lines: &str, say: &str| {
+        fx.write(file(
+            &format!("services/{name}.service"),
+            &format!(
+                "[Service]\n{lines}\
+                 ExecStart=/bin/sh -c 'echo {say}-out; echo {say}-err >&2; exec sleep 1000'\n"
+            ),
+        ));
+    };
+    let t_ = fx.arg("");
+    unit("one", &format!("StandardOutput=file:{t_}/out\n"), "one");
+    let two = format!("StandardOutput=append:{t_}/app\nStandardError=truncate:{t_}/trunc\n");
+    unit("two", &two, "two");
+    unit("quiet", "StandardOutput=null\n", "quiet");
+    unit("jour", "StandardOutput=journal\n", "jour");
+    unit("bad", &format!("StandardOutput=file:{t_}/nodir/x\n"), "bad");
+    unit("fifo", &format!("StandardError=file:{t_}/fifo\n"), "fifo");
+    unit("dev", "StandardError=file:/dev/zero\n", "dev");
+    let mut t = fx.start(&[]);
+    t.wait_lines("out", 2);
+    t.wait_lines("app", 2);
+    t.wait_lines("trunc", 1);
+    t.wait_for("jour's output", |t| t.stdout().contains("jour-out"));
+    t.wait_stderr("dev refused", |l| l.contains("dev: cannot open"));
+    t.wait_stderr("fifo refused", |l| l.contains("fifo: cannot open"));
+    t.check_eq(
+        fx.lines("out"),
+        vec!["one-out".into(), "one-err".into()],
+        "out",
+    );
+    t.check_eq(fx.lines("app"), vec!["old".into(), "two-out".into()], "app");
+    t.check_eq(fx.lines("trunc"), vec!["two-err".into()], "trunc");
+    let mode = std::fs::metadata(fx.path("out")).map(|m| m.permissions().mode() & 0o777);
+    t.check_eq(mode.ok(), Some(0o644), "mode of a created file");
+    let (out, err) = (t.stdout(), t.stderr());
+    t.check(
+        !out.contains("quiet") && !err.contains("quiet"),
+        "null was shown",
+    );
+    t.check(err.contains("jour-err"), "jour's stderr is not tend's");
+    for (name, what) in [
+        ("bad", "nodir/x: No such file"),
+        ("fifo", "fifo: No such device or address"),
+        ("dev", "/dev/zero: not a regular file or /dev/null"),
+    ] {
+        let lines: Vec<&str> = (err.lines())
+            .filter(|l| l.contains(&format!("{name}: cannot open")))
+            .collect();
+        t.check(
+            lines.len() == 1 && lines[0].contains(what),
+            format!("{name}: one error line with {what:?}: {lines:?}"),
+        );
+    }
+    t.check(!err.contains("ignored"), "a directive was ignored");
+    t.term_expect(0);
+}
+
+/// KillMode=: a main process that outlives TERM by 0.5 s and a child in
+/// its group that exits on TERM, stopped with a 300 ms grace:
+/// control-group signals both, SIGKILL at the grace; mixed signals the
+/// main process, SIGKILL to both; process signals and kills the main
+/// process only; none signals it only, never a SIGKILL.
+#[test]
+fn kill_mode_chooses_who_is_signalled_and_killed() {
+    let fx = Fixture::new(
+        "unit-killmode",
+        [crate::harness::exe(
+            "svc",
+            "export T; name=$1\n\
+             sh -c 'trap \"echo $0 child TERM >> $T/log; exit 0\" TERM; while :; do sleep 0.05; done' \"$name\" &\n\
+             echo $! > \"$T/$name.child\"\n\
+             trap 'echo \"$name main TERM\" >> \"$T/log\"; sleep 0.5; echo \"$name main done\" >> \"$T/log\"; exit 0' TERM\n\
+             echo \"$name up\" >> \"$T/log\"\n\
+             while :; do sleep 0.05; done\n",
+        )],
+    );
+    let modes = ["control-group", "mixed", "process", "none"];
+    for m in modes {
+        fx.write(file(
+            &format!("services/{m}.service"),
+            &format!(
+                "[Service]\nKillMode={m}\nTimeoutStopSec=300ms\nExecStart={} {m}\n",
+                fx.arg("svc")
+            ),
+        ));
+    }
+    let mut t = fx.start(&[]);
+    t.wait_lines("log", 4);
+    for m in modes {
+        t.wait_file(&format!("{m}.child"));
+    }
+    t.ctl_ok(&["down", "control-group", "mixed", "process", "none"]);
+    let mut wait = vec!["wait", "down", "--timeout", "5s"];
+    wait.extend(modes);
+    t.ctl_ok(&wait);
+    let log = fx.lines("log");
+    let has = |l: String| log.contains(&l);
+    // (mode, child got TERM, main outlived the grace, child still alive)
+    let want = [
+        ("control-group", true, false, false),
+        ("mixed", false, false, false),
+        ("process", false, false, true),
+        ("none", false, true, true),
+    ];
+    for (m, child_term, main_done, child_alive) in want {
+        let child = fx.read(&format!("{m}.child")).unwrap_or_default();
+        let seen = (
+            has(format!("{m} main TERM")),
+            has(format!("{m} child TERM")),
+            has(format!("{m} main done")),
+            t.find_ns_pid(child.trim()).is_some(),
+        );
+        t.check_eq(
+            seen,
+            (true, child_term, main_done, child_alive),
+            &format!("{m}: (main TERM, child TERM, main done, child alive)"),
+        );
+    }
+    t.check(!t.stderr().contains("ignored"), "a directive was ignored");
+    t.term_expect(0);
+}
+
+/// TimeoutStartSec=: a Type=notify unit that never sends READY=1 has
+/// failed to start at its timeout (stopped, then Restart= decides), where
+/// a service dir's readiness may take its time.
+#[test]
+fn timeout_start_fails_a_unit_not_ready_in_time() {
+    let fx = Fixture::new("unit-timeout-start", []);
+    let log = fx.arg("log");
+    fx.write(file(
+        "services/slow.service",
+        &format!(
+            "[Service]\nType=notify\nTimeoutStartSec=300ms\n\
+             ExecStart=/bin/sh -c 'echo run >> {log}; exec sleep 1000'\n"
+        ),
+    ));
+    let mut t = fx.start(&[]);
+    let started = std::time::Instant::now();
+    t.wait_stderr("the failed start", |l| {
+        l == "tend: error: slow: not ready within 300ms: failed start"
+    });
+    t.check_secs(started.elapsed(), 0.2, 3.0, "failed start after");
+    t.wait_stderr("not restarted", |l| {
+        l == "tend: error: slow: not restarting"
+    });
+    let r = systemctl(&fx, &["is-failed", "slow"]);
+    t.check_eq(r.0, 0, "is-failed slow");
+    t.check_eq(fx.lines("log").len(), 1, "runs");
+    t.check(!t.stderr().contains("ignored"), "a directive was ignored");
+    t.term_expect(0);
+}
+
+/// ExecStartPost=: runs once the main process is up (with $MAINPID), and
+/// the unit is ready, releasing its After= dependents, only once it
+/// exited 0; its failure without `-` is a failed start (stopped), with
+/// `-` nothing.
+#[test]
+fn exec_start_post_runs_once_up_and_gates_readiness() {
+    let fx = Fixture::new("unit-start-post", []);
+    let log = fx.arg("log");
+    let unit = |name: &str, lines: &str| {
+        fx.write(file(
+            &format!("services/{name}.service"),
+            &format!(
+                "[Service]\n{lines}\
+                 ExecStart=/bin/sh -c 'echo {name} $$$$ >> {log}; exec sleep 1000'\n"
+            ),
+        ));
+    };
+    unit(
+        "web",
+        &format!("ExecStartPost=/bin/sh -c 'sleep 0.3; echo post $MAINPID >> {log}'\n"),
+    );
+    unit("app", "[Unit]\nAfter=web.service\n[Service]\n");
+    unit("bad", "ExecStartPost=/bin/false\n");
+    unit("dash", "ExecStartPost=-/bin/false\n");
+    let mut t = fx.start(&[]);
+    t.wait_stderr("bad's failed start", |l| {
+        l.starts_with("tend: error: bad[")
+            && l.ends_with("]: ExecStartPost exited with status 1: failed start")
+    });
+    let lines = t.wait_lines("log", 5);
+    let at = |w: &str| lines.iter().position(|l| l.starts_with(w));
+    t.check(
+        at("web ") < at("post ") && at("post ") < at("app "),
+        format!("app started before web's ExecStartPost ended: {lines:?}"),
+    );
+    let pid = |w: &str| lines.iter().find_map(|l| l.strip_prefix(w));
+    t.check_eq(pid("web "), pid("post "), "$MAINPID");
+    let r = systemctl(&fx, &["is-active", "web", "app", "bad", "dash"]);
+    t.check_eq(
+        r.1.as_str(),
+        "active\nactive\nfailed\nactive\n",
+        "is-active: web app bad dash",
+    );
+    t.check(!t.stderr().contains("ignored"), "a directive was ignored");
+    t.term_expect(0);
+}
+
+/// NotifyAccess=: READY=1 from the main process counts with the default
+/// (main) for Type=notify; from a child of it only with `all`; with `none`
+/// not even the main process's: those units fail to start at their
+/// TimeoutStartSec=, with one warning naming why.
+#[test]
+fn notify_access_says_whose_ready_counts() {
+    let fx = Fixture::new(
+        "unit-notify-access",
+        [
+            crate::harness::notify_py(),
+            crate::harness::exe(
+                "main-sends",
+                "exec python3 -c 'import os, socket\n\
+                 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n\
+                 s.connect(os.environ[\"NOTIFY_SOCKET\"])\n\
+                 s.send(b\"READY=1\")\n\
+                 os.execv(\"/bin/sleep\", [\"sleep\", \"1000\"])'\n",
+            ),
+            crate::harness::exe(
+                "child-sends",
+                "python3 \"$T/notify.py\" READY=1\nexec sleep 1000\n",
+            ),
+        ],
+    );
+    let units = [
+        ("main", "", "main-sends"),
+        ("child", "", "child-sends"),
+        ("all", "NotifyAccess=all\n", "child-sends"),
+        ("nobody", "NotifyAccess=none\n", "main-sends"),
+    ];
+    for (name, extra, exe) in units {
+        fx.write(file(
+            &format!("services/{name}.service"),
+            &format!(
+                "[Service]\nType=notify\nTimeoutStartSec=1s\n{extra}ExecStart={}\n",
+                fx.arg(exe)
+            ),
+        ));
+    }
+    let mut t = fx.start(&[]);
+    for name in ["main", "all"] {
+        t.wait_stderr("ready", |l| l == format!("tend: {name}: ready"));
+    }
+    for (name, why) in [
+        ("child", "not the main process (NotifyAccess=main)"),
+        ("nobody", "NotifyAccess=none"),
+    ] {
+        t.wait_stderr("ignored", |l| {
+            l.starts_with(&format!("tend: warning: {name}: sd_notify from pid "))
+                && l.ends_with(why)
+        });
+        t.wait_stderr("failed start", |l| {
+            l == format!("tend: error: {name}: not ready within 1000ms: failed start")
+        });
+    }
+    let err = t.stderr();
+    t.check(
+        !err.contains("child: ready") && !err.contains("nobody: ready"),
+        "ready",
+    );
+    t.check(
+        !err.contains("service: ignored: "),
+        "a directive was ignored",
+    );
+    t.term_expect(0);
+}
