@@ -164,7 +164,6 @@ pub fn split_lines(partial: &mut Vec<u8>, data: &[u8], prefix: &str, out: &mut V
 /// pieces; returns how many bytes that took (the rest is an unfinished
 /// line of at most MAX_LINE bytes).
 fn emit_lines(bytes: &[u8], prefix: &str, out: &mut Vec<u8>) -> usize {
-    let prefix = Prefix::new(prefix.as_bytes());
     let mut start = 0;
     loop {
         let rest = &bytes[start..];
@@ -176,7 +175,7 @@ fn emit_lines(bytes: &[u8], prefix: &str, out: &mut Vec<u8>) -> usize {
             }
             None => return start,
         };
-        prefix.put(out);
+        out.extend_from_slice(prefix.as_bytes());
         match bytes.get(end) {
             // The line with its newline, in one copy.
             Some(b'\n') => out.extend_from_slice(&bytes[start..=end]),
@@ -186,37 +185,6 @@ fn emit_lines(bytes: &[u8], prefix: &str, out: &mut Vec<u8>) -> usize {
             }
         }
         start = next;
-    }
-}
-
-/// A line prefix, ready to be appended many times. A short one (the usual
-/// `NAME | `) is kept padded to a fixed 32 bytes, whose copy the compiler
-/// inlines, and the queue is cut back after it: a call to musl's memcpy
-/// costs more than the copy itself for a few bytes, once a line.
-struct Prefix<'a> {
-    bytes: &'a [u8],
-    fixed: Option<[u8; 32]>,
-}
-
-impl<'a> Prefix<'a> {
-    fn new(bytes: &'a [u8]) -> Prefix<'a> {
-        let fixed = (bytes.len() <= 32).then(|| {
-            let mut f = [0u8; 32];
-            f[..bytes.len()].copy_from_slice(bytes);
-            f
-        });
-        Prefix { bytes, fixed }
-    }
-
-    fn put(&self, out: &mut Vec<u8>) {
-        match &self.fixed {
-            Some(f) => {
-                let len = out.len() + self.bytes.len();
-                out.extend_from_slice(f);
-                out.truncate(len);
-            }
-            None => out.extend_from_slice(self.bytes),
-        }
     }
 }
 
