@@ -1,0 +1,233 @@
+//! Line splitting, prefixing and the write queues, without processes.
+
+use super::*;
+
+fn split(chunks: &[&[u8]]) -> (String, Vec<u8>) {
+    let mut partial = Vec::new();
+    let mut out = Vec::new();
+    for c in chunks {
+        split_lines(&mut partial, c, "web | ", &mut out);
+    }
+    (String::from_utf8(out).unwrap(), partial)
+}
+
+#[test]
+fn lines_are_prefixed_across_reads() {
+    let (out, rest) = split(&[b"one\ntw", b"o\n\nthr", b"ee"]);
+    assert_eq!(out, "web | one\nweb | two\nweb | \n");
+    assert_eq!(rest, b"three");
+}
+
+/// The splitter before issue 14 (all input through `partial`), kept
+/// as the reference the fast one must match byte for byte.
+fn split_reference(partial: &mut Vec<u8>, data: &[u8], prefix: &str, out: &mut Vec<u8>) {
+    partial.extend_from_slice(data);
+    let mut start = 0;
+    loop {
+        let rest = &partial[start..];
+        let (end, next) = match rest.iter().position(|&b| b == b'\n') {
+            Some(i) if i <= MAX_LINE => (start + i, start + i + 1),
+            _ if rest.len() > MAX_LINE => {
+                let cut = utf8_cut(&rest[..MAX_LINE]);
+                (start + cut, start + cut)
+            }
+            _ => break,
+        };
+        out.extend_from_slice(prefix.as_bytes());
+        out.extend_from_slice(&partial[start..end]);
+        out.push(b'\n');
+        start = next;
+    }
+    partial.drain(..start);
+}
+
+#[test]
+fn the_fast_splitter_matches_the_reference_whatever_the_reads() {
+    // A small LCG: lines of every length around MAX_LINE and short
+    // ones, multi-byte characters, read in chunks of any size.
+    let mut seed = 12345u64;
+    let mut next = |n: u64| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) % n
+    };
+    for round in 0..40 {
+        let mut input = Vec::new();
+        while input.len() < 60_000 {
+            let len = match next(4) {
+                0 => next(20),
+                1 => MAX_LINE as u64 - 3 + next(7),
+                2 => next(3 * MAX_LINE as u64),
+                _ => next(200),
+            };
+            for _ in 0..len {
+                match next(10) {
+                    0 => input.extend_from_slice("€".as_bytes()),
+                    _ => input.push(b'a' + next(26) as u8),
+                }
+            }
+            input.push(b'\n');
+        }
+        if round % 2 == 1 {
+            input.extend_from_slice(b"unfinished");
+        }
+        let (mut p1, mut o1, mut p2, mut o2) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut at = 0;
+        while at < input.len() {
+            let n =
+                (1 + next(if round % 3 == 0 { 64 } else { 20_000 }) as usize).min(input.len() - at);
+            split_lines(&mut p1, &input[at..at + n], "web | ", &mut o1);
+            split_reference(&mut p2, &input[at..at + n], "web | ", &mut o2);
+            at += n;
+            assert_eq!(p1, p2, "round {round}: partial at {at}");
+        }
+        assert!(o1 == o2, "round {round}: output differs");
+    }
+}
+
+#[test]
+fn newline_finds_the_first_one() {
+    for len in 0..40 {
+        let mut v = vec![b'x'; len];
+        assert_eq!(newline(&v), None);
+        for at in 0..len {
+            v[at] = b'\n';
+            assert_eq!(newline(&v), Some(at), "{len} {at}");
+            v[len - 1] = b'\n';
+            assert_eq!(newline(&v), Some(at));
+            v.fill(b'x');
+        }
+    }
+    assert_eq!(newline(&[0x8a, 0x0a]), Some(1)); // 0x8a ^ 0x0a = 0x80
+}
+
+#[test]
+fn long_lines_are_cut_at_char_boundaries() {
+    // 8191 ASCII bytes then a 3-byte character straddling the limit.
+    let mut line = vec![b'a'; MAX_LINE - 1];
+    line.extend_from_slice("€".as_bytes());
+    line.extend_from_slice(b"tail\n");
+    let (out, rest) = split(&[&line]);
+    assert!(rest.is_empty());
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0].len(), "web | ".len() + MAX_LINE - 1);
+    assert_eq!(lines[1], "web | €tail");
+}
+
+/// Writes as much of `bytes` as the pipe takes without blocking.
+fn fill(p: &Pipe, bytes: &[u8]) -> usize {
+    let w = p.w.as_ref().unwrap();
+    nix::fcntl::fcntl(
+        w,
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+    )
+    .unwrap();
+    nix::unistd::write(w, bytes).unwrap_or(0)
+}
+
+// Symptom (#4): the supervisor's end-of-run loop `while readable() &&
+// drain_into()` never ended while a left-behind process kept the pipe
+// full, and the queue grew by 113 MB a second.
+#[test]
+fn a_pipe_that_never_empties_cannot_grow_a_queue_past_its_cap() {
+    let mut p = Pipe::new(true).unwrap();
+    let mut out = Output::new(-1);
+    let prefix = "x".repeat(200) + " | ";
+    let lines = b"y\n".repeat(READ_BUDGET / 2);
+    let mut turns = 0;
+    loop {
+        fill(&p, &lines); // a writer that always keeps up
+        if !(p.readable() && p.drain_into(&prefix, &mut out)) {
+            break;
+        }
+        turns += 1;
+        assert!(turns < 1000, "the loop does not end");
+    }
+    assert!(out.queue.len() <= QUEUE_CAP, "{} queued", out.queue.len());
+    assert_eq!(out.dropped, 0, "room is checked before reading");
+}
+
+#[test]
+fn drain_pending_takes_what_is_there_and_ends_the_last_line() {
+    let mut p = Pipe::new(true).unwrap();
+    let mut out = Output::new(-1);
+    fill(&p, b"one\ntwo");
+    p.drain_pending("a | ", &mut out);
+    assert_eq!(out.queue, b"a | one\na | two\n");
+    assert!(!p.readable());
+    // Without room, nothing is read and nothing is lost.
+    out.queue = vec![b'q'; QUEUE_CAP];
+    fill(&p, b"three\n");
+    p.drain_pending("a | ", &mut out);
+    assert!(p.readable());
+    assert_eq!(out.queue.len(), QUEUE_CAP);
+}
+
+#[test]
+fn the_cap_holds_and_drops_are_counted() {
+    let mut out = Output::new(-1);
+    out.push_own(vec![b'm'; QUEUE_CAP - 10]);
+    out.push_own(b"0123456789abc\n".to_vec());
+    assert_eq!(out.queue.len(), QUEUE_CAP - 10);
+    assert_eq!(out.dropped, 14);
+    let mut over = Output::new(-1);
+    over.queue = b"line\n".repeat(QUEUE_CAP / 5 + 10);
+    over.enforce_cap();
+    assert!(over.queue.len() <= QUEUE_CAP && over.queue.ends_with(b"\n"));
+    assert_eq!(over.dropped as usize, 50);
+}
+
+/// Through its own non-blocking description, an output writes what the
+/// pipe takes and keeps the rest, in order, without ever blocking.
+#[test]
+fn a_pipe_output_writes_what_fits_and_keeps_the_rest_in_order() {
+    use std::io::Read;
+    let (r, w) = crate::sys::pipe(false).unwrap();
+    let mut out = Output::new(w.as_raw_fd());
+    let own = crate::sys::reopen_pipe_nonblocking(w.as_raw_fd()).expect("a pipe");
+    out.fd = own.as_raw_fd();
+    out.own = Some(own);
+    let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
+    out.queue = data.clone();
+    let mut got = Vec::new();
+    let mut r = std::fs::File::from(r);
+    while got.len() < data.len() {
+        out.write_now(); // never blocks, however much is queued
+        assert!(out.pending() <= data.len() - got.len());
+        let mut buf = vec![0u8; 1 << 16];
+        let want = (data.len() - got.len() - out.pending()).min(buf.len());
+        let n = r.read(&mut buf[..want]).unwrap();
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert!(got == data);
+    assert_eq!(out.pending(), 0);
+    // Not a pipe: no description of its own.
+    let file = std::fs::File::open("/dev/null").unwrap();
+    assert!(crate::sys::reopen_pipe_nonblocking(file.as_raw_fd()).is_none());
+}
+
+// Symptom (#13): tend's last write to a pipe nobody read blocked its
+// exit forever.
+#[test]
+fn the_final_flush_gives_up_at_its_deadline() {
+    let (r, w) = crate::sys::pipe(false).unwrap();
+    let mut out = Output::new(w.as_raw_fd());
+    out.queue = vec![b'z'; 1 << 20]; // more than a pipe holds
+    let start = Instant::now();
+    let dropped = out.flush_until(start + Duration::from_millis(200));
+    assert!(start.elapsed() < Duration::from_secs(2));
+    assert!(dropped > 0 && dropped < 1 << 20, "{dropped}");
+    assert!(out.queue.is_empty());
+    drop(r);
+}
+
+#[test]
+fn utf8_cuts() {
+    assert_eq!(utf8_cut(b"abc"), 3);
+    assert_eq!(utf8_cut("a€".as_bytes()), 4);
+    assert_eq!(utf8_cut(&"a€".as_bytes()[..3]), 1);
+    assert_eq!(utf8_cut(&"a😀".as_bytes()[..4]), 1);
+    assert_eq!(utf8_cut(&[0xff, 0xff]), 2);
+}
