@@ -240,11 +240,16 @@ pub(crate) fn to_spec(
 
     let restart = match u.restart {
         RestartPolicy::No => Restart::Never,
-        RestartPolicy::Always | RestartPolicy::OnSuccess => Restart::Always,
-        RestartPolicy::OnFailure
-        | RestartPolicy::OnAbnormal
-        | RestartPolicy::OnAbort
-        | RestartPolicy::OnWatchdog => Restart::OnFailure,
+        RestartPolicy::Always => Restart::Always,
+        // The finer ones: `restart_when` decides (see below).
+        _ => Restart::OnFailure,
+    };
+    let restart_when = match u.restart {
+        RestartPolicy::OnSuccess => Some(state::RestartWhen::OnSuccess),
+        RestartPolicy::OnAbnormal => Some(state::RestartWhen::OnAbnormal),
+        RestartPolicy::OnAbort => Some(state::RestartWhen::OnAbort),
+        RestartPolicy::OnWatchdog => Some(state::RestartWhen::OnWatchdog),
+        _ => None,
     };
     let delay = u.restart_sec;
     let delay_max = match (u.restart_steps, u.restart_max_delay) {
@@ -330,6 +335,7 @@ pub(crate) fn to_spec(
                     KillMode::Process => state::KillMode::Process,
                     KillMode::None => state::KillMode::None,
                 },
+                restart_when,
             },
         },
         dirs,
@@ -493,16 +499,6 @@ pub(crate) fn noted(u: &UnitService, layered: &parse::Layered, ignored: &mut Vec
     }
     if u.remain_after_exit && u.service_type != ServiceType::Oneshot {
         note("RemainAfterExit (without Type=oneshot)".into());
-    }
-    let approx = match u.restart {
-        RestartPolicy::OnSuccess => "Restart=on-success (as always)",
-        RestartPolicy::OnAbnormal => "Restart=on-abnormal (as on-failure)",
-        RestartPolicy::OnAbort => "Restart=on-abort (as on-failure)",
-        RestartPolicy::OnWatchdog => "Restart=on-watchdog (as on-failure)",
-        _ => "",
-    };
-    if !approx.is_empty() {
-        note(approx.into());
     }
     if u.watchdog.is_some()
         && !matches!(

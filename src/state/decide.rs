@@ -54,10 +54,15 @@ impl Service {
             self.want_up = false;
             return vec![Action::Completed];
         }
-        let restart = match self.policy.restart {
-            Restart::Always => true,
-            Restart::OnFailure => !success,
-            Restart::Never => false,
+        let unclean_signal = !success && matches!(exit, Some(Exit::Signal(_)));
+        let restart = match (self.policy.unit.restart_when, self.policy.restart) {
+            (Some(RestartWhen::OnSuccess), _) => success,
+            (Some(RestartWhen::OnAbnormal), _) => unclean_signal || self.failed_start,
+            (Some(RestartWhen::OnAbort), _) => unclean_signal,
+            (Some(RestartWhen::OnWatchdog), _) => false,
+            (None, Restart::Always) => true,
+            (None, Restart::OnFailure) => !success,
+            (None, Restart::Never) => false,
         };
         match (
             !listed(&rules.prevent) && (restart || listed(&rules.force)),

@@ -122,6 +122,24 @@ pub struct UnitRules {
     pub start_post: bool,
     /// `NotifyAccess=`: whose sd_notify datagrams count.
     pub notify_access: NotifyAccess,
+    /// `Restart=` on-success, on-abnormal, on-abort, on-watchdog: which
+    /// ends restart, in place of `restart` (None: `restart` decides).
+    pub restart_when: Option<RestartWhen>,
+}
+
+/// systemd's finer `Restart=` values, by how the service ended: a clean
+/// exit (code 0, `SuccessExitStatus=`, or a clean signal), an unclean
+/// signal, or a start that timed out. A watchdog timeout restarts through
+/// its own path whatever this says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestartWhen {
+    OnSuccess,
+    /// Unclean signal or timeout.
+    OnAbnormal,
+    /// Unclean signal only.
+    OnAbort,
+    /// Only the watchdog's own restart.
+    OnWatchdog,
 }
 
 /// `All`: any process of the service (tend's own check); `Main`: the

@@ -423,6 +423,31 @@ fn success_prevent_and_force_exit_statuses_decide_the_restart() {
         after_exit(Never, &none, Exit::Signal(libc::SIGTERM)),
         gave_up
     );
+    // Restart=on-success, on-abnormal, on-abort, on-watchdog: by how it
+    // ended (a clean signal is in `success` for units).
+    use crate::state::RestartWhen::{OnAbnormal, OnAbort, OnSuccess, OnWatchdog};
+    let when = |w| UnitRules {
+        success: vec![Exit::Signal(libc::SIGTERM)],
+        restart_when: Some(w),
+        ..UnitRules::default()
+    };
+    for (w, exit, restarts) in [
+        (OnSuccess, Exit::Code(0), true),
+        (OnSuccess, Exit::Signal(libc::SIGTERM), true),
+        (OnSuccess, Exit::Code(1), false),
+        (OnSuccess, Exit::Signal(libc::SIGSEGV), false),
+        (OnAbnormal, Exit::Code(0), false),
+        (OnAbnormal, Exit::Code(1), false),
+        (OnAbnormal, Exit::Signal(libc::SIGSEGV), true),
+        (OnAbnormal, Exit::Signal(libc::SIGTERM), false),
+        (OnAbort, Exit::Code(1), false),
+        (OnAbort, Exit::Signal(libc::SIGABRT), true),
+        (OnWatchdog, Exit::Code(1), false),
+        (OnWatchdog, Exit::Signal(libc::SIGSEGV), false),
+    ] {
+        let (state, _) = after_exit(OnFailure, &when(w), exit);
+        assert_eq!(backoff(&state), restarts, "{w:?} {exit:?}: {state:?}");
+    }
     // A oneshot's success status: done, its dependents released.
     let t0 = Instant::now();
     let mut s = svc(|p| {

@@ -46,7 +46,7 @@
 //! | `Type=notify-reload` | `Readiness::Notify`; reload sends `ReloadSignal=` (`reload_signal`, default HUP) |
 //! | `Type=forking` + `PIDFile=` | `pid-file`: ready once `ExecStart` exited 0 and the file names a live pid. Without `PIDFile=` systemd guesses the main pid; tend cannot, so the wiring refuses or warns |
 //! | `Type=oneshot` | ready (and `after` released) once every `ExecStart` exited 0, in order; with `RemainAfterExit=yes` it then stays `up` with no process, else it is `down` and not restarted |
-//! | `Restart=` | `policy.restart`: `no` = never, `always`, `on-failure`; `on-success`, `on-abnormal`, `on-abort`, `on-watchdog` need new `config::Restart` variants |
+//! | `Restart=` | `policy.restart`: `no` = never, `always`, `on-failure`; `on-success`, `on-abnormal`, `on-abort`, `on-watchdog`: `policy.unit.restart_when` |
 //! | `SuccessExitStatus=` (counts as success; so do SIGHUP, SIGINT, SIGTERM, SIGPIPE but for a oneshot), `RestartPreventExitStatus=` (never restart), `RestartForceExitStatus=` (always restart) | `policy.unit` (`state::UnitRules`), decided in `Service::decide` |
 //! | `RestartSec=` (100ms) | `restart-delay` |
 //! | `RestartSteps=`, `RestartMaxDelaySec=` | `restart-delay-max`: with no steps systemd keeps `RestartSec` constant, so `delay_max = delay`; with steps it grows to the max (tend doubles, systemd interpolates geometrically over the steps) |

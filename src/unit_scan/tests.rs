@@ -63,15 +63,15 @@ fn mapping() {
     assert!(s
         .env
         .contains(&("RUNTIME_DIRECTORY".into(), Some("/run/r/s".into()))));
-    assert_eq!(
-        ignored,
-        ["ProtectSystem", "Restart=on-abnormal (as on-failure)"]
-    );
+    assert_eq!(ignored, ["ProtectSystem"]);
 
     let (s, _) = map("[Service]\nExecStart=/x\nTimeoutStopSec=0\nRestart=on-success\n");
     let s = s.unwrap();
     assert_eq!(s.policy.grace, NO_KILL);
-    assert_eq!(s.policy.restart, Restart::Always);
+    assert_eq!(
+        s.policy.unit.restart_when,
+        Some(crate::state::RestartWhen::OnSuccess)
+    );
     assert_eq!(s.readiness, Readiness::None);
     let (s, _) =
         map("[Service]\nExecStart=/x\nTimeoutSec=7\nRestartSteps=3\nRestartMaxDelaySec=1min\n");

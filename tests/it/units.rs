@@ -735,6 +735,60 @@ fn exit_statuses_decide_the_restart() {
     t.term_expect(0);
 }
 
+/// Restart= on-success, on-abnormal, on-abort as systemd: by how the unit
+/// ended. Each unit runs three times at most (a counter in its log).
+#[test]
+fn restart_values_follow_how_the_unit_ended() {
+    let fx = Fixture::new("unit-restart-when", []);
+    let unit = |name: &str, restart: &str, ending: &str| {
+        let log = fx.arg(name);
+        fx.write(file(
+            &format!("services/{name}.service"),
+            &format!(
+                "[Service]\nRestart={restart}\nRestartSec=50ms\n\
+                 ExecStart=/bin/sh -c 'echo run >> {log}; \
+                 [ $(wc -l < {log}) -ge 3 ] && exec sleep 1000; {ending}'\n"
+            ),
+        ));
+    };
+    // (name, Restart=, how each run ends, runs expected); `$$$$` is the
+    // shell's `$$` once the Exec line's own `$$` escape is read.
+    let cases = [
+        ("succ-clean", "on-success", "exit 0", 3),
+        ("succ-fail", "on-success", "exit 1", 1),
+        ("abn-code", "on-abnormal", "exit 1", 1),
+        ("abn-signal", "on-abnormal", "kill -SEGV $$$$", 3),
+        ("abort-signal", "on-abort", "kill -ABRT $$$$", 3),
+        ("abort-term", "on-abort", "kill -TERM $$$$", 1),
+        ("wd-code", "on-watchdog", "exit 1", 1),
+    ];
+    for (name, restart, ending, _) in cases {
+        unit(name, restart, ending);
+    }
+    let mut t = fx.start(&[]);
+    for (name, _, _, runs) in cases {
+        if runs == 3 {
+            t.wait_lines(name, 3);
+        }
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    for (name, restart, ending, runs) in cases {
+        t.check_eq(
+            fx.lines(name).len(),
+            runs,
+            &format!("runs of {name} (Restart={restart}, {ending})"),
+        );
+    }
+    t.check(
+        !t.stderr().contains("Restart="),
+        format!(
+            "a Restart= value was noted as approximated:\n{}",
+            t.stderr()
+        ),
+    );
+    t.term_expect(0);
+}
+
 /// StandardOutput=, StandardError=: a file (stderr follows stdout by
 /// default) created 0644, append: and truncate:, null, the journal (tend's
 /// output); a file that cannot be opened, a FIFO (which would block tend)
