@@ -38,7 +38,7 @@ pub(crate) const MANAGED_DIRS: [(DirRoot, &str, &str); 5] = [
 
 /// Directives typed by `unit` that tend does not carry out yet: named in
 /// the unit's warning line whenever they are set.
-pub(crate) const NOT_YET: &[&str] = &["PartOf"];
+pub(crate) const NOT_YET: &[&str] = &[];
 
 /// The unit as tend runs it (see the table in `unit`'s docs).
 pub(crate) fn to_spec(
@@ -336,6 +336,14 @@ pub(crate) fn to_spec(
                     KillMode::None => state::KillMode::None,
                 },
                 restart_when,
+                part_of: u
+                    .unit
+                    .part_of
+                    .iter()
+                    .filter_map(|p| p.strip_suffix(".service").or(Some(p.as_str())))
+                    .filter(|p| !p.contains('.'))
+                    .map(str::to_string)
+                    .collect(),
             },
         },
         dirs,

@@ -125,6 +125,10 @@ pub struct UnitRules {
     /// `Restart=` on-success, on-abnormal, on-abort, on-watchdog: which
     /// ends restart, in place of `restart` (None: `restart` decides).
     pub restart_when: Option<RestartWhen>,
+    /// `PartOf=`: the services whose stop or restart (by `tend ctl` or
+    /// systemctl) this one follows. The supervisor's, not the state
+    /// machine's: it only rides along with the other rules.
+    pub part_of: Vec<String>,
 }
 
 /// systemd's finer `Restart=` values, by how the service ended: a clean

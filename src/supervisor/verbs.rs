@@ -58,7 +58,18 @@ impl Supervisor {
             if !running && ev != Event::Stop {
                 return Some((1, "tend is shutting down".into()));
             }
-            for i in idx {
+            // A unit's `PartOf=` this one: stopped or restarted with it.
+            let mut all = idx.clone();
+            if ev != Event::Start {
+                for (j, s) in self.svcs.iter().enumerate() {
+                    let follows =
+                        |&i: &usize| s.sm.policy.unit.part_of.contains(&self.svcs[i].spec.name);
+                    if !all.contains(&j) && !s.removed && idx.iter().any(follows) {
+                        all.push(j);
+                    }
+                }
+            }
+            for i in all {
                 // An explicit up, down or restart overrides waiting for
                 // the `after` services.
                 self.svcs[i].order.held = false;

@@ -789,6 +789,47 @@ fn restart_values_follow_how_the_unit_ended() {
     t.term_expect(0);
 }
 
+/// PartOf=: stopping or restarting the unit it names does the same to it;
+/// starting that unit does not start it, and nothing flows the other way.
+#[test]
+fn part_of_follows_stop_and_restart() {
+    let fx = Fixture::new("unit-part-of", []);
+    let unit = |name: &str, extra: &str| {
+        let log = fx.arg(name);
+        fx.write(file(
+            &format!("services/{name}.service"),
+            &format!(
+                "[Unit]\n{extra}[Service]\nRestart=no\n\
+                 ExecStart=/bin/sh -c 'echo run >> {log}; exec sleep 1000'\n"
+            ),
+        ));
+    };
+    unit("main", "");
+    unit("part", "PartOf=main.service\n");
+    let mut t = fx.start(&[]);
+    t.wait_lines("main", 1);
+    t.wait_lines("part", 1);
+    t.ctl_ok(&["restart", "main"]);
+    t.wait_lines("main", 2);
+    t.wait_lines("part", 2);
+    t.ctl_ok(&["restart", "part"]);
+    t.wait_lines("part", 3);
+    t.ctl_ok(&["wait", "up", "main", "part", "--timeout", "5s"]);
+    t.check_eq(fx.lines("main").len(), 2, "main restarted with its part");
+    t.ctl_ok(&["down", "main"]);
+    t.ctl_ok(&["wait", "down", "main", "part", "--timeout", "5s"]);
+    t.ctl_ok(&["up", "main"]);
+    t.ctl_ok(&["wait", "up", "main", "--timeout", "5s"]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let r = systemctl(&fx, &["is-active", "part"]);
+    t.check_eq(r.1.as_str(), "inactive\n", "part after `up main`");
+    t.check(
+        !t.stderr().contains("PartOf"),
+        "PartOf= was noted as ignored",
+    );
+    t.term_expect(0);
+}
+
 /// StandardOutput=, StandardError=: a file (stderr follows stdout by
 /// default) created 0644, append: and truncate:, null, the journal (tend's
 /// output); a file that cannot be opened, a FIFO (which would block tend)
