@@ -63,10 +63,10 @@ pub fn socket_name(service: &str) -> String {
     if name.len() <= 40 {
         return name;
     }
-    // FNV-1a, 64 bits: stable, and enough to tell names apart.
-    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    });
+    // Stable, and enough to tell names apart.
+    let mut hash = crate::spec::Fnv::new();
+    hash.eat(name.as_bytes());
+    let hash = hash.0;
     let cut = (0..=24)
         .rev()
         .find(|&i| name.is_char_boundary(i))

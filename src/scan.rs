@@ -5,7 +5,9 @@
 
 use crate::config::{self, Restart};
 use crate::order::check_order;
-use crate::spec::{check_inherited, parse_listen, valid_name, PolicySpec, Readiness, ServiceSpec};
+use crate::spec::{
+    check_inherited, parse_listen, valid_name, Fnv, PolicySpec, Readiness, ServiceSpec,
+};
 use std::ffi::OsString;
 use std::fs;
 use std::io::Read;
@@ -146,18 +148,12 @@ impl Listing {
     /// 50 MB binary costs one stat, not a read.
     fn fingerprint(&self) -> u64 {
         use std::os::unix::fs::MetadataExt;
-        let mut h: u64 = 0xcbf29ce484222325;
-        let mut eat = |bytes: &[u8]| {
-            for &b in bytes {
-                h ^= b as u64;
-                h = h.wrapping_mul(0x100000001b3);
-            }
-        };
+        let mut h = Fnv::new();
         for (name, m) in &self.entries {
             if !m.is_file() || name == "down" {
                 continue;
             }
-            eat(name.as_bytes());
+            h.eat(name.as_bytes());
             let fields = [
                 m.len(),
                 m.mtime() as u64,
@@ -166,10 +162,10 @@ impl Listing {
                 m.ino(),
             ];
             for n in fields {
-                eat(&n.to_le_bytes());
+                h.eat(&n.to_le_bytes());
             }
         }
-        h
+        h.0
     }
 }
 

@@ -71,6 +71,29 @@ pub struct ServiceSpec {
     pub fingerprint: u64,
 }
 
+/// FNV-1a, 64 bits: the fingerprint of a service's files (`ServiceSpec::
+/// fingerprint`) and the hash in a long service's notify socket name.
+/// Stable and cheap; not for anything an attacker must not collide.
+pub struct Fnv(pub u64);
+
+impl Fnv {
+    pub fn new() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+
+    pub fn eat(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+}
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv::new()
+    }
+}
+
 /// A command the supervisor runs for a service beside its main process
 /// (`MAINPID` set), with the service's cwd, environment and output.
 #[derive(Debug, Clone, PartialEq)]

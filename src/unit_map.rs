@@ -5,6 +5,7 @@
 
 use crate::config::{self, Restart};
 use crate::scan::read_bounded;
+use crate::spec::Fnv;
 use crate::spec::{Helper, MakeDir, OutFile, PolicySpec, Readiness, ServiceSpec};
 use crate::state::{self, Exit, UnitRules};
 use crate::sys::Limits;
@@ -14,7 +15,7 @@ use crate::unit::service::{KillMode, RestartPolicy, ServiceType, UnitService};
 use crate::unit::value::ExitStatusSet;
 use crate::unit::{self, envfile, parse};
 use crate::unit_exec::{self, Mode};
-use crate::unit_scan::{Fnv, ENVIRONMENT_FILE_MAX};
+use crate::unit_scan::ENVIRONMENT_FILE_MAX;
 use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -12,7 +12,7 @@
 //! warning line per unit. Starts nothing, creates nothing.
 
 use crate::scan::{read_bounded, Scanned, DIR_ENTRIES_MAX};
-use crate::spec::{valid_name, Listen, ListenAddr, ServiceSpec, SockKind};
+use crate::spec::{valid_name, Fnv, Listen, ListenAddr, ServiceSpec, SockKind};
 use crate::unit::common::UnitSection;
 use crate::unit::service::{self};
 use crate::unit::socket::{self, SocketAddress, SocketKind, UnitSocket};
@@ -335,22 +335,6 @@ fn dropins(root: &Path, file: &str, name: &str, path: &Path) -> Result<Vec<PathB
         .iter()
         .filter_map(|n| found.iter().find(|(f, _)| f == n).map(|(_, p)| p.clone()))
         .collect())
-}
-
-/// FNV-1a, as `scan` fingerprints a service dir.
-pub(crate) struct Fnv(u64);
-
-impl Fnv {
-    pub(crate) fn new() -> Fnv {
-        Fnv(0xcbf29ce484222325)
-    }
-
-    pub(crate) fn eat(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 ^= b as u64;
-            self.0 = self.0.wrapping_mul(0x100000001b3);
-        }
-    }
 }
 
 #[cfg(test)]
