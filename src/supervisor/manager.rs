@@ -113,15 +113,11 @@ impl Supervisor {
         }
         let (mut total, mut ready) = (0, 0);
         let mut waiting = None;
-        for s in self
-            .svcs
-            .iter()
-            .filter(|s| !s.removed && (s.sm.want_up || s.order.held))
-        {
+        for s in self.svcs.iter().filter(|s| s.should_run()) {
             total += 1;
             // An on-demand service waiting for its first connection is as
             // ready as it gets.
-            if matches!(s.sm.state, State::Up { .. }) && s.sm.ready || s.sockets.listening {
+            if s.up_and_ready() || s.sockets.listening {
                 ready += 1;
             } else if waiting.is_none() {
                 waiting = Some(s.spec.name.as_str());

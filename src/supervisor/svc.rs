@@ -101,6 +101,18 @@ impl Svc {
         daemon.and_then(sys::ids).map_or(self.last_pid, |ids| ids.0)
     }
 
+    /// Whether the service should be running now (not removed, and wanted
+    /// up or held for its `after` services): what `check` and the
+    /// manager's READY=1 wait for.
+    pub fn should_run(&self) -> bool {
+        !self.removed && (self.sm.want_up || self.order.held)
+    }
+
+    /// Up and ready, as `check` and the manager's READY=1 count it.
+    pub fn up_and_ready(&self) -> bool {
+        self.sm.is_up() && self.sm.ready
+    }
+
     /// The state `tend ctl` shows: a service waiting for its `after`
     /// services is `starting`.
     pub fn state_name(&self) -> &'static str {

@@ -206,13 +206,9 @@ impl Supervisor {
         if self.phase != Phase::Running {
             problems.push("tend is not running services (starting or shutting down)".to_string());
         }
-        for s in self
-            .svcs
-            .iter()
-            .filter(|s| !s.removed && (s.sm.want_up || s.order.held))
-        {
+        for s in self.svcs.iter().filter(|s| s.should_run()) {
             let state = s.state_name();
-            if !(s.sm.is_up() && s.sm.ready) {
+            if !s.up_and_ready() {
                 problems.push(format!("{}: {state}", s.spec.name));
             }
             if let Some(e) = &s.config_error {

@@ -355,3 +355,26 @@ fn a_realtime_signal_reaches_every_service() {
     );
     t.term_expect(0);
 }
+
+/// A oneshot unit with RemainAfterExit=yes is up and ready once it exited
+/// 0, with no process: the manager's READY=1 must count it as `check` does
+/// (the summary once asked for a running process and never sent READY=1).
+#[test]
+fn a_remaining_oneshot_counts_as_ready_for_the_manager() {
+    let fx = Fixture::new(
+        "manager-oneshot",
+        [
+            exe("services/a/run", &polite("a")),
+            file(
+                "services/setup.service",
+                "[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\n",
+            ),
+        ],
+    );
+    let m = Manager::bind(&fx);
+    let mut t = fx.start_env(&[("NOTIFY_SOCKET", &m.path)], &[]);
+    t.ctl_ok(&["wait", "ready", "setup", "a", "--timeout", "10s"]);
+    t.ctl_ok(&["check"]);
+    t.wait_for("READY=1 at the manager", |_| m.first("READY=1").is_some());
+    t.term_expect(0);
+}
