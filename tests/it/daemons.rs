@@ -9,6 +9,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::harness::{descendants_of, exe, file, skip, Fixture, Proc, Tend};
+use crate::real_services::nginx_conf;
 
 const NGINX: &str = "/usr/sbin/nginx";
 
@@ -370,31 +371,6 @@ fn ctl_reload_name_signals_the_main_process_and_bare_reload_rescans() {
     t.term_expect(0);
 }
 
-/// An nginx config for a prefix dir, with `daemon on` (nginx's default) and
-/// its pid file at `pid_file`. Errors (at notice level: reloads and stops)
-/// go to stderr, which the master keeps after daemonizing.
-fn nginx_conf(port: u16, pid_file: &str) -> String {
-    format!(
-        "daemon on;\n\
-         worker_processes 2;\n\
-         pid {pid_file};\n\
-         error_log stderr notice;\n\
-         events {{ worker_connections 64; }}\n\
-         http {{\n\
-         \x20   access_log off;\n\
-         \x20   client_body_temp_path tmp/body;\n\
-         \x20   proxy_temp_path tmp/proxy;\n\
-         \x20   fastcgi_temp_path tmp/fastcgi;\n\
-         \x20   uwsgi_temp_path tmp/uwsgi;\n\
-         \x20   scgi_temp_path tmp/scgi;\n\
-         \x20   server {{\n\
-         \x20       listen 127.0.0.1:{port};\n\
-         \x20       root html;\n\
-         \x20   }}\n\
-         }}\n"
-    )
-}
-
 pub(crate) fn http_get(port: u16) -> String {
     use std::io::{Read, Write};
     let mut out = String::new();
@@ -443,7 +419,14 @@ fn nginx_daemon_on_is_supervised_through_its_pid_file() {
         ],
     );
     let pid_file = fx.arg("nginx/nginx.pid");
-    fx.write(file("nginx/nginx.conf", &nginx_conf(port, &pid_file)));
+    fx.write(file(
+        "nginx/nginx.conf",
+        &nginx_conf(
+            port,
+            &format!("daemon on;\nworker_processes 2;\npid {pid_file};\n"),
+            "off",
+        ),
+    ));
     // QUIT: nginx's graceful stop.
     fx.write(file(
         "services/nginx/service.toml",

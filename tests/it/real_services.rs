@@ -95,18 +95,18 @@ fn wait_no_zombies(t: &mut Tend) {
     });
 }
 
-/// An nginx config for a prefix dir (`-p`): every relative path below is
-/// under it, so nothing is written elsewhere. Logs go to tend: errors (at
-/// notice level, which records the graceful stop) on stderr, accesses on
-/// stdout.
-fn nginx_conf(port: u16) -> String {
+/// An nginx config for a prefix dir (`-p`) serving `html/` on
+/// 127.0.0.1:`port`: every relative path below is under the prefix, so
+/// nothing is written elsewhere. Errors (at notice level, which records the
+/// graceful stop) go to stderr; `top` says how it runs (daemon, workers,
+/// pid file) and `access_log` where requests are logged.
+pub(crate) fn nginx_conf(port: u16, top: &str, access_log: &str) -> String {
     format!(
-        "worker_processes 1;\n\
-         pid nginx.pid;\n\
+        "{top}\
          error_log stderr notice;\n\
          events {{ worker_connections 64; }}\n\
          http {{\n\
-         \x20   access_log /dev/stdout;\n\
+         \x20   access_log {access_log};\n\
          \x20   client_body_temp_path tmp/body;\n\
          \x20   proxy_temp_path tmp/proxy;\n\
          \x20   fastcgi_temp_path tmp/fastcgi;\n\
@@ -145,7 +145,7 @@ fn nginx_and_redis_serve_then_stop_gracefully_on_term() {
             ),
             // nginx's graceful stop; TERM would be its fast one.
             file("services/nginx/service.toml", "stop-signal = \"QUIT\"\n"),
-            file("nginx/nginx.conf", &nginx_conf(web)),
+            file("nginx/nginx.conf", &nginx_conf(web, "worker_processes 1;\npid nginx.pid;\n", "/dev/stdout")),
             file("nginx/html/index.html", "hello from nginx under tend\n"),
             file("services/redis/service.toml", &redis_cmd),
         ],

@@ -9,6 +9,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::harness::{descendants_of, file, skip, tend_bin, Fixture};
+use crate::real_services::nginx_conf;
 
 const REDIS_UNIT: &str = "/lib/systemd/system/redis-server.service";
 
@@ -481,14 +482,7 @@ fn debian_nginx_unit_runs_unchanged() {
     std::fs::create_dir_all(fx.path("nginx/tmp")).expect("mkdir");
     fx.write(file(
         "nginx/nginx.conf",
-        &format!(
-            "worker_processes 2;\npid /run/nginx.pid;\nerror_log stderr notice;\n\
-             events {{ worker_connections 64; }}\n\
-             http {{\n access_log off;\n client_body_temp_path tmp/body;\n\
-             proxy_temp_path tmp/proxy;\n fastcgi_temp_path tmp/fastcgi;\n\
-             uwsgi_temp_path tmp/uwsgi;\n scgi_temp_path tmp/scgi;\n\
-             server {{ listen 127.0.0.1:{port}; root html; }}\n}}\n"
-        ),
+        &nginx_conf(port, "worker_processes 2;\npid /run/nginx.pid;\n", "off"),
     ));
     let c = format!("-p {} -c {}", fx.arg("nginx/"), fx.arg("nginx/nginx.conf"));
     let g = "-g 'daemon on; master_process on;'";
