@@ -34,6 +34,7 @@ impl Manager {
                 Some(name) => std::os::unix::net::SocketAddr::from_abstract_name(name)?,
                 None => std::os::unix::net::SocketAddr::from_pathname(&target)?,
             };
+            let every = watchdog_every();
             let sock = UnixDatagram::unbound()?;
             sock.set_nonblocking(true)?;
             Ok(Manager {
@@ -42,8 +43,8 @@ impl Manager {
                 ready_sent: false,
                 stopping_sent: false,
                 status: String::new(),
-                watchdog_every: watchdog_every(),
-                watchdog_at: watchdog_every().map(|w| now + w),
+                watchdog_every: every,
+                watchdog_at: every.map(|w| now + w),
             })
         };
         match made() {

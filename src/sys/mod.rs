@@ -419,8 +419,8 @@ pub fn take_listen_fds() -> Vec<(String, OwnedFd)> {
     let mut out = Vec::new();
     for fd in 3..3 + n.clamp(0, 1024) {
         let name = names.next().filter(|s| !s.is_empty()).unwrap_or("unknown");
-        // SAFETY: F_GETFD only reads the flags of an fd number; F_SETFD
-        // sets close-on-exec on it.
+        // SAFETY: F_SETFD sets close-on-exec on an fd number, or fails
+        // with EBADF when nothing is open there; no memory is touched.
         let open = unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } == 0;
         if open {
             // SAFETY: the manager handed this fd to tend; nothing else in
