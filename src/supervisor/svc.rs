@@ -98,7 +98,8 @@ impl Svc {
     /// it is now (safe to signal while the daemon is unreaped: it is in it).
     pub fn group(&self) -> i32 {
         let daemon = self.run_pid.filter(|_| self.sm.adopted);
-        daemon.and_then(sys::ids).map_or(self.last_pid, |ids| ids.0)
+        let group = daemon.and_then(sys::ids).map(|ids| ids.0);
+        group.filter(|&g| g > 0).unwrap_or(self.last_pid)
     }
 
     /// Whether the service should be running now (not removed, and wanted

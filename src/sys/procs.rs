@@ -215,11 +215,13 @@ pub fn child_ids(pid: i32) -> Option<(i32, i32)> {
 /// The process group and session of `pid` now (a zombie keeps its own
 /// until reaped). A daemon may call setsid after it wrote its pid file (or
 /// after its parent wrote it, as Debian's nginx does): ask again before
-/// relying on them.
+/// relying on them. A 0 is a real answer: the group or session leader is
+/// outside tend's pid namespace (`unshare --pid --fork` run from a shell);
+/// only -1 is a failure.
 pub fn ids(pid: i32) -> Option<(i32, i32)> {
     // SAFETY: getpgid(2) and getsid(2) take a pid and touch no memory.
     let ids = unsafe { (libc::getpgid(pid), libc::getsid(pid)) };
-    (ids.0 > 0 && ids.1 > 0).then_some(ids)
+    (ids.0 >= 0 && ids.1 >= 0).then_some(ids)
 }
 
 /// When `pid` started, in clock ticks after boot, if /proc says.
