@@ -135,7 +135,6 @@ mod tests {
         ServiceSpec {
             name: name.into(),
             dir: PathBuf::from("/s").join(name),
-            cwd: None,
             argv: vec!["run".into()],
             finish: None,
             down: false,
@@ -164,12 +163,7 @@ mod tests {
                 unit: Default::default(),
             },
             pid_file: None,
-            dirs: Vec::new(),
-            reload_command: None,
-            limits: Default::default(),
-            stop_command: None,
-            start_post: None,
-            output: Default::default(),
+            unit: None,
             fingerprint: 0,
         }
     }

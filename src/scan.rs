@@ -488,7 +488,6 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
     Ok(ServiceSpec {
         name: name.to_string(),
         dir: dir.to_path_buf(),
-        cwd: None,
         argv,
         finish,
         down: files.has("down"),
@@ -505,12 +504,7 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
         env,
         policy,
         pid_file,
-        dirs: Vec::new(),
-        reload_command: None,
-        limits: Default::default(),
-        stop_command: None,
-        start_post: None,
-        output: Default::default(),
+        unit: None,
         fingerprint: files.fingerprint(),
     })
 }

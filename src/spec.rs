@@ -15,9 +15,6 @@ pub struct ServiceSpec {
     /// The service dir, or the unit file (`SERVICES/NAME.service`): where
     /// the service is defined, as error lines name it.
     pub dir: PathBuf,
-    /// Where its processes start; `None`: `dir` (a unit's
-    /// `WorkingDirectory=`, `/` by default as in systemd).
-    pub cwd: Option<PathBuf>,
     /// `[dir/run]`, or `service.toml`'s `command`.
     pub argv: Vec<OsString>,
     /// `[dir/finish]`, or a unit's `ExecStopPost=` runner: `finish`'s
@@ -49,26 +46,39 @@ pub struct ServiceSpec {
     /// service's main process.
     pub pid_file: Option<PathBuf>,
     pub policy: PolicySpec,
-    /// Made before each start, owned by `user` (a unit's
-    /// `RuntimeDirectory=` and the like).
-    pub dirs: Vec<MakeDir>,
-    /// A unit's `ExecReload=`: what `reload NAME` runs, instead of sending
-    /// `reload_signal`.
-    pub reload_command: Option<Helper>,
-    /// A unit's `ExecStop=`: run instead of sending the stop signal, which
-    /// follows at its exit if the main process is still there.
-    pub stop_command: Option<Helper>,
-    /// A unit's `ExecStartPost=`: run once the main process is up and
-    /// ready; the service is ready once it exited 0.
-    pub start_post: Option<Helper>,
-    /// A unit's `UMask=`, `Nice=`, `Limit*=`, for each of its processes.
-    pub limits: crate::sys::Limits,
-    /// A unit's `StandardOutput=`, `StandardError=`: files opened for
-    /// each start as the processes' stdout, stderr; `None`: tend's output.
-    pub output: [Option<OutFile>; 2],
+    /// What only a systemd unit defines; `None` for a service dir, which
+    /// then costs one pointer for all of it.
+    pub unit: Option<Box<UnitSpec>>,
     /// A hash of the contents of the service's files (all but `down`), so
     /// that a reload restarts a service whose `run` was edited.
     pub fingerprint: u64,
+}
+
+/// The parts of a service only a systemd unit has (SPEC §8).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UnitSpec {
+    /// `Description=` and `Type=`, for `tend ctl status`.
+    pub description: String,
+    pub kind: &'static str,
+    /// `WorkingDirectory=` (`/` by default, as in systemd).
+    pub cwd: PathBuf,
+    /// Made before each start, owned by `User=` (`RuntimeDirectory=` and
+    /// the like).
+    pub dirs: Vec<MakeDir>,
+    /// `ExecReload=`: what `reload NAME` runs, instead of sending the
+    /// reload signal.
+    pub reload_command: Option<Helper>,
+    /// `ExecStop=`: run instead of sending the stop signal, which follows
+    /// at its exit if the main process is still there.
+    pub stop_command: Option<Helper>,
+    /// `ExecStartPost=`: run once the main process is up and ready; the
+    /// service is ready once it exited 0.
+    pub start_post: Option<Helper>,
+    /// `UMask=`, `Nice=`, `Limit*=`, for each of its processes.
+    pub limits: crate::sys::Limits,
+    /// `StandardOutput=`, `StandardError=`: files opened for each start as
+    /// the processes' stdout, stderr; `None`: tend's output.
+    pub output: [Option<OutFile>; 2],
 }
 
 /// FNV-1a, 64 bits: the fingerprint of a service's files (`ServiceSpec::
@@ -273,13 +283,21 @@ pub struct PolicySpec {
     pub oneshot: bool,
     pub remain_after_exit: bool,
     /// A unit's exit statuses (and, later, its other rules).
-    pub unit: crate::state::UnitRules,
+    pub unit: crate::state::Rules,
 }
 
 impl ServiceSpec {
-    /// The working directory of the service's processes.
+    /// The working directory of the service's processes: the service
+    /// dir, or a unit's `WorkingDirectory=`.
     pub fn cwd(&self) -> &std::path::Path {
-        self.cwd.as_deref().unwrap_or(&self.dir)
+        self.unit.as_ref().map_or(&self.dir, |u| &u.cwd)
+    }
+
+    /// A unit's `UMask=`, `Nice=` and `Limit*=`; none for a service dir.
+    pub fn limits(&self) -> &crate::sys::Limits {
+        self.unit
+            .as_ref()
+            .map_or(&crate::sys::NO_LIMITS, |u| &u.limits)
     }
 
     /// Equal apart from the `down` file.
@@ -302,7 +320,7 @@ impl ServiceSpec {
             finish_timeout: p.finish_timeout,
             start_limit: p.start_limit,
             pid_file: self.pid_file.is_some(),
-            stop_command: self.stop_command.is_some(),
+            stop_command: self.unit.as_ref().is_some_and(|u| u.stop_command.is_some()),
             oneshot: p.oneshot,
             remain_after_exit: p.remain_after_exit,
             unit: p.unit.clone(),

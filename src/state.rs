@@ -23,7 +23,9 @@ use std::time::{Duration, Instant};
 mod decide;
 mod policy;
 mod queries;
-pub use policy::{Exit, KillMode, NotifyAccess, Policy, RestartWhen, UnitRules, PID_FILE_RETRY};
+pub use policy::{
+    Exit, KillMode, NotifyAccess, Policy, RestartWhen, Rules, UnitRules, PID_FILE_RETRY,
+};
 
 /// A service's up time after which its restart delay starts over.
 pub const BACKOFF_RESET: Duration = Duration::from_secs(10);

@@ -6,8 +6,8 @@
 use crate::config::{self, Restart};
 use crate::scan::read_bounded;
 use crate::spec::Fnv;
-use crate::spec::{Helper, MakeDir, OutFile, PolicySpec, Readiness, ServiceSpec};
-use crate::state::{self, Exit, UnitRules};
+use crate::spec::{Helper, MakeDir, OutFile, PolicySpec, Readiness, ServiceSpec, UnitSpec};
+use crate::state::{self, Exit, Rules, UnitRules};
 use crate::sys::Limits;
 use crate::unit::exec::{self, Privileges};
 use crate::unit::process::{DirRoot, Output};
@@ -281,7 +281,6 @@ pub(crate) fn to_spec(
     Ok(ServiceSpec {
         name: name.to_string(),
         dir: path.to_path_buf(),
-        cwd: Some(cwd),
         argv,
         finish,
         down: false,
@@ -314,7 +313,7 @@ pub(crate) fn to_spec(
             reload_signal: reload_signal(u),
             oneshot,
             remain_after_exit: oneshot && u.remain_after_exit,
-            unit: UnitRules {
+            unit: Rules::from(UnitRules {
                 // systemd counts these signals as clean too, but for a
                 // oneshot.
                 success: exits(&u.success_exit_status, !oneshot),
@@ -345,23 +344,35 @@ pub(crate) fn to_spec(
                     .filter(|p| !p.contains('.'))
                     .map(str::to_string)
                     .collect(),
+            }),
+        },
+        unit: Some(Box::new(UnitSpec {
+            description: u.unit.description.clone().unwrap_or_default(),
+            kind: match u.service_type {
+                ServiceType::Simple => "simple",
+                ServiceType::Exec => "exec",
+                ServiceType::Forking => "forking",
+                ServiceType::Oneshot => "oneshot",
+                ServiceType::Notify => "notify",
+                ServiceType::NotifyReload => "notify-reload",
             },
-        },
-        dirs,
-        limits: Limits {
-            umask: u.process.umask,
-            nice: u.process.nice,
-            rlimits: (u.process.limits.iter())
-                .filter_map(|l| {
-                    let inf = |v: Option<u64>| v.unwrap_or(libc::RLIM_INFINITY);
-                    Some((rlimit_number(l.resource)?, inf(l.soft), inf(l.hard)))
-                })
-                .collect(),
-        },
-        reload_command,
-        stop_command,
-        start_post: helper(&u.exec_start_post).filter(|_| !oneshot),
-        output: [out_file(&u.process.stdout), err],
+            cwd,
+            dirs,
+            limits: Limits {
+                umask: u.process.umask,
+                nice: u.process.nice,
+                rlimits: (u.process.limits.iter())
+                    .filter_map(|l| {
+                        let inf = |v: Option<u64>| v.unwrap_or(libc::RLIM_INFINITY);
+                        Some((rlimit_number(l.resource)?, inf(l.soft), inf(l.hard)))
+                    })
+                    .collect(),
+            },
+            reload_command,
+            stop_command,
+            start_post: helper(&u.exec_start_post).filter(|_| !oneshot),
+            output: [out_file(&u.process.stdout), err],
+        })),
         fingerprint: 0,
     })
 }

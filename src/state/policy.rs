@@ -97,7 +97,7 @@ pub struct Policy {
     /// (`--ready-timeout`), or the start failed.
     pub start_timeout: Duration,
     /// What only a unit sets; the defaults are tend's own behaviour.
-    pub unit: UnitRules,
+    pub unit: Rules,
 }
 
 /// A unit's rules (SPEC §8) that a service dir has no word for.
@@ -130,6 +130,53 @@ pub struct UnitRules {
     /// machine's: it only rides along with the other rules.
     pub part_of: Vec<String>,
 }
+
+/// A service dir's: none of a unit's rules.
+static NO_RULES: UnitRules = UnitRules {
+    success: Vec::new(),
+    prevent: Vec::new(),
+    force: Vec::new(),
+    kill_mode: KillMode::Group,
+    start_timeout: None,
+    ready_bound: false,
+    start_post: false,
+    notify_access: NotifyAccess::All,
+    restart_when: None,
+    part_of: Vec::new(),
+};
+
+/// `UnitRules` behind a pointer that is null for a service dir, which
+/// reads `NO_RULES`: a thousand service dirs do not carry a
+/// thousand copies of rules they never set.
+#[derive(Debug, Clone, Default)]
+pub struct Rules(Option<Box<UnitRules>>);
+
+impl std::ops::Deref for Rules {
+    type Target = UnitRules;
+    fn deref(&self) -> &UnitRules {
+        self.0.as_deref().unwrap_or(&NO_RULES)
+    }
+}
+
+impl std::ops::DerefMut for Rules {
+    fn deref_mut(&mut self) -> &mut UnitRules {
+        self.0.get_or_insert_with(Box::default)
+    }
+}
+
+impl From<UnitRules> for Rules {
+    fn from(r: UnitRules) -> Rules {
+        Rules(Some(Box::new(r)))
+    }
+}
+
+impl PartialEq for Rules {
+    fn eq(&self, other: &Rules) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Rules {}
 
 /// systemd's finer `Restart=` values, by how the service ended: a clean
 /// exit (code 0, `SuccessExitStatus=`, or a clean signal), an unclean
@@ -189,7 +236,18 @@ impl Default for Policy {
             oneshot: false,
             remain_after_exit: false,
             start_timeout: Duration::from_secs(30),
-            unit: UnitRules::default(),
+            unit: Rules::default(),
         }
     }
+}
+
+#[cfg(test)]
+#[test]
+fn a_service_dir_reads_the_default_rules() {
+    assert_eq!(*Rules::default(), UnitRules::default());
+    assert_eq!(NO_RULES, UnitRules::default());
+    let mut r = Rules::default();
+    let rules: &mut UnitRules = &mut r;
+    rules.start_post = true;
+    assert!(r.start_post && r != Rules::default());
 }

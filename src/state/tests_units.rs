@@ -368,7 +368,7 @@ fn after_exit(restart: RestartPolicy, rules: &UnitRules, exit: Exit) -> (State, 
     let t0 = Instant::now();
     let mut s = svc(|p| {
         p.restart = restart;
-        p.unit = rules.clone();
+        p.unit = rules.clone().into();
     });
     up(&mut s, t0);
     let actions = s.step(RunExited(exit), t0 + MS);

@@ -42,11 +42,11 @@ impl Supervisor {
 
     fn spawn_kind(&mut self, i: usize, kind: Kind) -> bool {
         let s = &self.svcs[i];
-        let helper = match kind {
-            Kind::Stop => s.spec.stop_command.as_ref(),
-            Kind::Reload => s.spec.reload_command.as_ref(),
-            Kind::StartPost => s.spec.start_post.as_ref(),
-        };
+        let helper = s.spec.unit.as_ref().and_then(|u| match kind {
+            Kind::Stop => u.stop_command.as_ref(),
+            Kind::Reload => u.reload_command.as_ref(),
+            Kind::StartPost => u.start_post.as_ref(),
+        });
         let Some(helper) = helper else {
             return false;
         };
@@ -59,7 +59,7 @@ impl Supervisor {
         spawn.cwd = Some(s.spec.cwd());
         spawn.env = &env;
         spawn.user = helper.user.as_ref().map(svc::creds);
-        spawn.limits = &s.spec.limits;
+        spawn.limits = s.spec.limits();
         spawn.stdio = [None, s.pipes.out_w(), s.pipes.err_w()];
         match sys::spawn(&spawn) {
             Ok(child) => {

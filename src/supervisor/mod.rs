@@ -474,7 +474,7 @@ impl Supervisor {
                 spawn.cwd = Some(s.spec.cwd());
                 spawn.env = &s.spec.env;
                 spawn.user = s.spec.user.as_ref().map(svc::creds);
-                spawn.limits = &s.spec.limits;
+                spawn.limits = s.spec.limits();
                 // finish writes where run writes (prefixed, or to the logger).
                 spawn.stdio = [None, s.pipes.out_w(), s.pipes.err_w()];
                 match sys::spawn(&spawn) {

@@ -175,15 +175,18 @@ pub(super) fn link(svcs: &mut [Svc]) {
 /// A unit's output files for a start (stderr shares stdout's when they
 /// are the same file); an error names the service and the file.
 fn open_outputs(spec: &ServiceSpec) -> std::io::Result<[Option<OwnedFd>; 2]> {
-    let mode = 0o666 & !spec.limits.umask.unwrap_or(0o022);
+    let Some(unit) = &spec.unit else {
+        return Ok([None, None]);
+    };
+    let mode = 0o666 & !unit.limits.umask.unwrap_or(0o022);
     let open = |f: &OutFile| {
         sys::open_output(&f.path, f.append, f.truncate, mode).map_err(|e| {
             let what = format!("{}: cannot open {}: {e}", spec.name, f.path.display());
             std::io::Error::other(what)
         })
     };
-    let out = spec.output[0].as_ref().map(open).transpose()?;
-    let err = match (&spec.output, &out) {
+    let out = unit.output[0].as_ref().map(open).transpose()?;
+    let err = match (&unit.output, &out) {
         ([Some(a), Some(b)], Some(fd)) if a == b => Some(fd.try_clone()?),
         ([_, e], _) => e.as_ref().map(open).transpose()?,
     };
@@ -201,7 +204,7 @@ impl Supervisor {
         let control_dir = self.control_dir();
         let s = &mut self.svcs[i];
         let owner = s.spec.user.as_ref().map(|u| (u.uid, u.gid));
-        for d in &s.spec.dirs {
+        for d in s.spec.unit.iter().flat_map(|u| &u.dirs) {
             sys::make_dir(&d.path, d.mode, owner).map_err(|e| {
                 let what = format!("{}: cannot make {}: {e}", s.spec.name, d.path.display());
                 std::io::Error::other(what)
@@ -225,7 +228,7 @@ impl Supervisor {
         spawn.user = s.spec.user.as_ref().map(svc::creds);
         let listen_fds = s.sockets.raw_fds();
         spawn.listen_fds = &listen_fds;
-        spawn.limits = &s.spec.limits;
+        spawn.limits = s.spec.limits();
         spawn.stdio = [logger_in, s.pipes.out_w(), s.pipes.err_w()];
         if let (Readiness::Fd(n), Some(w)) = (&s.spec.readiness, &nfd_w) {
             spawn.extra_fd = Some((w.as_raw_fd(), *n));

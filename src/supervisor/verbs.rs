@@ -129,7 +129,13 @@ impl Supervisor {
             let s = &self.svcs[i];
             match (signal, s.run_pid) {
                 (Some(sig), Some(pid)) => self.pids.signal_pgid(pid, s.group(), sig),
-                (None, Some(_)) if s.sm.is_up() && s.spec.reload_command.is_some() => {
+                (None, Some(_))
+                    if s.sm.is_up()
+                        && s.spec
+                            .unit
+                            .as_ref()
+                            .is_some_and(|u| u.reload_command.is_some()) =>
+                {
                     if !self.spawn_helper(i, false) {
                         missing.push(self.svcs[i].spec.name.clone());
                     }
@@ -274,8 +280,12 @@ impl Supervisor {
                     let socks: Vec<String> =
                         sockets(s).iter().map(|x| proto::json_str(x)).collect();
                     let socks = socks.join(",");
+                    let unit = s.spec.unit.as_ref().map_or("null".to_string(), |u| {
+                        let desc = proto::json_str(&u.description);
+                        format!("{{\"type\":\"{}\",\"description\":{desc}}}", u.kind)
+                    });
                     format!(
-                        "{{\"name\":{},\"state\":\"{}\",\"pid\":{},\"ready\":{},\"restarts\":{},\"uptime_ms\":{},\"last_exit\":{last},\"error\":{error},\"sockets\":[{socks}]}}",
+                        "{{\"name\":{},\"state\":\"{}\",\"pid\":{},\"ready\":{},\"restarts\":{},\"uptime_ms\":{},\"last_exit\":{last},\"error\":{error},\"sockets\":[{socks}],\"unit\":{unit}}}",
                         proto::json_str(&s.spec.name),
                         s.state_name(),
                         s.run_pid.map_or("null".to_string(), |p| p.to_string()),
@@ -287,6 +297,17 @@ impl Supervisor {
                 .collect();
             return format!("[{}]\n", items.join(","));
         }
+        // A unit's Type= and Description=, as systemctl status heads it.
+        let unit_lines: Vec<String> = (rows.iter())
+            .filter_map(|(s, _)| {
+                let u = s.spec.unit.as_ref()?;
+                let desc = match u.description.as_str() {
+                    "" => String::new(),
+                    d => format!(", Description={d}"),
+                };
+                Some(format!("{}: Type={}{desc}\n", s.spec.name, u.kind))
+            })
+            .collect();
         let socket_lines: Vec<String> = rows
             .iter()
             .filter(|(s, _)| !s.spec.listen.is_empty())
@@ -330,6 +351,7 @@ impl Supervisor {
             out.push_str(cells.join("  ").trim_end());
             out.push('\n');
         }
+        out.extend(unit_lines);
         out.extend(socket_lines);
         out.extend(errors);
         out

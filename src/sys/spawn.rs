@@ -42,7 +42,8 @@ pub struct Limits {
     pub rlimits: Vec<(i32, u64, u64)>,
 }
 
-static NO_LIMITS: Limits = Limits {
+/// No limits: what a service dir's processes get.
+pub static NO_LIMITS: Limits = Limits {
     umask: None,
     nice: None,
     rlimits: Vec::new(),

@@ -42,11 +42,13 @@ fn mapping() {
          ExecReload=/bin/kill -USR1 $MAINPID\nProtectSystem=full\nUMask=007\n\
          RuntimeDirectory=r/s\nRuntimeDirectoryMode=0700\n");
     let s = s.unwrap();
-    assert_eq!(s.limits.umask, Some(0o007));
+    assert_eq!(s.limits().umask, Some(0o007));
+    let u = s.unit.as_deref().unwrap();
+    assert_eq!((u.kind, u.description.as_str()), ("notify", ""));
     let argv: Vec<String> = s.argv.iter().map(|a| a.to_string_lossy().into()).collect();
     assert_eq!(argv[1..], ["a", "b", "1x", "$HOME"]);
     assert_eq!(s.readiness, Readiness::Notify);
-    assert_eq!(s.cwd.as_deref(), Some(Path::new("/")));
+    assert_eq!(s.cwd(), Path::new("/"));
     assert_eq!(s.policy.restart, Restart::OnFailure);
     assert_eq!(s.policy.delay, Duration::from_secs(2));
     assert_eq!(s.policy.delay_max, Duration::from_secs(2));
@@ -54,7 +56,7 @@ fn mapping() {
     assert_eq!(s.policy.reload_signal, libc::SIGUSR1);
     assert_eq!(s.policy.start_limit, Some((5, Duration::from_secs(10))));
     assert_eq!(
-        s.dirs,
+        u.dirs,
         [MakeDir {
             path: "/run/r/s".into(),
             mode: 0o700
@@ -149,11 +151,11 @@ fn standard_output_and_error_map_onto_files() {
     ];
     for (lines, want) in table {
         let (s, ignored) = map(&format!("[Service]\nExecStart=/x\n{lines}"));
-        assert_eq!(s.unwrap().output, want, "{lines}");
+        assert_eq!(s.unwrap().unit.unwrap().output, want, "{lines}");
         assert!(ignored.is_empty(), "{lines}: {ignored:?}");
     }
     let (s, ignored) = map("[Service]\nExecStart=/x\nStandardOutput=kmsg\n");
-    assert_eq!(s.unwrap().output, [None, None]);
+    assert_eq!(s.unwrap().unit.unwrap().output, [None, None]);
     assert_eq!(ignored, ["StandardOutput=kmsg"]);
 }
 
@@ -214,7 +216,7 @@ fn exec_start_post_maps_onto_a_helper() {
         s.policy.unit.start_post && ignored.is_empty(),
         "{ignored:?}"
     );
-    let argv: Vec<String> = (s.start_post.unwrap().argv.iter())
+    let argv: Vec<String> = (s.unit.unwrap().start_post.unwrap().argv.iter())
         .map(|a| a.to_string_lossy().into())
         .collect();
     let (mode, cmds, _) = unit_exec::decode(&argv[2..]).unwrap();
@@ -224,7 +226,7 @@ fn exec_start_post_maps_onto_a_helper() {
 
     let (s, _) = map("[Service]\nType=oneshot\nExecStart=/x\nExecStartPost=/y\n");
     let s = s.unwrap();
-    assert!(s.start_post.is_none() && !s.policy.unit.start_post);
+    assert!(s.unit.as_ref().unwrap().start_post.is_none() && !s.policy.unit.start_post);
     let argv: Vec<String> = s.argv.iter().map(|a| a.to_string_lossy().into()).collect();
     let (mode, cmds, _) = unit_exec::decode(&argv[2..]).unwrap();
     let paths: Vec<&str> = cmds.iter().map(|c| c.path.as_str()).collect();
@@ -277,12 +279,13 @@ fn command_lists_go_through_the_runner() {
     assert_eq!(cmds[0].argv[1..3], ["-t", "-q"]);
     assert_eq!(cmds[1].argv[1..], ["-g", "daemon on; master_process on;"]);
     assert!(cmds[1].expand && !cmds[1].ignore_failure);
-    let stop = args(&s.stop_command.as_ref().unwrap().argv);
+    let u = s.unit.as_deref().unwrap();
+    let stop = args(&u.stop_command.as_ref().unwrap().argv);
     let (mode, cmds, _) = unit_exec::decode(&stop[2..]).unwrap();
     assert_eq!(mode, Mode::All);
     assert_eq!(cmds[0].path, "/sbin/start-stop-daemon");
     assert!(cmds[0].ignore_failure);
-    let reload = args(&s.reload_command.as_ref().unwrap().argv);
+    let reload = args(&u.reload_command.as_ref().unwrap().argv);
     assert_eq!(reload.last().map(String::as_str), Some("reload"));
     let post = args(s.finish.as_ref().unwrap());
     let (mode, cmds, _) = unit_exec::decode(&post[2..]).unwrap();
@@ -298,7 +301,7 @@ fn command_lists_go_through_the_runner() {
     // The usual `kill -HUP $MAINPID` stays a signal, with no runner.
     let (s, _) = map("[Service]\nExecStart=/x\nExecReload=/bin/kill -HUP $MAINPID\n");
     let s = s.unwrap();
-    assert_eq!((s.reload_command, s.argv.len()), (None, 1));
+    assert_eq!((&s.unit.unwrap().reload_command, s.argv.len()), (&None, 1));
 }
 
 #[test]

@@ -84,7 +84,7 @@ assert isinstance(items, list), "not an array"
 for o in items:
     for key, types in [("name", str), ("state", str), ("pid", (int, type(None))),
                        ("ready", bool), ("restarts", int), ("uptime_ms", int),
-                       ("last_exit", (dict, type(None)))]:
+                       ("last_exit", (dict, type(None))), ("unit", type(None))]:
         assert key in o, "missing %r in %r" % (key, o)
         assert isinstance(o[key], types), "%r has the wrong type in %r" % (key, o)
     for key in ("restarts", "uptime_ms"):

@@ -128,7 +128,10 @@ fn template_unit_runs_each_instance() {
     let t = fx.arg("");
     fx.write(file(
         "services/echo@.service",
-        &format!("[Service]\nExecStart=/bin/sh -c 'echo %i %n > {t}/inst-%i; exec sleep 1000'\n"),
+        &format!(
+            "[Unit]\nDescription=Echo %i\n[Service]\n\
+             ExecStart=/bin/sh -c 'echo %i %n > {t}/inst-%i; exec sleep 1000'\n"
+        ),
     ));
     for i in ["a", "b"] {
         symlink(
@@ -152,6 +155,17 @@ fn template_unit_runs_each_instance() {
     t.check(
         !status.contains("echo@ "),
         format!("the template itself runs:\n{status}"),
+    );
+    // A unit's Type= and Description= (specifiers expanded), in text and
+    // JSON.
+    t.check(
+        status.contains("\necho@b: Type=simple, Description=Echo b\n"),
+        format!("no Type and Description:\n{status}"),
+    );
+    let json = t.ctl_ok(&["status", "echo@a", "--json"]);
+    t.check(
+        json.contains(r#""unit":{"type":"simple","description":"Echo a"}"#),
+        format!("no unit in JSON: {json}"),
     );
     t.term_expect(0);
 }
