@@ -86,6 +86,9 @@ pub enum Event {
     StopCommandExited,
     /// A unit's `ExecStartPost=` has exited: 0 (true), or not.
     StartPostExited(bool),
+    /// No WATCHDOG=1 in time: a service dir restarts; a unit is stopped
+    /// and its `Restart=` decides, as systemd's watchdog failure.
+    WatchdogExpired,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,6 +147,8 @@ pub struct Service {
     pub adopted: bool,
     /// The last start failed (no daemon in time), whatever `run` exited with.
     failed_start: bool,
+    /// The last run was stopped for its watchdog, whatever it exited with.
+    failed_watchdog: bool,
     /// A oneshot's `run` exited 0: dependents may start (it is `down`, or
     /// `remaining`).
     pub done: bool,
@@ -169,6 +174,7 @@ impl Service {
             start_limited: false,
             adopted: false,
             failed_start: false,
+            failed_watchdog: false,
             done: false,
             posting: false,
         }
@@ -207,6 +213,13 @@ impl Service {
             (Up { since }, Restart) => {
                 self.want_up = true;
                 self.restart_now = true;
+                self.stop(since, now)
+            }
+            (Up { since }, WatchdogExpired) if self.want_up => {
+                if !self.policy.unit.is_unit() {
+                    return self.step(Restart, now);
+                }
+                self.failed_watchdog = true;
                 self.stop(since, now)
             }
             (Stopping { .. } | Finishing { .. } | Daemonizing { .. }, Restart) => {
@@ -391,6 +404,8 @@ impl Service {
             }
             // Too late: the main process went first.
             (_, StartPostExited(_)) => Vec::new(),
+            // Only a run that should be up is stopped for its watchdog.
+            (_, WatchdogExpired) => Vec::new(),
             (Down | Failed | Backoff { .. } | Stopping { .. } | Finishing { .. }, Ready) => {
                 Vec::new() // too late: readiness of a process that is going
             }
@@ -481,6 +496,7 @@ impl Service {
         self.killed = false;
         self.adopted = false;
         self.failed_start = false;
+        self.failed_watchdog = false;
         let mut actions = vec![Action::SpawnRun];
         // A daemon is ready once found (as systemd's Type=forking), a
         // oneshot once it exited 0.

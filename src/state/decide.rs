@@ -38,7 +38,8 @@ impl Service {
             self.restarts += 1;
             return self.spawn(now);
         }
-        let exit = self.last_exit.filter(|_| !self.failed_start);
+        let failed = self.failed_start || self.failed_watchdog;
+        let exit = self.last_exit.filter(|_| !failed);
         let rules = &self.policy.unit;
         let listed = |l: &[Exit]| exit.is_some_and(|e| l.contains(&e));
         let success = exit.is_some_and(Exit::success) || listed(&rules.success);
@@ -56,6 +57,14 @@ impl Service {
         }
         let unclean_signal = !success && matches!(exit, Some(Exit::Signal(_)));
         let restart = match (self.policy.unit.restart_when, self.policy.restart) {
+            // systemd's watchdog column: always, on-failure, on-abnormal,
+            // on-watchdog.
+            (Some(RestartWhen::OnAbnormal | RestartWhen::OnWatchdog), _)
+                if self.failed_watchdog =>
+            {
+                true
+            }
+            (Some(_), _) if self.failed_watchdog => false,
             (Some(RestartWhen::OnSuccess), _) => success,
             (Some(RestartWhen::OnAbnormal), _) => unclean_signal || self.failed_start,
             (Some(RestartWhen::OnAbort), _) => unclean_signal,

@@ -151,6 +151,13 @@ static NO_RULES: UnitRules = UnitRules {
 #[derive(Debug, Clone, Default)]
 pub struct Rules(Option<Box<UnitRules>>);
 
+impl Rules {
+    /// Set from a unit (or by a test), not a service dir's defaults.
+    pub fn is_unit(&self) -> bool {
+        self.0.is_some()
+    }
+}
+
 impl std::ops::Deref for Rules {
     type Target = UnitRules;
     fn deref(&self) -> &UnitRules {
@@ -180,8 +187,8 @@ impl Eq for Rules {}
 
 /// systemd's finer `Restart=` values, by how the service ended: a clean
 /// exit (code 0, `SuccessExitStatus=`, or a clean signal), an unclean
-/// signal, or a start that timed out. A watchdog timeout restarts through
-/// its own path whatever this says.
+/// signal, or a start that timed out. A watchdog timeout restarts with
+/// on-abnormal and on-watchdog only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RestartWhen {
     OnSuccess,

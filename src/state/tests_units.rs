@@ -606,3 +606,61 @@ fn start_post_runs_once_ready_and_its_failure_is_a_failed_start() {
     assert_eq!(s.step(RunExited(Exit::Signal(term)), t0 + 3 * MS), vec![]);
     assert_eq!(s.state, State::Down);
 }
+
+// ---- WatchdogSec= and Restart= ----
+
+#[test]
+fn a_units_watchdog_failure_restarts_only_as_its_restart_says() {
+    use crate::state::RestartWhen::{OnAbnormal, OnAbort, OnSuccess, OnWatchdog};
+    use RestartPolicy::{Always, Never, OnFailure};
+    let term = libc::SIGTERM;
+    // (Restart=, as restart and restart_when; restarted?): systemd's
+    // table, watchdog column.
+    let table = [
+        (Never, None, false),
+        (Always, None, true),
+        (OnFailure, None, true),
+        (OnFailure, Some(OnSuccess), false),
+        (OnFailure, Some(OnAbnormal), true),
+        (OnFailure, Some(OnAbort), false),
+        (OnFailure, Some(OnWatchdog), true),
+    ];
+    for (restart, when, restarts) in table {
+        let t0 = Instant::now();
+        let mut s = svc(|p| {
+            p.restart = restart;
+            // A clean TERM is a success for units: the watchdog still
+            // makes this run a failure.
+            p.unit.success = vec![Exit::Signal(term)];
+            p.unit.restart_when = when;
+        });
+        up(&mut s, t0);
+        let stop = s.step(Event::WatchdogExpired, t0 + MS);
+        assert_eq!(stop, vec![Signal(term), Signal(libc::SIGCONT)]);
+        let end = s.step(RunExited(Exit::Signal(term)), t0 + 2 * MS);
+        match restarts {
+            true => assert!(
+                matches!(s.state, State::Backoff { .. }) && end.is_empty(),
+                "{restart:?} {when:?}: {:?}",
+                s.state
+            ),
+            false => assert_eq!(
+                (s.state, end),
+                (State::Failed, vec![GaveUp]),
+                "{restart:?} {when:?}"
+            ),
+        }
+    }
+    // A service dir restarts at once, whatever its `restart`; a watchdog
+    // after `ctl down` does nothing.
+    let t0 = Instant::now();
+    let mut s = svc(|p| p.restart = Never);
+    up(&mut s, t0);
+    assert!(!s.step(Event::WatchdogExpired, t0 + MS).is_empty());
+    assert_eq!(
+        s.step(RunExited(Exit::Signal(term)), t0 + 2 * MS),
+        vec![SpawnRun]
+    );
+    assert_eq!(s.step(Stop, t0 + 3 * MS).len(), 2);
+    assert_eq!(s.step(Event::WatchdogExpired, t0 + 4 * MS), vec![]);
+}

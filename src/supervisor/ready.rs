@@ -258,11 +258,11 @@ impl Supervisor {
                 return;
             }
             log::warn!(
-                "{}: no WATCHDOG=1 within {}ms, restarting",
+                "{}: no WATCHDOG=1 within {}ms, stopping it",
                 s.spec.name,
                 s.spec.watchdog.unwrap_or_default().as_millis()
             );
-            self.feed(i, Event::Restart, now);
+            self.feed(i, Event::WatchdogExpired, now);
         }
     }
 

@@ -1118,3 +1118,50 @@ fn notify_access_says_whose_ready_counts() {
     );
     t.term_expect(0);
 }
+
+/// WatchdogSec=: a unit that said READY=1 and never pings is stopped at
+/// its watchdog; then its Restart= decides, as systemd's: `no` leaves it
+/// failed, `on-watchdog` brings it back.
+#[test]
+fn watchdog_failure_follows_restart() {
+    let fx = Fixture::new(
+        "unit-watchdog",
+        [crate::harness::exe(
+            "ready-once",
+            "echo x >> \"$T/start-$1\"\n\
+             exec python3 -c 'import os, socket\n\
+             s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n\
+             s.connect(os.environ[\"NOTIFY_SOCKET\"])\n\
+             s.send(b\"READY=1\")\n\
+             os.execv(\"/bin/sleep\", [\"sleep\", \"1000\"])'\n",
+        )],
+    );
+    for (name, restart) in [("once", "no"), ("again", "on-watchdog")] {
+        fx.write(file(
+            &format!("services/{name}.service"),
+            &format!(
+                "[Service]\nType=notify\nWatchdogSec=300ms\nRestart={restart}\n\
+                 RestartSec=100ms\nExecStart={} {name}\n",
+                fx.arg("ready-once")
+            ),
+        ));
+    }
+    let mut t = fx.start(&[]);
+    t.wait_stderr("once stopped", |l| {
+        l == "tend: warning: once: no WATCHDOG=1 within 300ms, stopping it"
+    });
+    t.wait_stderr("once failed", |l| l == "tend: error: once: not restarting");
+    t.wait_for("again started 3 times", |_| {
+        fx.lines("start-again").len() >= 3
+    });
+    let status = t.ctl_ok(&["status", "once"]);
+    t.check(
+        status
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.split_whitespace().nth(1) == Some("failed")),
+        format!("once not failed:\n{status}"),
+    );
+    t.check_eq(fx.lines("start-once").len(), 1, "starts of once");
+    t.term_expect(0);
+}
