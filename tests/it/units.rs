@@ -1052,6 +1052,13 @@ fn exec_start_post_runs_once_up_and_gates_readiness() {
     t.term_expect(0);
 }
 
+/// The main process says READY=1 (from its own pid), then sleeps.
+const READY_THEN_SLEEP: &str = "exec python3 -c 'import os, socket\n\
+     s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n\
+     s.connect(os.environ[\"NOTIFY_SOCKET\"])\n\
+     s.send(b\"READY=1\")\n\
+     os.execv(\"/bin/sleep\", [\"sleep\", \"1000\"])'\n";
+
 /// NotifyAccess=: READY=1 from the main process counts with the default
 /// (main) for Type=notify; from a child of it only with `all`; with `none`
 /// not even the main process's: those units fail to start at their
@@ -1062,14 +1069,7 @@ fn notify_access_says_whose_ready_counts() {
         "unit-notify-access",
         [
             crate::harness::notify_py(),
-            crate::harness::exe(
-                "main-sends",
-                "exec python3 -c 'import os, socket\n\
-                 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n\
-                 s.connect(os.environ[\"NOTIFY_SOCKET\"])\n\
-                 s.send(b\"READY=1\")\n\
-                 os.execv(\"/bin/sleep\", [\"sleep\", \"1000\"])'\n",
-            ),
+            crate::harness::exe("main-sends", READY_THEN_SLEEP),
             crate::harness::exe(
                 "child-sends",
                 "python3 \"$T/notify.py\" READY=1\nexec sleep 1000\n",
@@ -1128,12 +1128,7 @@ fn watchdog_failure_follows_restart() {
         "unit-watchdog",
         [crate::harness::exe(
             "ready-once",
-            "echo x >> \"$T/start-$1\"\n\
-             exec python3 -c 'import os, socket\n\
-             s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n\
-             s.connect(os.environ[\"NOTIFY_SOCKET\"])\n\
-             s.send(b\"READY=1\")\n\
-             os.execv(\"/bin/sleep\", [\"sleep\", \"1000\"])'\n",
+            &format!("echo x >> \"$T/start-$1\"\n{READY_THEN_SLEEP}"),
         )],
     );
     for (name, restart) in [("once", "no"), ("again", "on-watchdog")] {
