@@ -129,6 +129,11 @@ pub struct UnitRules {
     /// systemctl) this one follows. The supervisor's, not the state
     /// machine's: it only rides along with the other rules.
     pub part_of: Vec<String>,
+    /// `Requires=` and `BindsTo=`: the services whose stop or restart this
+    /// one follows as it follows `part_of`'s, and whose automatic restart
+    /// (`Restart=`) restarts it too, as systemd's does. The supervisor's,
+    /// like `part_of`.
+    pub requires: Vec<String>,
 }
 
 /// systemd's finer `Restart=` values, by how the service ended: a clean
