@@ -11,6 +11,8 @@ use std::process::Command;
 use crate::harness::{descendants_of, file, skip, tend_bin, Fixture};
 use crate::real_services::nginx_conf;
 
+mod combined;
+
 const REDIS_UNIT: &str = "/lib/systemd/system/redis-server.service";
 
 /// A unit whose service writes `WHAT` (shell words, expanded by sh) into
