@@ -96,7 +96,7 @@ install -d -m 0755 "$context/rootfs/home/app"
 chmod 0644 "$context/rootfs/etc/passwd" "$context/rootfs/etc/group"
 # nginx-backend needs Debian's nginx and python3: it is not part of a busybox
 # image (see its README).
-for example in web-worker critical-db main-command; do
+for example in web-worker critical-db main-command units; do
     cp -a "$repo/service-examples/$example" "$context/examples/"
 done
 install -m 0755 "$tend_bin" "$context/tend"

@@ -336,14 +336,8 @@ pub(crate) fn to_spec(
                     KillMode::None => state::KillMode::None,
                 },
                 restart_when,
-                part_of: u
-                    .unit
-                    .part_of
-                    .iter()
-                    .filter_map(|p| p.strip_suffix(".service").or(Some(p.as_str())))
-                    .filter(|p| !p.contains('.'))
-                    .map(str::to_string)
-                    .collect(),
+                part_of: services(&u.unit.part_of),
+                requires: services(u.unit.requires.iter().chain(&u.unit.binds_to)),
             }),
         },
         unit: Some(Box::new(UnitSpec {
@@ -379,6 +373,17 @@ pub(crate) fn to_spec(
 
 /// The file of `StandardOutput=`/`StandardError=`; `None` for the
 /// journal and stdout's `inherit`: tend's (prefixed) output.
+/// The services that dependency lines name: `NAME.service` (or a bare
+/// `NAME`) is the service NAME; other unit types (`*.target`, ...) are none.
+fn services<'a>(names: impl IntoIterator<Item = &'a String>) -> Vec<String> {
+    names
+        .into_iter()
+        .filter_map(|p| p.strip_suffix(".service").or(Some(p.as_str())))
+        .filter(|p| !p.contains('.'))
+        .map(str::to_string)
+        .collect()
+}
+
 fn out_file(o: &Output) -> Option<OutFile> {
     let (path, append, truncate) = match o {
         Output::Journal | Output::Inherit => return None,

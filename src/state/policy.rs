@@ -129,6 +129,11 @@ pub struct UnitRules {
     /// systemctl) this one follows. The supervisor's, not the state
     /// machine's: it only rides along with the other rules.
     pub part_of: Vec<String>,
+    /// `Requires=` and `BindsTo=`: the services whose stop or restart this
+    /// one follows as it follows `part_of`'s, and whose automatic restart
+    /// (`Restart=`) restarts it too, as systemd's does. The supervisor's,
+    /// like `part_of`.
+    pub requires: Vec<String>,
 }
 
 /// A service dir's: none of a unit's rules.
@@ -143,6 +148,7 @@ static NO_RULES: UnitRules = UnitRules {
     notify_access: NotifyAccess::All,
     restart_when: None,
     part_of: Vec::new(),
+    requires: Vec::new(),
 };
 
 /// `UnitRules` behind a pointer that is null for a service dir, which

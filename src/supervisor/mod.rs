@@ -419,12 +419,63 @@ impl Supervisor {
     /// Steps service `i` and carries out its actions.
     fn feed(&mut self, i: usize, event: Event, now: Instant) {
         self.mark(i);
+        let restarts = self.svcs[i].sm.restarts;
         let mut queue = vec![event];
         while let Some(ev) = queue.pop() {
             for action in self.svcs[i].sm.step(ev, now) {
                 if let Some(next) = self.act(i, action, now) {
                     queue.push(next);
                 }
+            }
+        }
+        // The backoff's timer started it again: an automatic restart
+        // (`Restart=`), which systemd carries to the units that require
+        // this one (service.c: service_enter_restart, a start job in
+        // JOB_RESTART_DEPENDENCIES mode).
+        if event == Event::Timer && self.svcs[i].sm.restarts > restarts {
+            let name = self.svcs[i].spec.name.clone();
+            self.follow(&[name], true, now);
+        }
+    }
+
+    /// The services that follow the stop or restart of `names`: units
+    /// whose `PartOf=`, `Requires=` or `BindsTo=` names one of them, and in
+    /// turn those that follow these. Each running one is stopped; for a
+    /// restart it is also held, to start again once its `after` services
+    /// are ready (the restarted one among them when it has `After=` it).
+    /// As systemd propagates stop and restart jobs (its PROPAGATE_STOP and
+    /// PROPAGATE_RESTART atoms of RequiredBy=, BoundBy=, ConsistsOf=), for
+    /// `tend ctl down`/`restart` and for an automatic restart alike.
+    fn follow(&mut self, names: &[String], restart: bool, now: Instant) {
+        let mut seen: Vec<usize> = (0..self.svcs.len())
+            .filter(|&j| names.contains(&self.svcs[j].spec.name))
+            .collect();
+        let mut names = names.to_vec();
+        while let Some(name) = names.pop() {
+            let followers: Vec<usize> = (0..self.svcs.len())
+                .filter(|&j| {
+                    let s = &self.svcs[j];
+                    let rules = &s.sm.policy.unit;
+                    !seen.contains(&j)
+                        && !s.removed
+                        && (rules.requires.contains(&name) || rules.part_of.contains(&name))
+                })
+                .collect();
+            for j in followers {
+                seen.push(j);
+                let s = &mut self.svcs[j];
+                names.push(s.spec.name.clone());
+                if !s.sm.want_up && !s.order.held {
+                    continue; // not running: a restart leaves it so
+                }
+                log::info!(
+                    "{}: {} with {name}",
+                    s.spec.name,
+                    if restart { "restarting" } else { "stopping" }
+                );
+                s.order.held = restart;
+                s.sockets.listening = false;
+                self.feed(j, Event::Stop, now);
             }
         }
     }

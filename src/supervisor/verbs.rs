@@ -58,23 +58,22 @@ impl Supervisor {
             if !running && ev != Event::Stop {
                 return Some((1, "tend is shutting down".into()));
             }
-            // A unit's `PartOf=` this one: stopped or restarted with it.
-            let mut all = idx.clone();
-            if ev != Event::Start {
-                for (j, s) in self.svcs.iter().enumerate() {
-                    let follows =
-                        |&i: &usize| s.sm.policy.unit.part_of.contains(&self.svcs[i].spec.name);
-                    if !all.contains(&j) && !s.removed && idx.iter().any(follows) {
-                        all.push(j);
-                    }
-                }
-            }
-            for i in all {
+            for &i in &idx {
                 // An explicit up, down or restart overrides waiting for
                 // the `after` services.
                 self.svcs[i].order.held = false;
                 self.svcs[i].sockets.listening = false;
                 self.feed(i, ev, now);
+            }
+            // A unit's `PartOf=`, `Requires=` or `BindsTo=` these: stopped
+            // with them, or restarted once its `after` services are ready
+            // again (systemd orders the restart's start by `After=`).
+            if ev != Event::Start {
+                let names: Vec<String> = idx
+                    .iter()
+                    .map(|&i| self.svcs[i].spec.name.clone())
+                    .collect();
+                self.follow(&names, ev == Event::Restart, now);
             }
             return Some((0, String::new()));
         }

@@ -53,7 +53,7 @@
 //! | `StartLimitBurst=` in `StartLimitIntervalSec=` | `start-limit = "N/DUR"`; systemd's default 5 in 10s applies unless the interval is 0 |
 //! | `After=` | `after` (`NAME.service` -> `NAME`; `*.target` and units not in the services dir ignored with a note) |
 //! | `Before=` | an `after` edge on the other service |
-//! | `Requires=`, `BindsTo=` / `Wants=` | the named unit must / may be in the services dir (SPEC §8); `PartOf=`: stopping or restarting that unit does the same to this one |
+//! | `Requires=`, `BindsTo=` / `Wants=` | the named unit must / may be in the services dir (SPEC §8); `PartOf=` (and `Requires=`, `BindsTo=`): stopping or restarting that unit, by hand or by its `Restart=`, does the same to this one |
 //! | `TimeoutStartSec=` (90s; none for oneshot) | `policy.unit.start_timeout` (unset: `--ready-timeout`), with `ready_bound`: how long readiness may take before the start counts as failed |
 //! | `TimeoutStopSec=` (90s) | `stop-grace`; `None` = never SIGKILL; `SendSIGKILL=no` likewise |
 //! | `WatchdogSec=` | `watchdog` |

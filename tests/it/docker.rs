@@ -1,8 +1,8 @@
 //! tend as PID 1 of real Docker containers: the demo image of
 //! `docker/Dockerfile` (built by `docker/build.sh` from the static musl
 //! binary already built), `docker logs`, `docker stop` within the grace and
-//! past it, the main command's exit code, SIGHUP reload, a read-only root and
-//! a non-root user.
+//! past it, the main command's exit code, SIGHUP reload, a read-only root,
+//! a non-root user, and systemd unit files with `systemctl` in the image.
 //!
 //! The image holds the musl binary, not the one `cargo test` builds: build it
 //! first with `cargo build --release --target x86_64-unknown-linux-musl`
@@ -639,4 +639,64 @@ fn healthcheck_with_tend_ctl_check_reports_healthy() {
     }
     c.stop();
     c.check_eq(c.exit_code(), 0, "exit code after docker stop");
+}
+
+/// The units example (service-examples/units): systemd unit files run by
+/// tend in the FROM scratch image. The oneshot `setup` gates `web`, which
+/// gates `greeter` (After=, Requires=); greeter runs as User=app with its
+/// Environment= and EnvironmentFile=; `systemctl` (a link to tend) answers
+/// `is-active` and `restart`, and restarting web restarts greeter
+/// (Requires=); `docker stop` stops greeter before web and exits 0.
+#[test]
+fn units_example_runs_unit_files_in_the_scratch_image() {
+    let Some(demo) = demo_image() else { return };
+    let c = Container::run(
+        demo,
+        "units",
+        &["-e", "TEND_SERVICES=/examples/units/services"],
+        &[],
+    );
+    c.wait_lines(&[
+        "greeter | greeter: started as app, hello tend",
+        "greeter | greeter: got hello from web.service",
+    ]);
+    let active = c.exec_ok(&["systemctl", "is-active", "setup", "web", "greeter"]);
+    c.check_eq(
+        active.as_str(),
+        "active\nactive\nactive\n",
+        "systemctl is-active",
+    );
+    let logs = c.logs();
+    let ignored: Vec<&str> = logs.lines().filter(|l| l.contains(": ignored: ")).collect();
+    c.check(
+        ignored.len() == 1
+            && ignored[0].contains("web.service: ignored: ProtectSystem, PrivateTmp"),
+        format!("web's sandboxing not named once: {ignored:?}"),
+    );
+
+    c.exec_ok(&["systemctl", "restart", "web"]);
+    c.wait_logs("greeter started again", |l| {
+        l.lines()
+            .filter(|l| l.contains("greeter: started as app"))
+            .count()
+            >= 2
+    });
+
+    let took = c.stop();
+    c.check_eq(c.exit_code(), 0, "exit code after docker stop");
+    c.check(
+        took < Duration::from_secs(5),
+        format!("docker stop took {took:?}"),
+    );
+    let logs = c.logs();
+    let stop = logs.find("got SIGTERM").unwrap_or(0);
+    let at = |who: &str| {
+        logs[stop..]
+            .find(&format!("tend: {who}["))
+            .map(|i| i + stop)
+    };
+    c.check(
+        at("greeter").is_some() && at("greeter") < at("web"),
+        "greeter was not stopped before web",
+    );
 }

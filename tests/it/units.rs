@@ -11,6 +11,8 @@ use std::process::Command;
 use crate::harness::{descendants_of, file, skip, tend_bin, Fixture};
 use crate::real_services::nginx_conf;
 
+mod combined;
+
 const REDIS_UNIT: &str = "/lib/systemd/system/redis-server.service";
 
 /// A unit whose service writes `WHAT` (shell words, expanded by sh) into
@@ -835,6 +837,64 @@ fn part_of_follows_stop_and_restart() {
         !t.stderr().contains("PartOf"),
         "PartOf= was noted as ignored",
     );
+    t.term_expect(0);
+}
+
+/// Requires=: stopping or restarting the unit it names does the same to
+/// it, and so does that unit's automatic restart (systemd restarts the
+/// units that require a unit it restarts); with After= the restart's
+/// start waits for the new one to be ready. Wants= follows none of it.
+#[test]
+fn requires_follows_stop_restart_and_automatic_restart() {
+    let fx = Fixture::new("unit-requires", []);
+    let log = fx.arg("log");
+    let unit = |name: &str, extra: &str| {
+        fx.write(file(
+            &format!("services/{name}.service"),
+            &format!(
+                "[Unit]\n{extra}[Service]\n\
+                 ExecStart=/bin/sh -c 'echo {name} >> {log}; exec sleep 1000'\n"
+            ),
+        ));
+    };
+    // db is ready only once its ExecStartPost= has logged, 300 ms in.
+    unit(
+        "db",
+        &format!(
+            "[Service]\nRestart=always\nRestartSec=100ms\n\
+             ExecStartPost=/bin/sh -c 'sleep 0.3; echo db-ready >> {log}'\n"
+        ),
+    );
+    unit("app", "Requires=db.service\nAfter=db.service\n");
+    unit("side", "Wants=db.service\nAfter=db.service\n");
+    let mut t = fx.start(&[]);
+    let first = t.wait_lines("log", 4);
+    let ends = |lines: &[String]| lines[lines.len() - 3..].to_vec();
+    t.check_eq(
+        first[..2].to_vec(),
+        vec!["db".to_string(), "db-ready".into()],
+        "start",
+    );
+
+    // An automatic restart (db killed, Restart=always) restarts app.
+    t.ctl_ok(&["signal", "KILL", "db"]);
+    let lines = t.wait_lines("log", 7);
+    let want = vec!["db".to_string(), "db-ready".into(), "app".into()];
+    t.check_eq(ends(&lines), want.clone(), "after db's automatic restart");
+    // An explicit restart too.
+    t.ctl_ok(&["restart", "db"]);
+    let lines = t.wait_lines("log", 10);
+    t.check_eq(ends(&lines), want, "after `restart db`");
+    t.check_eq(
+        lines.iter().filter(|l| *l == "side").count(),
+        1,
+        "times side (Wants=) started",
+    );
+    // A stop stops app; side stays.
+    t.ctl_ok(&["down", "db"]);
+    t.ctl_ok(&["wait", "down", "db", "app", "--timeout", "5s"]);
+    let r = systemctl(&fx, &["is-active", "side"]);
+    t.check_eq(r.1.as_str(), "active\n", "side after `down db`");
     t.term_expect(0);
 }
 
