@@ -247,8 +247,9 @@ impl Supervisor {
             .filter_map(|(s, _)| {
                 let e = s.config_error.as_ref()?;
                 Some(format!(
-                    "{}: runs on its previous definition: {e}\n",
-                    s.spec.name
+                    "{}: runs on its previous definition: {}\n",
+                    s.spec.name,
+                    crate::log::one_line(e)
                 ))
             })
             .collect();
@@ -302,7 +303,7 @@ impl Supervisor {
                 let u = s.spec.unit.as_ref()?;
                 let desc = match u.description.as_str() {
                     "" => String::new(),
-                    d => format!(", Description={d}"),
+                    d => format!(", Description={}", crate::log::one_line(d)),
                 };
                 Some(format!("{}: Type={}{desc}\n", s.spec.name, u.kind))
             })

@@ -5,7 +5,7 @@
 use std::os::unix::fs::symlink;
 use std::process::Command;
 
-use crate::harness::{tend_bin, Fixture};
+use crate::harness::{file, tend_bin, Fixture};
 
 /// Runs the binary as `systemctl` against this fixture's services dir.
 fn systemctl(fx: &Fixture, args: &[&str]) -> (i32, String, String) {
@@ -51,4 +51,50 @@ fn systemctl_enable_and_disable_refuse_names_with_slashes() {
         assert_eq!(r.0, 1, "enable {name:?}: {r:?}");
         assert!(r.2.contains("bad unit name"), "enable {name:?}: {r:?}");
     }
+}
+
+/// A unit file name with a newline and an escape sequence, and a
+/// Description= with terminal controls, reached tend's log, `tend verify`
+/// and `tend ctl status` raw: a forged second log line, a cleared screen.
+#[test]
+fn control_characters_from_units_are_escaped_in_every_line() {
+    let fx = Fixture::new("unit-hostile-controls", []);
+    let run = "[Service]\nExecStart=/bin/sleep 1000\n";
+    fx.write(file("services/nl\ntend: forged.service", run));
+    fx.write(file("services/esc\x1b[2J.service", run));
+    fx.write(file(
+        "services/web.service",
+        &format!("[Unit]\nDescription=web \x1b[2J\x07 \x7f end\n{run}"),
+    ));
+    let out = Command::new(tend_bin())
+        .args(["verify", "--services", &fx.arg("services")])
+        .output()
+        .expect("run tend verify");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains('\x1b'), "raw escape in verify:\n{text:?}");
+    assert!(
+        !text.lines().any(|l| l.starts_with("tend: forged")),
+        "forged line in verify:\n{text:?}"
+    );
+    assert!(text.contains("nl\\x0atend: forged.service"), "{text:?}");
+
+    let mut t = fx.start(&[]);
+    t.ctl_ok(&["wait", "up", "web", "--timeout", "5s"]);
+    t.wait_stderr("the escaped name", |l| l.contains("esc\\x1b[2J.service"));
+    let status = t.ctl_ok(&["status"]);
+    t.check(
+        status.contains("Description=web \\x1b[2J\\x07 \\x7f end\n"),
+        format!("description not escaped:\n{status:?}"),
+    );
+    let json = t.ctl_ok(&["status", "web", "--json"]);
+    t.check(
+        json.contains(r#""description":"web \u001b[2J\u0007 "#),
+        format!("json:\n{json}"),
+    );
+    let err = t.stderr();
+    t.check(
+        !err.contains('\x1b') && !err.lines().any(|l| l.starts_with("tend: forged")),
+        format!("raw controls in tend's log:\n{err:?}"),
+    );
+    t.term_expect(0);
 }
