@@ -135,7 +135,12 @@ impl Supervisor {
                             .as_ref()
                             .is_some_and(|u| u.reload_command.is_some()) =>
                 {
-                    if !self.spawn_helper(i, false) {
+                    // One at a time, as systemd merges reload jobs: a
+                    // reload asked again while one hangs must not pile up
+                    // processes.
+                    if let Some(pid) = s.reload_pid {
+                        log::info!("{}[{pid}]: ExecReload still running", s.spec.name);
+                    } else if !self.spawn_helper(i, false) {
                         missing.push(self.svcs[i].spec.name.clone());
                     }
                 }

@@ -5,7 +5,7 @@
 use std::os::unix::fs::symlink;
 use std::process::Command;
 
-use crate::harness::{file, tend_bin, Fixture};
+use crate::harness::{descendants_of, file, tend_bin, Fixture};
 
 /// Runs the binary as `systemctl` against this fixture's services dir.
 fn systemctl(fx: &Fixture, args: &[&str]) -> (i32, String, String) {
@@ -96,5 +96,40 @@ fn control_characters_from_units_are_escaped_in_every_line() {
         !err.contains('\x1b') && !err.lines().any(|l| l.starts_with("tend: forged")),
         format!("raw controls in tend's log:\n{err:?}"),
     );
+    t.term_expect(0);
+}
+
+/// An ExecReload= that hangs: each `reload NAME` started one more (100
+/// reloads, 100 processes), and `down` left them all running.
+#[test]
+fn hanging_exec_reload_runs_once_and_stops_with_its_service() {
+    let fx = Fixture::new("unit-hostile-reload", []);
+    let log = fx.arg("reloads");
+    fx.write(file(
+        "services/rl.service",
+        &format!(
+            "[Service]\nExecStart=/bin/sleep 1000\n\
+             ExecReload=/bin/sh -c 'echo $$ >> {log}; exec sleep 1000'\n"
+        ),
+    ));
+    let mut t = fx.start(&[]);
+    t.ctl_ok(&["wait", "up", "rl", "--timeout", "5s"]);
+    for _ in 0..20 {
+        t.ctl_ok(&["reload", "rl"]);
+    }
+    t.wait_lines("reloads", 1);
+    // The 20 requests are answered in order: the last has been served.
+    t.ctl_ok(&["status"]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let started = fx.lines("reloads");
+    t.check_eq(started.len(), 1, "ExecReload processes started");
+    t.ctl_ok(&["down", "rl"]);
+    t.ctl_ok(&["wait", "down", "rl", "--timeout", "5s"]);
+    let (pid, tend) = (started[0].clone(), t.pid());
+    t.wait_for("the reload helper gone with its service", |_| {
+        !descendants_of(tend)
+            .iter()
+            .any(|p| p.ns_pid().as_deref() == Some(pid.as_str()) && p.alive())
+    });
     t.term_expect(0);
 }
