@@ -186,3 +186,37 @@ fn long_requires_chain_is_resolved_without_stalling_pid1() {
     );
     t.term_expect(0);
 }
+
+/// Specifiers multiply: `%n` is two bytes that become the unit's name (up
+/// to 255). 20 files of 250 KiB of `Description=%n%n...` took PID 1 to
+/// 1 GiB; 1,000 of them would have had it killed.
+#[test]
+fn specifier_expansion_cannot_blow_up_pid1s_memory() {
+    let fx = Fixture::new("unit-hostile-specifiers", []);
+    let spec = "%n".repeat(125_000);
+    for i in 0..20 {
+        let name = format!("{}{i:02}", "n".repeat(200));
+        fx.write(file(
+            &format!("services/{name}.service"),
+            &format!("[Unit]\nDescription={spec}\n[Service]\nExecStart=/bin/sleep 1000\n"),
+        ));
+    }
+    fx.write(file(
+        "services/good.service",
+        "[Service]\nExecStart=/bin/sleep 1000\n",
+    ));
+    let mut t = fx.start(&[]);
+    t.ctl_ok(&["wait", "up", "good", "--timeout", "20s"]);
+    t.wait_stderr("the expansion refused", |l| {
+        l.starts_with("tend: error: ")
+            && l.ends_with("specifiers expand to more than 1024 KiB in this unit")
+    });
+    let rss = t.rss_kib();
+    t.check(rss < 32 * 1024, format!("tend's RSS {rss} KiB"));
+    let status = t.ctl_ok(&["status"]);
+    t.check(
+        status.len() < 4096,
+        format!("status of {} bytes", status.len()),
+    );
+    t.term_expect(0);
+}
