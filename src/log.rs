@@ -91,14 +91,14 @@ impl log::Log for StderrLogger {
         if !self.enabled(record.metadata()) {
             return;
         }
+        // Messages carry names and text from outside (file names, unit
+        // values): one line each, whatever they hold.
+        let msg = record.args().to_string();
+        let msg = one_line(&msg);
         let line = match record.level() {
-            log::Level::Info => format!("tend: {}\n", record.args()),
-            log::Level::Warn => format!("tend: warning: {}\n", record.args()),
-            level => format!(
-                "tend: {}: {}\n",
-                level.as_str().to_lowercase(),
-                record.args()
-            ),
+            log::Level::Info => format!("tend: {msg}\n"),
+            log::Level::Warn => format!("tend: warning: {msg}\n"),
+            level => format!("tend: {}: {msg}\n", level.as_str().to_lowercase()),
         };
         if let Ok(mut q) = QUEUE.lock() {
             if let Some(q) = q.as_mut() {
@@ -115,6 +115,26 @@ impl log::Log for StderrLogger {
     }
 
     fn flush(&self) {}
+}
+
+/// `s` with every control character (a newline, an escape sequence that
+/// would drive the reader's terminal, DEL, the C1 controls) written as
+/// `\xNN` or `\u{NN}`, so one message stays one harmless line.
+pub fn one_line(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            c if c.is_control() && (c as u32) < 0x100 => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Installs the logger. Safe to call more than once.
@@ -145,5 +165,24 @@ pub fn louder(level: log::LevelFilter) -> log::LevelFilter {
         Warn => Info,
         Info => Debug,
         Debug | Trace => Trace,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        for (raw, want) in [
+            ("web: ready", "web: ready"),
+            ("a\nb", "a\\x0ab"),
+            ("\x1b[2Jx\x07", "\\x1b[2Jx\\x07"),
+            ("tab\there\x7f", "tab\\x09here\\x7f"),
+            ("c1\u{9b}", "c1\\x9b"),
+            ("caf\u{e9} \u{fffd}", "caf\u{e9} \u{fffd}"),
+        ] {
+            assert_eq!(one_line(raw), want, "{raw:?}");
+        }
     }
 }

@@ -82,10 +82,10 @@ fn verify(opts: &Options) -> i32 {
         }
     };
     for w in &found.warnings {
-        println!("warning: {w}");
+        println!("warning: {}", tlog::one_line(w));
     }
     for e in &found.errors {
-        println!("error: {e}");
+        println!("error: {}", tlog::one_line(e));
     }
     let (run, bad) = (found.specs.len(), found.errors.len());
     println!(

@@ -182,6 +182,13 @@ pub fn run(args: &[String]) -> i32 {
         "enable" | "disable" => {
             let mut code = 0;
             for (unit, name) in units.iter().zip(&names) {
+                // A name is joined to the services dir (and to the unit
+                // dirs): `../x` or `/x` would link or unlink outside it.
+                if !crate::spec::valid_name(name) {
+                    eprintln!("systemctl: {unit:?}: bad unit name (allowed: letters, digits, . _ @ -, not first)");
+                    code = 1;
+                    continue;
+                }
                 let r = match *verb {
                     "enable" => enable(unit, name),
                     _ => disable(name),

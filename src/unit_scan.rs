@@ -18,6 +18,7 @@ use crate::unit::service::{self};
 use crate::unit::socket::{self, SocketAddress, SocketKind, UnitSocket};
 use crate::unit::{common, parse, spec::SpecContext};
 use crate::unit_map::{noted, to_spec};
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::net::Ipv6Addr;
 use std::path::{Path, PathBuf};
@@ -125,34 +126,70 @@ fn dep_service(unit: &str) -> Option<&str> {
 /// on the other service); Requires/BindsTo must name a service that runs,
 /// else this unit is skipped; the rest is noted in the warning line.
 fn resolve_deps(loaded: &mut Vec<Loaded>, out: &mut Scanned) {
+    // Hashed, and each unit checked again only when a name it requires
+    // goes: a dir of 1,000 units with 200 Requires= each, in a chain that
+    // ends at a missing one, took 86 s of PID 1's start (and of each
+    // reload) when every skip rescanned every unit against every service.
+    // How many services of the dir answer to each name (their own, and
+    // their template's).
+    let mut have: HashMap<String, usize> = HashMap::new();
+    for s in out.specs.iter().chain(loaded.iter().map(|l| &l.spec)) {
+        for n in std::iter::once(&s.name).chain(&s.template) {
+            *have.entry(n.clone()).or_default() += 1;
+        }
+    }
+    let mut needed_by: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, l) in loaded.iter().enumerate() {
+        for r in l.unit.requires.iter().chain(&l.unit.binds_to) {
+            if let Some(n) = dep_service(r) {
+                needed_by.entry(n.to_string()).or_default().push(i);
+            }
+        }
+    }
     // Repeat: a unit skipped for a missing Requires= may be required by
     // another.
-    loop {
-        let exists = |n: &str, loaded: &[Loaded]| {
-            let is = |s: &ServiceSpec| s.name == n || s.template.as_deref() == Some(n);
-            out.specs.iter().any(is) || loaded.iter().any(|l| is(&l.spec))
+    let mut skipped = vec![false; loaded.len()];
+    let mut check: Vec<usize> = (0..loaded.len()).rev().collect();
+    while let Some(i) = check.pop() {
+        if skipped[i] {
+            continue;
+        }
+        let l = &loaded[i];
+        let missing = l
+            .unit
+            .requires
+            .iter()
+            .chain(&l.unit.binds_to)
+            .find(|r| dep_service(r).is_some_and(|n| have.get(n).copied().unwrap_or(0) == 0));
+        let Some(r) = missing else {
+            continue;
         };
-        let missing = (0..loaded.len()).find_map(|i| {
-            let u = &loaded[i].unit;
-            u.requires.iter().chain(&u.binds_to).find_map(|r| {
-                let n = dep_service(r)?;
-                (!exists(n, loaded)).then(|| (i, r.clone()))
-            })
-        });
-        let Some((i, r)) = missing else {
-            break;
-        };
-        let l = loaded.remove(i);
+        skipped[i] = true;
         let e = format!(
             "{}: Requires={r}: no such service in the services dir (or it cannot start)",
             l.file
         );
         out.broken.push((l.spec.dir_name().to_string(), e.clone()));
         out.errors.push(e);
+        for n in std::iter::once(&l.spec.name).chain(&l.spec.template) {
+            let Some(count) = have.get_mut(n) else {
+                continue;
+            };
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                check.extend(needed_by.get(n).into_iter().flatten());
+            }
+        }
     }
-    let mut before: Vec<(String, String)> = Vec::new();
-    for i in 0..loaded.len() {
-        let unit = std::mem::take(&mut loaded[i].unit);
+    let mut i = 0;
+    loaded.retain(|_| {
+        i += 1;
+        !skipped[i - 1]
+    });
+    let present = |n: &str| have.get(n).is_some_and(|&c| c > 0);
+    let mut before: HashMap<String, Vec<String>> = HashMap::new();
+    for l in loaded.iter_mut() {
+        let unit = std::mem::take(&mut l.unit);
         let lists = [
             ("After", &unit.after),
             ("Before", &unit.before),
@@ -162,29 +199,37 @@ fn resolve_deps(loaded: &mut Vec<Loaded>, out: &mut Scanned) {
         ];
         for (key, list) in lists {
             for d in list {
-                let there = dep_service(d).filter(|n| {
-                    let is = |s: &ServiceSpec| s.name == *n || s.template.as_deref() == Some(n);
-                    out.specs.iter().any(is) || loaded.iter().any(|l| is(&l.spec))
-                });
-                let l = &mut loaded[i];
+                let there = dep_service(d).filter(|n| present(n));
                 match (key, there) {
                     ("After", Some(n)) => l.spec.after.push(n.to_string()),
-                    ("Before", Some(n)) => before.push((n.to_string(), l.spec.name.clone())),
+                    ("Before", Some(n)) => before
+                        .entry(n.to_string())
+                        .or_default()
+                        .push(l.spec.name.clone()),
                     (_, Some(_)) => {}
                     (_, None) => l.ignored.push(format!("{key}={d}")),
                 }
             }
         }
     }
-    for (svc, after) in before {
-        let is = |s: &ServiceSpec| s.name == svc || s.template.as_deref() == Some(&svc);
-        let specs = out
-            .specs
-            .iter_mut()
-            .chain(loaded.iter_mut().map(|l| &mut l.spec));
-        for s in specs.filter(|s| is(s)) {
-            if !s.after.contains(&after) {
-                s.after.push(after.clone());
+    if before.is_empty() {
+        return;
+    }
+    let specs = out
+        .specs
+        .iter_mut()
+        .chain(loaded.iter_mut().map(|l| &mut l.spec));
+    for s in specs {
+        let mut seen: HashSet<String> = s.after.iter().cloned().collect();
+        let keys: Vec<String> = std::iter::once(&s.name)
+            .chain(&s.template)
+            .cloned()
+            .collect();
+        for k in keys {
+            for after in before.get(&k).into_iter().flatten() {
+                if seen.insert(after.clone()) {
+                    s.after.push(after.clone());
+                }
             }
         }
     }

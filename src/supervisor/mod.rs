@@ -546,6 +546,12 @@ impl Supervisor {
                 if let Some(stop) = s.stop_pid.filter(|_| sig == libc::SIGKILL) {
                     self.pids.signal_group(stop, sig);
                 }
+                // A reload still running stops with the service (systemd
+                // stops a unit's control process first), else it outlives
+                // it in its own session.
+                if let Some(reload) = s.reload_pid {
+                    self.pids.signal_group(reload, sig);
+                }
                 if let Some(pid) = s.run_pid {
                     if sig == libc::SIGKILL && !self.quit {
                         log::warn!(

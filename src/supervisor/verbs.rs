@@ -135,7 +135,12 @@ impl Supervisor {
                             .as_ref()
                             .is_some_and(|u| u.reload_command.is_some()) =>
                 {
-                    if !self.spawn_helper(i, false) {
+                    // One at a time, as systemd merges reload jobs: a
+                    // reload asked again while one hangs must not pile up
+                    // processes.
+                    if let Some(pid) = s.reload_pid {
+                        log::info!("{}[{pid}]: ExecReload still running", s.spec.name);
+                    } else if !self.spawn_helper(i, false) {
                         missing.push(self.svcs[i].spec.name.clone());
                     }
                 }
@@ -247,8 +252,9 @@ impl Supervisor {
             .filter_map(|(s, _)| {
                 let e = s.config_error.as_ref()?;
                 Some(format!(
-                    "{}: runs on its previous definition: {e}\n",
-                    s.spec.name
+                    "{}: runs on its previous definition: {}\n",
+                    s.spec.name,
+                    crate::log::one_line(e)
                 ))
             })
             .collect();
@@ -302,7 +308,7 @@ impl Supervisor {
                 let u = s.spec.unit.as_ref()?;
                 let desc = match u.description.as_str() {
                     "" => String::new(),
-                    d => format!(", Description={d}"),
+                    d => format!(", Description={}", crate::log::one_line(d)),
                 };
                 Some(format!("{}: Type={}{desc}\n", s.spec.name, u.kind))
             })

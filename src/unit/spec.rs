@@ -28,7 +28,14 @@ pub struct SpecContext {
     pub cache_dir: String,
     pub logs_dir: String,
     pub config_dir: String,
+    /// Bytes the specifiers of this unit added so far (see `GROWTH_MAX`).
+    pub grown: std::cell::Cell<usize>,
 }
+
+/// What expanding specifiers may add to one unit, all its values
+/// together. `%n` is up to 256 bytes for two: without a bound, 20 files of
+/// 250 KiB of `Description=%n%n...` took 1 GiB of PID 1's memory.
+pub const GROWTH_MAX: usize = 1024 * 1024;
 
 impl SpecContext {
     /// The system manager's values, as root.
@@ -45,6 +52,7 @@ impl SpecContext {
             cache_dir: "/var/cache".into(),
             logs_dir: "/var/log".into(),
             config_dir: "/etc".into(),
+            grown: std::cell::Cell::new(0),
         }
     }
 }
@@ -88,7 +96,16 @@ pub fn expand(s: &str, ctx: &SpecContext) -> Result<String, String> {
             Some(x) => out.push_str(&specifier(x, &name, ctx)?),
             None => return Err("lone '%' at the end (write %% for a percent sign)".into()),
         }
+        let grown = ctx.grown.get() + out.len().saturating_sub(s.len());
+        if grown > GROWTH_MAX {
+            return Err(format!(
+                "specifiers expand to more than {} KiB in this unit",
+                GROWTH_MAX / 1024
+            ));
+        }
     }
+    ctx.grown
+        .set(ctx.grown.get() + out.len().saturating_sub(s.len()));
     Ok(out)
 }
 
@@ -214,6 +231,23 @@ mod tests {
             expand("%u:%U %g:%G %h %t/%i %S %C %L %E %T %V 100%%", &ctx).as_deref(),
             Ok("app:1000 users:100 /home/app /run/2 /var/lib /var/cache /var/log /etc /tmp /var/tmp 100%")
         );
+    }
+
+    #[test]
+    fn growth_is_bounded_per_unit() {
+        let ctx = SpecContext::system(&format!("{}.service", "n".repeat(200)));
+        let line = "%n".repeat(1000);
+        let mut ok = 0;
+        while expand(&line, &ctx).is_ok() {
+            ok += 1;
+            assert!(ok < 100, "no bound");
+        }
+        assert!(ok >= 4, "bound too tight: {ok}");
+        let e = expand(&line, &ctx).unwrap_err();
+        assert_eq!(e, "specifiers expand to more than 1024 KiB in this unit");
+        // Another unit starts afresh.
+        let other = SpecContext::system("web.service");
+        assert!(expand(&line, &other).is_ok());
     }
 
     #[test]

@@ -32,6 +32,7 @@ mod sockets;
 mod subreaper;
 mod sysfaults;
 mod templates;
+mod unit_hostile;
 mod units;
 mod usage;
 mod user;
