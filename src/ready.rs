@@ -67,11 +67,7 @@ pub fn socket_name(service: &str) -> String {
     let mut hash = crate::spec::Fnv::new();
     hash.eat(name.as_bytes());
     let hash = hash.0;
-    let cut = (0..=24)
-        .rev()
-        .find(|&i| name.is_char_boundary(i))
-        .unwrap_or(0);
-    format!("{}~{hash:016x}", &name[..cut])
+    format!("{}~{hash:016x}", crate::spec::prefix_at_most(&name, 24))
 }
 
 /// The sd_notify socket of one service, kept across its restarts.

@@ -329,6 +329,16 @@ impl ServiceSpec {
     }
 }
 
+/// The longest start of `s` of at most `max` bytes that ends on a
+/// character boundary.
+pub fn prefix_at_most(s: &str, max: usize) -> &str {
+    let end = (0..=max.min(s.len()))
+        .rev()
+        .find(|&i| s.is_char_boundary(i))
+        .unwrap_or(0);
+    &s[..end]
+}
+
 /// `[A-Za-z0-9][A-Za-z0-9._@-]*`
 pub fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
@@ -348,6 +358,14 @@ mod tests {
         for bad in ["", ".hidden", "-x", "_x", "a b", "a/b", "é"] {
             assert!(!valid_name(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn prefixes_end_on_a_character() {
+        assert_eq!(prefix_at_most("abc", 10), "abc");
+        assert_eq!(prefix_at_most("abc", 2), "ab");
+        assert_eq!(prefix_at_most("aé", 2), "a");
+        assert_eq!(prefix_at_most("é", 1), "");
     }
 
     #[test]

@@ -341,7 +341,7 @@ pub(crate) fn to_spec(
             }),
         },
         unit: Some(Box::new(UnitSpec {
-            description: u.unit.description.clone().unwrap_or_default(),
+            description: description(u),
             kind: match u.service_type {
                 ServiceType::Simple => "simple",
                 ServiceType::Exec => "exec",
@@ -369,6 +369,17 @@ pub(crate) fn to_spec(
         })),
         fingerprint: 0,
     })
+}
+
+/// `Description=` as `status` shows it: at most 256 bytes, so that no
+/// unit makes every status reply large (systemd does not bound it).
+fn description(u: &UnitService) -> String {
+    const MAX: usize = 256;
+    let d = u.unit.description.as_deref().unwrap_or_default();
+    match crate::spec::prefix_at_most(d, MAX) {
+        cut if cut.len() < d.len() => format!("{cut}..."),
+        _ => d.to_string(),
+    }
 }
 
 /// The file of `StandardOutput=`/`StandardError=`; `None` for the

@@ -358,3 +358,22 @@ fn group_ids() {
     assert_eq!(group_id("42", group), Some(42));
     assert_eq!(group_id("nope", group), None);
 }
+
+#[test]
+fn description_and_type_are_kept_for_status_and_bounded() {
+    let (s, _) = map("[Unit]\nDescription=Key-value store\n[Service]\nType=exec\nExecStart=/x\n");
+    let u = s.unwrap().unit.unwrap();
+    assert_eq!(
+        (u.kind, u.description.as_str()),
+        ("exec", "Key-value store")
+    );
+    let long = "é".repeat(1000);
+    let (s, _) = map(&format!(
+        "[Unit]\nDescription=x{long}\n[Service]\nExecStart=/x\n"
+    ));
+    let d = s.unwrap().unit.unwrap().description;
+    assert!(
+        d.len() <= 259 && d.starts_with("xé") && d.ends_with("é..."),
+        "{d}"
+    );
+}
