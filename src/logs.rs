@@ -11,9 +11,12 @@
 //!
 //! The hot path (issue 14): one big read a wakeup, straight into the
 //! output's buffer; each line stays where it was read and is queued as a
-//! piece of that buffer after a piece holding the prefix (one copy a read,
-//! not a line); the queue is written with writev(2), up to `IOV_MAX`
-//! pieces a call, resuming inside a piece where a partial write stopped.
+//! piece of that buffer after a piece holding the prefix (one copy of the
+//! prefix a read, not a line); a write gathers up to `GATHER` bytes of
+//! pieces, 16 bytes a move, into one write(2), resuming inside a piece
+//! where a partial write stopped. (writev(2) of the pieces themselves
+//! copies nothing in tend but cost more: the kernel's copy starts anew,
+//! slowly, for each of two short pieces a line.)
 //!
 //! Bounded everywhere, whatever the services do: one read takes at most
 //! `READ_BUDGET` bytes and never more than the queue can take without
@@ -26,8 +29,6 @@
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
-
-use crate::sys::IOV_MAX;
 
 /// A line longer than this is cut (at a UTF-8 character boundary) and
 /// continued on a new prefixed line.
@@ -255,7 +256,7 @@ impl Piece {
 /// `buf` (each read preceded by its service's prefix, and by the
 /// unfinished line its previous read left); what is to be written is a
 /// list of pieces of `buf`, in order (prefix, line, prefix, line, ...),
-/// written with writev(2): no byte of a line is copied by tend.
+/// gathered only when written.
 pub struct Output {
     /// Where the queue is written: `std` itself, or tend's own
     /// non-blocking description of it (`own`).
@@ -275,6 +276,8 @@ pub struct Output {
     pending: usize,
     /// Bytes dropped since the last notice.
     dropped: u64,
+    /// The pieces of one write, gathered.
+    staging: Vec<u8>,
 }
 
 /// The memory one output's `buf` and pieces never exceed (reads are
@@ -297,6 +300,7 @@ impl Output {
             done: 0,
             pending: 0,
             dropped: 0,
+            staging: Vec::new(),
         }
     }
 
@@ -368,10 +372,10 @@ impl Output {
             self.done = 0;
             // Give back what a burst took, beyond what a turn needs.
             self.buf.shrink_to(4 * HIGH_WATER);
-            self.pieces.shrink_to(4 * IOV_MAX);
+            self.pieces.shrink_to(HIGH_WATER / PIECE);
             return;
         }
-        if self.next >= IOV_MAX && 2 * self.next >= self.pieces.len() {
+        if self.next >= 1024 && 2 * self.next >= self.pieces.len() {
             self.pieces.drain(..self.next);
             self.next = 0;
         }
@@ -479,27 +483,36 @@ impl Output {
         }
     }
 
-    /// One writev(2) of at most `max` bytes and `IOV_MAX` pieces, from
-    /// where the last write stopped (which may be inside a piece).
-    /// Returns the bytes written and the bytes offered.
+    /// One write(2) of at most `max` bytes (and `GATHER`), the pieces
+    /// gathered from where the last write stopped (which may be inside a
+    /// piece). Returns the bytes written and the bytes offered.
     fn write_pieces(&mut self, max: usize) -> Result<(usize, usize), nix::errno::Errno> {
-        let live = &self.pieces[self.next..];
-        let mut iov = Vec::with_capacity(live.len().min(IOV_MAX));
+        let max = max.min(GATHER);
+        // Room for the last 16-byte move's overshoot; as big as the
+        // biggest write so far, at most GATHER + 16.
+        if self.staging.len() < max + 16 {
+            self.staging.resize(max + 16, 0);
+        }
         let mut offered = 0;
-        for (k, &p) in live.iter().take(IOV_MAX).enumerate() {
-            let mut b = self.bytes(p);
+        for (k, &p) in self.pieces[self.next..].iter().enumerate() {
+            let (from, mut start, mut len): (&[u8], usize, usize) = if p == Piece::NEWLINE {
+                (b"\n", 0, 1)
+            } else {
+                (&self.buf, p.start as usize, p.len as usize)
+            };
             if k == 0 {
-                b = &b[self.done.min(b.len())..];
+                let skip = self.done.min(len);
+                start += skip;
+                len -= skip;
             }
-            let b = &b[..b.len().min(max - offered)];
-            offered += b.len();
-            iov.push(std::io::IoSlice::new(b));
+            let len = len.min(max - offered);
+            copy_fast(&mut self.staging[offered..], from, start, len);
+            offered += len;
             if offered == max {
                 break;
             }
         }
-        let written = crate::sys::writev_fd(self.fd, &iov)?;
-        drop(iov);
+        let written = crate::sys::write_fd(self.fd, &self.staging[..offered])?;
         self.advance(written);
         Ok((written, offered))
     }
@@ -588,6 +601,37 @@ impl Output {
             write_until(2, line.as_bytes(), Instant::now());
         }
         dropped
+    }
+}
+
+/// The most one write gathers.
+const GATHER: usize = 64 * 1024;
+
+/// Copies `from[start..start + len]` to the start of `dst`, 16 bytes a
+/// move (musl's memcpy(3), which opt-level "z" calls for every copy,
+/// starts slowly on short ones: `rep movs`). The last move may take up to
+/// 15 bytes past the end, from `from` and into `dst`, where they are
+/// (bytes past the end of `from` are copied one at a time).
+fn copy_fast(dst: &mut [u8], from: &[u8], start: usize, len: usize) {
+    let mut i = 0;
+    while i < len {
+        let d = dst
+            .get_mut(i..i + 16)
+            .and_then(|d| <&mut [u8; 16]>::try_from(d).ok());
+        let s = from
+            .get(start + i..start + i + 16)
+            .and_then(|s| <&[u8; 16]>::try_from(s).ok());
+        match (d, s) {
+            (Some(d), Some(s)) => *d = *s,
+            _ => {
+                let s = from.get(start + i..start + len).unwrap_or_default();
+                for (d, s) in dst[i..].iter_mut().zip(s) {
+                    *d = *s;
+                }
+                return;
+            }
+        }
+        i += 16;
     }
 }
 

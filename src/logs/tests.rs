@@ -233,8 +233,8 @@ fn the_cap_holds_and_drops_are_counted() {
 }
 
 /// Through its own non-blocking description, an output writes what the
-/// pipe takes and keeps the rest, in order, without ever blocking: many
-/// more pieces than one writev takes, partial writes stopping inside them.
+/// pipe takes and keeps the rest, in order, without ever blocking: more
+/// than one write gathers, partial writes stopping inside pieces.
 #[test]
 fn a_pipe_output_writes_what_fits_and_keeps_the_rest_in_order() {
     use std::io::Read;
@@ -244,17 +244,26 @@ fn a_pipe_output_writes_what_fits_and_keeps_the_rest_in_order() {
     out.fd = own.as_raw_fd();
     out.own = Some(own);
     let mut next = lcg(7);
+    // Short lines, and now and then one cut in three (newline pieces).
     let mut input = Vec::new();
     while input.len() < 1_000_000 {
-        input.extend(std::iter::repeat_n(b'x', next(200) as usize));
+        let len = if next(50) == 0 {
+            2 * MAX_LINE + 10
+        } else {
+            next(200) as usize
+        };
+        input.extend(std::iter::repeat_n(b'x', len));
         input.push(b'\n');
     }
-    let (mut partial, mut reference, mut data) = (Vec::new(), Vec::new(), Vec::new());
-    for chunk in input.chunks(READ_BUDGET) {
-        feed(&mut out, &mut partial, "svc | ", chunk);
-        split_reference(&mut reference, chunk, "svc | ", &mut data);
+    let prefixes = ["svc | ", "other | "];
+    let mut partials = [Vec::new(), Vec::new()];
+    let mut references = [Vec::new(), Vec::new()];
+    let mut data = Vec::new();
+    for (k, chunk) in input.chunks(READ_BUDGET / 3).enumerate() {
+        feed(&mut out, &mut partials[k % 2], prefixes[k % 2], chunk);
+        split_reference(&mut references[k % 2], chunk, prefixes[k % 2], &mut data);
     }
-    assert!(out.pieces.len() > 4 * IOV_MAX);
+    assert!(out.pending() > 4 * GATHER);
     let mut got = Vec::new();
     let mut r = std::fs::File::from(r);
     while got.len() < data.len() {
@@ -286,6 +295,18 @@ fn the_final_flush_gives_up_at_its_deadline() {
     assert!(dropped > 0 && dropped < 1 << 20, "{dropped}");
     assert_eq!(out.pending(), 0);
     drop(r);
+}
+
+#[test]
+fn copy_fast_copies_exactly_up_to_the_ends() {
+    let from: Vec<u8> = (0..100u8).collect();
+    for start in 0..from.len() {
+        for len in 0..=from.len() - start {
+            let mut dst = vec![0xffu8; len + 16];
+            copy_fast(&mut dst, &from, start, len);
+            assert_eq!(dst[..len], from[start..start + len], "{start} {len}");
+        }
+    }
 }
 
 #[test]

@@ -228,24 +228,6 @@ pub fn write_fd(fd: RawFd, bytes: &[u8]) -> Result<usize, Errno> {
     }
 }
 
-/// The most iovecs one writev(2) takes on Linux (`IOV_MAX`, `UIO_MAXIOV`).
-pub const IOV_MAX: usize = 1024;
-
-/// One writev(2) to a raw fd (tend's own stdout or stderr): the slices in
-/// order, as one write. At most `IOV_MAX` of them (more is EINVAL).
-pub fn writev_fd(fd: RawFd, iov: &[std::io::IoSlice<'_>]) -> Result<usize, Errno> {
-    let n = iov.len().min(IOV_MAX) as libc::c_int;
-    // SAFETY: std guarantees IoSlice has the layout of struct iovec on
-    // unix; each points into a slice borrowed for this call, and n is
-    // within the array.
-    let r = unsafe { libc::writev(fd, iov.as_ptr().cast(), n) };
-    if r < 0 {
-        Err(Errno::last())
-    } else {
-        Ok(r as usize)
-    }
-}
-
 /// One read(2) of at most `n` bytes from a raw fd, appended to `buf`
 /// straight from the kernel (no zeroing, no copy).
 pub fn read_append(fd: RawFd, buf: &mut Vec<u8>, n: usize) -> Result<usize, Errno> {
