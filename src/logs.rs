@@ -9,19 +9,17 @@
 //! that feed it, so a slow reader back-pressures the services rather than
 //! losing lines or stalling supervision.
 //!
-//! The hot path (issue 14): one big read a wakeup, straight into the
-//! output's buffer; each line stays where it was read and is queued as a
-//! piece of that buffer after a piece holding the prefix (one copy of the
-//! prefix a read, not a line); a write gathers up to `GATHER` bytes of
-//! pieces, 16 bytes a move, into one write(2), resuming inside a piece
-//! where a partial write stopped. (writev(2) of the pieces themselves
-//! copies nothing in tend but cost more: the kernel's copy starts anew,
-//! slowly, for each of two short pieces a line.)
+//! The hot path (issue 14): one big read a wakeup, into a buffer kept
+//! for it; each line copied once, prefixed, into the queue, 16 bytes a
+//! move; no allocation per line; the queue is written from its head
+//! without moving what is left. (musl's memcpy(3), which the release
+//! build's opt-level "z" calls for every copy, starts slowly on each short
+//! one; so does the kernel's copy for each piece of a writev(2), which
+//! perf found costlier than these copies.)
 //!
 //! Bounded everywhere, whatever the services do: one read takes at most
 //! `READ_BUDGET` bytes and never more than the queue can take without
-//! passing `QUEUE_CAP` (a prefix multiplies short lines) or its memory
-//! `MEM_CAP` (a piece a line and a piece a prefix); the end of a run
+//! passing `QUEUE_CAP` (a prefix multiplies short lines); the end of a run
 //! takes only what is in the pipe at that moment (a process the run left
 //! behind may write forever); what must still be dropped is counted and
 //! said in one line. On the way out, a reader that takes nothing gets
@@ -105,32 +103,28 @@ impl Pipe {
     }
 
     /// Reads at most `max` bytes (and what `out` can take); returns the
-    /// bytes read and whether reading may go on. The read lands straight
-    /// in `out`'s buffer, after the prefix and the unfinished line.
+    /// bytes read and whether reading may go on.
     fn read_some(&mut self, prefix: &str, out: &mut Output, max: usize) -> (usize, bool) {
         let n = out.read_room(prefix.len()).min(max);
         if n == 0 {
             return (0, false);
         }
-        let at = out.begin_read(prefix.as_bytes(), &self.partial);
-        match crate::sys::read_append(self.r.as_raw_fd(), &mut out.buf, n) {
-            Ok(0) => {
-                out.buf.truncate(at);
-                (0, false)
-            }
+        // Read straight into a buffer kept for it (no zeroing a read).
+        let mut buf = std::mem::take(&mut out.read_buf);
+        buf.clear();
+        let r = match crate::sys::read_append(self.r.as_raw_fd(), &mut buf, n) {
+            Ok(0) => (0, false),
             Ok(got) => {
-                out.end_read(at, prefix.len(), &mut self.partial);
+                out.compact();
+                split_lines(&mut self.partial, &buf, prefix, &mut out.queue);
                 out.enforce_cap();
                 (got, true)
             }
-            Err(e) => {
-                out.buf.truncate(at);
-                (
-                    0,
-                    matches!(e, nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR),
-                )
-            }
-        }
+            Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EINTR) => (0, true),
+            Err(_) => (0, false),
+        };
+        out.read_buf = buf;
+        r
     }
 
     /// Queues an unfinished last line (the service exited without a
@@ -138,45 +132,75 @@ impl Pipe {
     pub fn flush_partial(&mut self, prefix: &str, out: &mut Output) {
         if !self.partial.is_empty() {
             out.compact();
-            let at = out.buf.len();
-            out.buf.extend_from_slice(prefix.as_bytes());
-            out.buf.append(&mut self.partial);
-            out.buf.push(b'\n');
-            out.push_piece(at, out.buf.len() - at);
+            out.queue.put(prefix.as_bytes());
+            out.queue.put(&self.partial);
+            out.queue.put(b"\n");
+            self.partial.clear();
             out.enforce_cap();
         }
     }
 }
 
-/// Queues, as pieces of `buf` (no copy), every complete line of
-/// `buf[raw..]`, each after the piece `prefix` (none when empty), and a
-/// line longer than MAX_LINE cut (at a character boundary) into pieces,
-/// each ended by a `NEWLINE` piece. Returns how many bytes of `buf[raw..]`
-/// that took (the rest is an unfinished line of at most MAX_LINE bytes)
-/// and how many bytes the pieces queued hold.
-fn emit_lines(buf: &[u8], raw: usize, prefix: Piece, pieces: &mut Vec<Piece>) -> (usize, usize) {
-    let bytes = &buf[raw..];
+/// Appends the complete lines of `partial` + `data` to `out`, each with
+/// `prefix`; keeps the unfinished rest in `partial`. Each byte of `data` is
+/// copied once, into `out`, unless it ends or continues an unfinished line.
+pub fn split_lines(partial: &mut Vec<u8>, data: &[u8], prefix: &str, out: &mut Queue) {
+    // The prefix with room for a 16-byte move past its end.
+    let mut padded = Vec::with_capacity(prefix.len() + 16);
+    padded.extend_from_slice(prefix.as_bytes());
+    padded.resize(prefix.len() + 16, 0);
+    let prefix = Prefix(&padded, prefix.len());
+    let mut data = data;
+    if !partial.is_empty() {
+        // Only the bytes that decide the unfinished line join it: up to
+        // its newline, or enough to cut it at MAX_LINE.
+        let look = data.len().min((MAX_LINE + 1).saturating_sub(partial.len()));
+        let take = newline(&data[..look]).map_or(look, |i| i + 1);
+        partial.extend_from_slice(&data[..take]);
+        data = &data[take..];
+        let done = emit_lines(partial, prefix, out);
+        partial.drain(..done);
+        if !partial.is_empty() {
+            // A cut left the start of the next line there (or `data` is
+            // used up): go on from it, the slow way; rare.
+            partial.extend_from_slice(data);
+            let done = emit_lines(partial, prefix, out);
+            partial.drain(..done);
+            return;
+        }
+    }
+    let done = emit_lines(data, prefix, out);
+    partial.extend_from_slice(&data[done..]);
+}
+
+/// A prefix (its first `.1` bytes) and 16 bytes of room after it.
+#[derive(Clone, Copy)]
+struct Prefix<'a>(&'a [u8], usize);
+
+/// Appends every complete line of `bytes` to `out`, each with `prefix`,
+/// and a line longer than MAX_LINE cut (at a character boundary) into
+/// pieces; returns how many bytes that took (the rest is an unfinished
+/// line of at most MAX_LINE bytes).
+fn emit_lines(bytes: &[u8], prefix: Prefix, out: &mut Queue) -> usize {
     let mut start = 0;
-    let mut queued = 0;
     loop {
         let rest = &bytes[start..];
-        let (end, next, cut) = match newline(&rest[..rest.len().min(MAX_LINE + 1)]) {
-            Some(i) => (start + i + 1, start + i + 1, false),
+        let (end, next) = match newline(&rest[..rest.len().min(MAX_LINE + 1)]) {
+            Some(i) => (start + i, start + i + 1),
             None if rest.len() > MAX_LINE => {
                 let cut = utf8_cut(&rest[..MAX_LINE]);
-                (start + cut, start + cut, true)
+                (start + cut, start + cut)
             }
-            None => return (start, queued),
+            None => return start,
         };
-        if prefix.len > 0 {
-            pieces.push(prefix);
-        }
-        // The line with its newline, as it was read.
-        pieces.push(Piece::of(raw + start, end - start));
-        queued += prefix.len as usize + end - start;
-        if cut {
-            pieces.push(Piece::NEWLINE);
-            queued += 1;
+        out.put_from(prefix.0, 0, prefix.1);
+        match bytes.get(end) {
+            // The line with its newline, in one copy.
+            Some(b'\n') => out.put_from(bytes, start, end + 1 - start),
+            _ => {
+                out.put_from(bytes, start, end - start);
+                out.put(b"\n");
+            }
         }
         start = next;
     }
@@ -226,37 +250,7 @@ fn utf8_cut(bytes: &[u8]) -> usize {
     n
 }
 
-/// One stretch of an output: `len` bytes of `Output::buf` from `start`,
-/// or (`NEWLINE`) the newline that ends a cut line. Offsets, not
-/// pointers: the buffer may move as it grows.
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct Piece {
-    start: u32,
-    len: u32,
-}
-
-impl Piece {
-    const NEWLINE: Piece = Piece {
-        start: u32::MAX,
-        len: 1,
-    };
-
-    /// Offsets fit: the buffer is bounded by `MEM_CAP`, far below 4 GiB.
-    fn of(start: usize, len: usize) -> Piece {
-        Piece {
-            start: start as u32,
-            len: len as u32,
-        }
-    }
-}
-
 /// Bytes waiting to be written to one of tend's own outputs.
-///
-/// What is read from the services' pipes stays where the read put it, in
-/// `buf` (each read preceded by its service's prefix, and by the
-/// unfinished line its previous read left); what is to be written is a
-/// list of pieces of `buf`, in order (prefix, line, prefix, line, ...),
-/// gathered only when written.
 pub struct Output {
     /// Where the queue is written: `std` itself, or tend's own
     /// non-blocking description of it (`own`).
@@ -264,27 +258,82 @@ pub struct Output {
     /// 1 or 2: the output this is, by the number the world knows it by.
     std: RawFd,
     own: Option<OwnedFd>,
-    /// The bytes the pieces point into.
-    buf: Vec<u8>,
-    /// What to write, in order; those before `next` are written, and the
-    /// first `done` bytes of `pieces[next]`.
-    pieces: Vec<Piece>,
-    next: usize,
-    done: usize,
-    /// Bytes queued, not yet written: the pieces from `next` on, less
-    /// `done`.
-    pending: usize,
+    /// Bytes queued; those before `head` are written already.
+    pub queue: Queue,
+    head: usize,
     /// Bytes dropped since the last notice.
     dropped: u64,
-    /// The pieces of one write, gathered.
-    staging: Vec<u8>,
+    /// Where a read of a pipe lands, kept from one read to the next.
+    read_buf: Vec<u8>,
 }
 
-/// The memory one output's `buf` and pieces never exceed (reads are
-/// sized for it): each byte read adds at most one byte and two pieces
-/// (a line of only a newline: its prefix and itself).
-pub const MEM_CAP: usize = 2 * QUEUE_CAP;
-const PIECE: usize = std::mem::size_of::<Piece>();
+/// The bytes of a queue: `bytes[..end]`. Past `end`, `bytes` is room
+/// for the next copies and a 16-byte move's overshoot, zeroed once, when
+/// it grows: a copy never zeroes first.
+#[derive(Default)]
+pub struct Queue {
+    bytes: Vec<u8>,
+    end: usize,
+}
+
+impl Queue {
+    pub fn len(&self) -> usize {
+        self.end
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.end == 0
+    }
+
+    pub fn as_slice(&self) -> &[u8] {
+        &self.bytes[..self.end]
+    }
+
+    /// Appends `src`.
+    pub fn put(&mut self, src: &[u8]) {
+        self.put_from(src, 0, src.len());
+    }
+
+    /// Appends `from[start..start + len]`; the bytes after it in `from`,
+    /// up to 15, may be read (and are overwritten by the next copy).
+    fn put_from(&mut self, from: &[u8], start: usize, len: usize) {
+        let need = self.end + len + 16;
+        if self.bytes.len() < need {
+            self.bytes.resize(need, 0);
+        }
+        copy_fast(&mut self.bytes[self.end..], from, start, len);
+        self.end += len;
+    }
+
+    /// Empties it, giving back what a burst took beyond what a turn needs.
+    fn clear(&mut self) {
+        self.end = 0;
+        if self.bytes.len() > 4 * HIGH_WATER {
+            self.bytes.truncate(4 * HIGH_WATER);
+            self.bytes.shrink_to_fit();
+        }
+    }
+
+    /// Drops the first `n` bytes.
+    fn drop_front(&mut self, n: usize) {
+        self.bytes.copy_within(n..self.end, 0);
+        self.end -= n;
+    }
+
+    fn truncate(&mut self, len: usize) {
+        self.end = self.end.min(len);
+    }
+}
+
+#[cfg(test)]
+impl From<Vec<u8>> for Queue {
+    fn from(bytes: Vec<u8>) -> Queue {
+        Queue {
+            end: bytes.len(),
+            bytes,
+        }
+    }
+}
 
 impl Output {
     /// Writes to `fd` as it is: only when poll says it is writable, one
@@ -294,13 +343,10 @@ impl Output {
             fd,
             std: fd,
             own: None,
-            buf: Vec::new(),
-            pieces: Vec::new(),
-            next: 0,
-            done: 0,
-            pending: 0,
+            queue: Queue::default(),
+            head: 0,
             dropped: 0,
-            staging: Vec::new(),
+            read_buf: Vec::new(),
         }
     }
 
@@ -325,133 +371,40 @@ impl Output {
 
     /// Bytes queued, not yet written.
     pub fn pending(&self) -> usize {
-        self.pending
+        self.queue.len() - self.head
     }
 
-    fn bytes(&self, p: Piece) -> &[u8] {
-        if p == Piece::NEWLINE {
-            return b"\n";
-        }
-        let start = p.start as usize;
-        self.buf
-            .get(start..start + p.len as usize)
-            .unwrap_or_default()
-    }
-
-    /// Queues `buf[start..start + len]`.
-    fn push_piece(&mut self, start: usize, len: usize) {
-        if len > 0 {
-            self.pieces.push(Piece::of(start, len));
-            self.pending += len;
-        }
-    }
-
-    /// What is queued, in one piece: for the last flush, and tests.
-    fn unwritten(&self) -> Vec<u8> {
-        let mut all = Vec::with_capacity(self.pending);
-        for (k, &p) in self.pieces[self.next..].iter().enumerate() {
-            let b = self.bytes(p);
-            all.extend_from_slice(if k == 0 {
-                &b[self.done.min(b.len())..]
-            } else {
-                b
-            });
-        }
-        all
-    }
-
-    /// Frees what is written: all of it when the queue is empty (the
-    /// usual case); otherwise the bytes before the first one a piece
-    /// still needs, once they are as many as the bytes to keep (so each
-    /// byte is moved at most about once).
+    /// Drops what is written from the front of the queue, before it grows.
     fn compact(&mut self) {
-        if self.next == self.pieces.len() {
-            self.buf.clear();
-            self.pieces.clear();
-            self.next = 0;
-            self.done = 0;
-            // Give back what a burst took, beyond what a turn needs.
-            self.buf.shrink_to(4 * HIGH_WATER);
-            self.pieces.shrink_to(HIGH_WATER / PIECE);
-            return;
-        }
-        if self.next >= 1024 && 2 * self.next >= self.pieces.len() {
-            self.pieces.drain(..self.next);
-            self.next = 0;
-        }
-        if self.buf.len() < 2 * HIGH_WATER {
-            return;
-        }
-        let live = &self.pieces[self.next..];
-        let floor = live
-            .iter()
-            .filter(|&&p| p != Piece::NEWLINE)
-            .map(|p| p.start as usize)
-            .min()
-            .unwrap_or(self.buf.len());
-        if floor >= self.buf.len() - floor {
-            self.buf.drain(..floor);
-            for p in &mut self.pieces[self.next..] {
-                if *p != Piece::NEWLINE {
-                    p.start -= floor as u32;
-                }
-            }
+        if self.head == self.queue.len() {
+            self.queue.clear();
+            self.head = 0;
+        } else if self.head >= HIGH_WATER {
+            self.queue.drop_front(self.head);
+            self.head = 0;
         }
     }
 
     /// How many bytes one read of a pipe may take so that its lines, each
     /// prefixed with `prefix_len` bytes (worst case: every byte a newline),
-    /// plus a cut unfinished line, still fit under `QUEUE_CAP`, and the
-    /// buffer and pieces under `MEM_CAP`.
+    /// plus a cut unfinished line, still fit under `QUEUE_CAP`.
     fn read_room(&self, prefix_len: usize) -> usize {
-        let reserved = self.pending + MAX_LINE + 2 * (prefix_len + 2);
-        let bytes = QUEUE_CAP.saturating_sub(reserved) / (prefix_len + 2);
-        let used =
-            self.buf.len() + (self.pieces.len() - self.next + 4) * PIECE + prefix_len + MAX_LINE;
-        let memory = MEM_CAP.saturating_sub(used) / (1 + 2 * PIECE);
-        bytes.min(memory).min(READ_BUDGET)
-    }
-
-    /// Before a read: appends the prefix and the unfinished line the
-    /// previous read left, so that the read lands right after them and
-    /// every line of it is one piece. Returns where the prefix is.
-    fn begin_read(&mut self, prefix: &[u8], partial: &[u8]) -> usize {
-        self.compact();
-        let at = self.buf.len();
-        self.buf.extend_from_slice(prefix);
-        self.buf.extend_from_slice(partial);
-        at
-    }
-
-    /// After a read: queues the complete lines of the unfinished line and
-    /// what was read (from `at + prefix_len` on), each after the prefix at
-    /// `at`; the rest becomes the unfinished line again, and leaves `buf`.
-    fn end_read(&mut self, at: usize, prefix_len: usize, partial: &mut Vec<u8>) {
-        let raw = at + prefix_len;
-        let prefix = Piece::of(at, prefix_len);
-        let (used, queued) = emit_lines(&self.buf, raw, prefix, &mut self.pieces);
-        self.pending += queued;
-        partial.clear();
-        partial.extend_from_slice(&self.buf[raw + used..]);
-        self.buf.truncate(if used == 0 { at } else { raw + used });
+        let reserved = self.pending() + MAX_LINE + 2 * (prefix_len + 2);
+        (QUEUE_CAP.saturating_sub(reserved) / (prefix_len + 2)).min(READ_BUDGET)
     }
 
     /// Cuts the queue back to `QUEUE_CAP` at a line end, counting what
-    /// goes (never the piece being written). `read_room` makes this a
-    /// last resort.
+    /// goes. `read_room` makes this a last resort.
     fn enforce_cap(&mut self) {
-        if self.pending <= QUEUE_CAP {
+        if self.pending() <= QUEUE_CAP {
             return;
         }
-        while self.pieces.len() > self.next + 1 {
-            let last = self.pieces[self.pieces.len() - 1];
-            if self.pending <= QUEUE_CAP && self.bytes(last).ends_with(b"\n") {
-                break;
-            }
-            self.pieces.pop();
-            self.pending -= last.len as usize;
-            self.dropped += last.len as u64;
-        }
+        let keep = self.queue.as_slice()[self.head..self.head + QUEUE_CAP]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        self.dropped += (self.pending() - keep) as u64;
+        self.queue.truncate(self.head + keep);
     }
 
     /// Queues tend's own messages, unless that would pass the cap (stderr
@@ -460,75 +413,24 @@ impl Output {
         if bytes.is_empty() {
             return;
         }
-        if self.pending + bytes.len() <= QUEUE_CAP {
+        if self.pending() + bytes.len() <= QUEUE_CAP {
             self.compact();
-            let at = self.buf.len();
-            self.buf.extend_from_slice(&bytes);
-            self.push_piece(at, bytes.len());
+            self.queue.put(&bytes);
         } else {
             self.dropped += bytes.len() as u64;
         }
     }
 
     pub fn full(&self) -> bool {
-        self.pending >= HIGH_WATER
+        self.pending() >= HIGH_WATER
     }
 
     /// Writes what can be written without waiting for poll: with tend's
     /// own non-blocking description, as much as the pipe takes; with a
     /// blocking fd, nothing.
     pub fn write_now(&mut self) {
-        if self.own.is_some() && self.pending > 0 {
+        if self.own.is_some() && self.pending() > 0 {
             self.write_some();
-        }
-    }
-
-    /// One write(2) of at most `max` bytes (and `GATHER`), the pieces
-    /// gathered from where the last write stopped (which may be inside a
-    /// piece). Returns the bytes written and the bytes offered.
-    fn write_pieces(&mut self, max: usize) -> Result<(usize, usize), nix::errno::Errno> {
-        let max = max.min(GATHER);
-        // Room for the last 16-byte move's overshoot; as big as the
-        // biggest write so far, at most GATHER + 16.
-        if self.staging.len() < max + 16 {
-            self.staging.resize(max + 16, 0);
-        }
-        let mut offered = 0;
-        for (k, &p) in self.pieces[self.next..].iter().enumerate() {
-            let (from, mut start, mut len): (&[u8], usize, usize) = if p == Piece::NEWLINE {
-                (b"\n", 0, 1)
-            } else {
-                (&self.buf, p.start as usize, p.len as usize)
-            };
-            if k == 0 {
-                let skip = self.done.min(len);
-                start += skip;
-                len -= skip;
-            }
-            let len = len.min(max - offered);
-            copy_fast(&mut self.staging[offered..], from, start, len);
-            offered += len;
-            if offered == max {
-                break;
-            }
-        }
-        let written = crate::sys::write_fd(self.fd, &self.staging[..offered])?;
-        self.advance(written);
-        Ok((written, offered))
-    }
-
-    /// Marks `n` more bytes written.
-    fn advance(&mut self, mut n: usize) {
-        self.pending = self.pending.saturating_sub(n);
-        while n > 0 && self.next < self.pieces.len() {
-            let left = (self.pieces[self.next].len as usize).saturating_sub(self.done);
-            if n < left {
-                self.done += n;
-                return;
-            }
-            n -= left;
-            self.next += 1;
-            self.done = 0;
         }
     }
 
@@ -542,15 +444,16 @@ impl Output {
         };
         for _ in 0..writes {
             let n = match self.own {
-                Some(_) => self.pending,
-                None => self.pending.min(CHUNK),
+                Some(_) => self.pending(),
+                None => self.pending().min(CHUNK),
             };
             if n == 0 {
                 break;
             }
-            match self.write_pieces(n) {
-                Ok((written, offered)) => {
-                    if written < offered {
+            match crate::sys::write_fd(self.fd, &self.queue.as_slice()[self.head..self.head + n]) {
+                Ok(written) => {
+                    self.head += written;
+                    if written < n {
                         break; // the pipe is full
                     }
                 }
@@ -558,10 +461,8 @@ impl Output {
                 // Nobody reads our output any more: drop it rather than
                 // stopping every service that writes.
                 Err(_) => {
-                    self.dropped += self.pending as u64;
-                    self.next = self.pieces.len();
-                    self.done = 0;
-                    self.pending = 0;
+                    self.dropped += self.pending() as u64;
+                    self.head = self.queue.len();
                     break;
                 }
             }
@@ -586,12 +487,10 @@ impl Output {
 
     /// `flush_blocking` with the deadline given; returns the bytes dropped.
     pub fn flush_until(&mut self, deadline: Instant) -> u64 {
-        let bytes = self.unwritten();
-        let written = write_until(self.fd, &bytes, deadline);
-        let dropped = self.dropped + (bytes.len() - written) as u64;
-        self.next = self.pieces.len();
-        self.pending = 0;
-        self.compact();
+        let written = write_until(self.fd, &self.queue.as_slice()[self.head..], deadline);
+        let dropped = self.dropped + (self.pending() - written) as u64;
+        self.queue.clear();
+        self.head = 0;
         self.dropped = 0;
         if dropped > 0 {
             let line = format!(
@@ -603,9 +502,6 @@ impl Output {
         dropped
     }
 }
-
-/// The most one write gathers.
-const GATHER: usize = 64 * 1024;
 
 /// Copies `from[start..start + len]` to the start of `dst`, 16 bytes a
 /// move (musl's memcpy(3), which opt-level "z" calls for every copy,

@@ -2,22 +2,13 @@
 
 use super::*;
 
-/// Queues `data` as one read of a pipe would: the real path (the prefix
-/// and the unfinished line, then the bytes, then the split), only the
-/// read(2) replaced.
-fn feed(out: &mut Output, partial: &mut Vec<u8>, prefix: &str, data: &[u8]) {
-    let at = out.begin_read(prefix.as_bytes(), partial);
-    out.buf.extend_from_slice(data);
-    out.end_read(at, prefix.len(), partial);
-}
-
 fn split(chunks: &[&[u8]]) -> (String, Vec<u8>) {
-    let mut out = Output::new(-1);
     let mut partial = Vec::new();
+    let mut out = Queue::default();
     for c in chunks {
-        feed(&mut out, &mut partial, "web | ", c);
+        split_lines(&mut partial, c, "web | ", &mut out);
     }
-    (String::from_utf8(out.unwritten()).unwrap(), partial)
+    (String::from_utf8(out.as_slice().to_vec()).unwrap(), partial)
 }
 
 #[test]
@@ -85,9 +76,9 @@ fn random_lines(next: &mut impl FnMut(u64) -> u64, size: usize, unfinished: bool
     input
 }
 
-/// Two services read in chunks of any size, their lines queued as pieces
-/// and written in writes that stop anywhere (inside a piece too), match
-/// the reference byte for byte, each line whole.
+/// Two services read in chunks of any size, their lines queued and
+/// written in writes that stop anywhere, match the reference byte for
+/// byte, each line whole.
 #[test]
 fn the_fast_splitter_matches_the_reference_whatever_the_reads() {
     let mut next = lcg(12345);
@@ -111,7 +102,7 @@ fn the_fast_splitter_matches_the_reference_whatever_the_reads() {
             let max = if round % 3 == 0 { 64 } else { 20_000 };
             let n = (1 + next(max) as usize).min(left);
             let chunk = &inputs[s][at[s]..at[s] + n];
-            feed(&mut out, &mut partials[s], prefixes[s], chunk);
+            split_lines(&mut partials[s], chunk, prefixes[s], &mut out.queue);
             split_reference(&mut references[s], chunk, prefixes[s], &mut expected);
             at[s] += n;
             assert_eq!(
@@ -119,15 +110,18 @@ fn the_fast_splitter_matches_the_reference_whatever_the_reads() {
                 "round {round}: partial at {at:?}"
             );
             // A write that takes any part of what is queued.
-            let queued = out.unwritten();
+            let queued = out.queue.as_slice()[out.head..].to_vec();
             assert_eq!(out.pending(), queued.len());
             let k = next(queued.len() as u64 + 1) as usize;
             written.extend_from_slice(&queued[..k]);
-            out.advance(k);
+            out.head += k;
             out.compact();
-            assert!(out.unwritten() == queued[k..], "round {round}: after {k}");
+            assert!(
+                out.queue.as_slice()[out.head..] == queued[k..],
+                "round {round}: after {k}"
+            );
         }
-        written.extend_from_slice(&out.unwritten());
+        written.extend_from_slice(&out.queue.as_slice()[out.head..]);
         assert!(written == expected, "round {round}: output differs");
     }
 }
@@ -191,9 +185,8 @@ fn a_pipe_that_never_empties_cannot_grow_a_queue_past_its_cap() {
         turns += 1;
         assert!(turns < 1000, "the loop does not end");
     }
-    assert!(out.pending() <= QUEUE_CAP, "{} queued", out.pending());
-    let memory = out.buf.capacity() + out.pieces.capacity() * PIECE;
-    assert!(memory <= 2 * MEM_CAP, "{memory} bytes of memory");
+    assert!(out.queue.len() <= QUEUE_CAP, "{} queued", out.queue.len());
+    assert!(out.queue.bytes.len() <= QUEUE_CAP + READ_BUDGET, "memory");
     assert_eq!(out.dropped, 0, "room is checked before reading");
 }
 
@@ -203,15 +196,14 @@ fn drain_pending_takes_what_is_there_and_ends_the_last_line() {
     let mut out = Output::new(-1);
     fill(&p, b"one\ntwo");
     p.drain_pending("a | ", &mut out);
-    assert_eq!(out.unwritten(), b"a | one\na | two\n");
+    assert_eq!(out.queue.as_slice(), b"a | one\na | two\n");
     assert!(!p.readable());
     // Without room, nothing is read and nothing is lost.
-    out.advance(out.pending());
-    out.push_own(vec![b'q'; QUEUE_CAP]);
+    out.queue = vec![b'q'; QUEUE_CAP].into();
     fill(&p, b"three\n");
     p.drain_pending("a | ", &mut out);
     assert!(p.readable());
-    assert_eq!(out.pending(), QUEUE_CAP);
+    assert_eq!(out.queue.len(), QUEUE_CAP);
 }
 
 #[test]
@@ -219,22 +211,18 @@ fn the_cap_holds_and_drops_are_counted() {
     let mut out = Output::new(-1);
     out.push_own(vec![b'm'; QUEUE_CAP - 10]);
     out.push_own(b"0123456789abc\n".to_vec());
-    assert_eq!(out.pending(), QUEUE_CAP - 10);
+    assert_eq!(out.queue.len(), QUEUE_CAP - 10);
     assert_eq!(out.dropped, 14);
     let mut over = Output::new(-1);
-    for _ in 0..QUEUE_CAP / 5 + 10 {
-        let at = over.buf.len();
-        over.buf.extend_from_slice(b"line\n");
-        over.push_piece(at, 5);
-    }
+    over.queue = b"line\n".repeat(QUEUE_CAP / 5 + 10).into();
     over.enforce_cap();
-    assert!(over.pending() <= QUEUE_CAP && over.unwritten().ends_with(b"\n"));
+    assert!(over.queue.len() <= QUEUE_CAP && over.queue.as_slice().ends_with(b"\n"));
     assert_eq!(over.dropped as usize, 50);
 }
 
 /// Through its own non-blocking description, an output writes what the
-/// pipe takes and keeps the rest, in order, without ever blocking: more
-/// than one write gathers, partial writes stopping inside pieces.
+/// pipe takes and keeps the rest, in order, without ever blocking, partial
+/// writes stopping anywhere.
 #[test]
 fn a_pipe_output_writes_what_fits_and_keeps_the_rest_in_order() {
     use std::io::Read;
@@ -260,10 +248,9 @@ fn a_pipe_output_writes_what_fits_and_keeps_the_rest_in_order() {
     let mut references = [Vec::new(), Vec::new()];
     let mut data = Vec::new();
     for (k, chunk) in input.chunks(READ_BUDGET / 3).enumerate() {
-        feed(&mut out, &mut partials[k % 2], prefixes[k % 2], chunk);
+        split_lines(&mut partials[k % 2], chunk, prefixes[k % 2], &mut out.queue);
         split_reference(&mut references[k % 2], chunk, prefixes[k % 2], &mut data);
     }
-    assert!(out.pending() > 4 * GATHER);
     let mut got = Vec::new();
     let mut r = std::fs::File::from(r);
     while got.len() < data.len() {
@@ -288,12 +275,12 @@ fn a_pipe_output_writes_what_fits_and_keeps_the_rest_in_order() {
 fn the_final_flush_gives_up_at_its_deadline() {
     let (r, w) = crate::sys::pipe(false).unwrap();
     let mut out = Output::new(w.as_raw_fd());
-    out.push_own(vec![b'z'; 1 << 20]); // more than a pipe holds
+    out.queue = vec![b'z'; 1 << 20].into(); // more than a pipe holds
     let start = Instant::now();
     let dropped = out.flush_until(start + Duration::from_millis(200));
     assert!(start.elapsed() < Duration::from_secs(2));
     assert!(dropped > 0 && dropped < 1 << 20, "{dropped}");
-    assert_eq!(out.pending(), 0);
+    assert!(out.queue.is_empty());
     drop(r);
 }
 
