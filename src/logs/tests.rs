@@ -140,6 +140,7 @@ fn newline_finds_the_first_one() {
         }
     }
     assert_eq!(newline(&[0x8a, 0x0a]), Some(1)); // 0x8a ^ 0x0a = 0x80
+    assert_eq!(newline_words(&[0x8a, 0x0a]), Some(1));
 }
 
 #[test]
