@@ -9,9 +9,13 @@
 //! that feed it, so a slow reader back-pressures the services rather than
 //! losing lines or stalling supervision.
 //!
-//! The hot path (issue 14): one big read a wakeup, each line copied once,
-//! prefixed, into the queue; no allocation per line; the queue is written
-//! from its head without moving what is left.
+//! The hot path (issue 14): one big read a wakeup, into a buffer kept
+//! for it; each line copied once, prefixed, into the queue, 16 bytes a
+//! move; no allocation per line; the queue is written from its head
+//! without moving what is left. (musl's memcpy(3), which the release
+//! build's opt-level "z" calls for every copy, starts slowly on each short
+//! one; so does the kernel's copy for each piece of a writev(2), which
+//! perf found costlier than these copies.)
 //!
 //! Bounded everywhere, whatever the services do: one read takes at most
 //! `READ_BUDGET` bytes and never more than the queue can take without
@@ -105,18 +109,22 @@ impl Pipe {
         if n == 0 {
             return (0, false);
         }
-        let mut buf = [0u8; READ_BUDGET];
-        match nix::unistd::read(&self.r, &mut buf[..n]) {
+        // Read straight into a buffer kept for it (no zeroing a read).
+        let mut buf = std::mem::take(&mut out.read_buf);
+        buf.clear();
+        let r = match crate::sys::read_append(self.r.as_raw_fd(), &mut buf, n) {
             Ok(0) => (0, false),
             Ok(got) => {
                 out.compact();
-                split_lines(&mut self.partial, &buf[..got], prefix, &mut out.queue);
+                split_lines(&mut self.partial, &buf, prefix, &mut out.queue);
                 out.enforce_cap();
                 (got, true)
             }
             Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EINTR) => (0, true),
             Err(_) => (0, false),
-        }
+        };
+        out.read_buf = buf;
+        r
     }
 
     /// Queues an unfinished last line (the service exited without a
@@ -124,9 +132,10 @@ impl Pipe {
     pub fn flush_partial(&mut self, prefix: &str, out: &mut Output) {
         if !self.partial.is_empty() {
             out.compact();
-            out.queue.extend_from_slice(prefix.as_bytes());
-            out.queue.append(&mut self.partial);
-            out.queue.push(b'\n');
+            out.queue.put(prefix.as_bytes());
+            out.queue.put(&self.partial);
+            out.queue.put(b"\n");
+            self.partial.clear();
             out.enforce_cap();
         }
     }
@@ -135,7 +144,12 @@ impl Pipe {
 /// Appends the complete lines of `partial` + `data` to `out`, each with
 /// `prefix`; keeps the unfinished rest in `partial`. Each byte of `data` is
 /// copied once, into `out`, unless it ends or continues an unfinished line.
-pub fn split_lines(partial: &mut Vec<u8>, data: &[u8], prefix: &str, out: &mut Vec<u8>) {
+pub fn split_lines(partial: &mut Vec<u8>, data: &[u8], prefix: &str, out: &mut Queue) {
+    // The prefix with room for a 16-byte move past its end.
+    let mut padded = Vec::with_capacity(prefix.len() + 16);
+    padded.extend_from_slice(prefix.as_bytes());
+    padded.resize(prefix.len() + 16, 0);
+    let prefix = Prefix(&padded, prefix.len());
     let mut data = data;
     if !partial.is_empty() {
         // Only the bytes that decide the unfinished line join it: up to
@@ -159,11 +173,15 @@ pub fn split_lines(partial: &mut Vec<u8>, data: &[u8], prefix: &str, out: &mut V
     partial.extend_from_slice(&data[done..]);
 }
 
+/// A prefix (its first `.1` bytes) and 16 bytes of room after it.
+#[derive(Clone, Copy)]
+struct Prefix<'a>(&'a [u8], usize);
+
 /// Appends every complete line of `bytes` to `out`, each with `prefix`,
 /// and a line longer than MAX_LINE cut (at a character boundary) into
 /// pieces; returns how many bytes that took (the rest is an unfinished
 /// line of at most MAX_LINE bytes).
-fn emit_lines(bytes: &[u8], prefix: &str, out: &mut Vec<u8>) -> usize {
+fn emit_lines(bytes: &[u8], prefix: Prefix, out: &mut Queue) -> usize {
     let mut start = 0;
     loop {
         let rest = &bytes[start..];
@@ -175,22 +193,56 @@ fn emit_lines(bytes: &[u8], prefix: &str, out: &mut Vec<u8>) -> usize {
             }
             None => return start,
         };
-        out.extend_from_slice(prefix.as_bytes());
+        out.put_from(prefix.0, 0, prefix.1);
         match bytes.get(end) {
             // The line with its newline, in one copy.
-            Some(b'\n') => out.extend_from_slice(&bytes[start..=end]),
+            Some(b'\n') => out.put_from(bytes, start, end + 1 - start),
             _ => {
-                out.extend_from_slice(&bytes[start..end]);
-                out.push(b'\n');
+                out.put_from(bytes, start, end - start);
+                out.put(b"\n");
             }
         }
         start = next;
     }
 }
 
+/// The index of the first newline in `bytes`, 16 bytes a step with SSE2
+/// (part of every x86-64; the release build is optimised for size, so
+/// nothing is vectorised for us), the rest a word at a time.
+#[cfg(target_arch = "x86_64")]
+fn newline(bytes: &[u8]) -> Option<usize> {
+    // SAFETY: SSE2 is part of the x86-64 baseline: every CPU this code
+    // runs on has it (the build enables it already).
+    unsafe { newline_sse2(bytes) }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse2")]
+fn newline_sse2(bytes: &[u8]) -> Option<usize> {
+    use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_movemask_epi8, _mm_set1_epi8, _mm_set_epi64x};
+    let nl = _mm_set1_epi8(b'\n' as i8);
+    let mut blocks = bytes.chunks_exact(16);
+    let mut at = 0;
+    for b in &mut blocks {
+        let x = <[u8; 16]>::try_from(b).map_or(0, u128::from_le_bytes);
+        let v = _mm_set_epi64x((x >> 64) as i64, x as i64);
+        let hits = _mm_movemask_epi8(_mm_cmpeq_epi8(v, nl));
+        if hits != 0 {
+            return Some(at + hits.trailing_zeros() as usize);
+        }
+        at += 16;
+    }
+    newline_words(blocks.remainder()).map(|i| at + i)
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn newline(bytes: &[u8]) -> Option<usize> {
+    newline_words(bytes)
+}
+
 /// The index of the first newline in `bytes`: memchr(3) a word at a time
 /// (the release build is optimised for size, so a byte loop stays one).
-fn newline(bytes: &[u8]) -> Option<usize> {
+fn newline_words(bytes: &[u8]) -> Option<usize> {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     const NL: u64 = LO * b'\n' as u64;
@@ -241,10 +293,80 @@ pub struct Output {
     std: RawFd,
     own: Option<OwnedFd>,
     /// Bytes queued; those before `head` are written already.
-    pub queue: Vec<u8>,
+    pub queue: Queue,
     head: usize,
     /// Bytes dropped since the last notice.
     dropped: u64,
+    /// Where a read of a pipe lands, kept from one read to the next.
+    read_buf: Vec<u8>,
+}
+
+/// The bytes of a queue: `bytes[..end]`. Past `end`, `bytes` is room
+/// for the next copies and a 16-byte move's overshoot, zeroed once, when
+/// it grows: a copy never zeroes first.
+#[derive(Default)]
+pub struct Queue {
+    bytes: Vec<u8>,
+    end: usize,
+}
+
+impl Queue {
+    pub fn len(&self) -> usize {
+        self.end
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.end == 0
+    }
+
+    pub fn as_slice(&self) -> &[u8] {
+        &self.bytes[..self.end]
+    }
+
+    /// Appends `src`.
+    pub fn put(&mut self, src: &[u8]) {
+        self.put_from(src, 0, src.len());
+    }
+
+    /// Appends `from[start..start + len]`; the bytes after it in `from`,
+    /// up to 15, may be read (and are overwritten by the next copy).
+    fn put_from(&mut self, from: &[u8], start: usize, len: usize) {
+        let need = self.end + len + 16;
+        if self.bytes.len() < need {
+            self.bytes.resize(need, 0);
+        }
+        copy_fast(&mut self.bytes[self.end..], from, start, len);
+        self.end += len;
+    }
+
+    /// Empties it, giving back what a burst took beyond what a turn needs.
+    fn clear(&mut self) {
+        self.end = 0;
+        if self.bytes.len() > 4 * HIGH_WATER {
+            self.bytes.truncate(4 * HIGH_WATER);
+            self.bytes.shrink_to_fit();
+        }
+    }
+
+    /// Drops the first `n` bytes.
+    fn drop_front(&mut self, n: usize) {
+        self.bytes.copy_within(n..self.end, 0);
+        self.end -= n;
+    }
+
+    fn truncate(&mut self, len: usize) {
+        self.end = self.end.min(len);
+    }
+}
+
+#[cfg(test)]
+impl From<Vec<u8>> for Queue {
+    fn from(bytes: Vec<u8>) -> Queue {
+        Queue {
+            end: bytes.len(),
+            bytes,
+        }
+    }
 }
 
 impl Output {
@@ -255,9 +377,10 @@ impl Output {
             fd,
             std: fd,
             own: None,
-            queue: Vec::new(),
+            queue: Queue::default(),
             head: 0,
             dropped: 0,
+            read_buf: Vec::new(),
         }
     }
 
@@ -291,7 +414,7 @@ impl Output {
             self.queue.clear();
             self.head = 0;
         } else if self.head >= HIGH_WATER {
-            self.queue.drain(..self.head);
+            self.queue.drop_front(self.head);
             self.head = 0;
         }
     }
@@ -310,7 +433,7 @@ impl Output {
         if self.pending() <= QUEUE_CAP {
             return;
         }
-        let keep = self.queue[self.head..self.head + QUEUE_CAP]
+        let keep = self.queue.as_slice()[self.head..self.head + QUEUE_CAP]
             .iter()
             .rposition(|&b| b == b'\n')
             .map_or(0, |i| i + 1);
@@ -326,7 +449,7 @@ impl Output {
         }
         if self.pending() + bytes.len() <= QUEUE_CAP {
             self.compact();
-            self.queue.extend_from_slice(&bytes);
+            self.queue.put(&bytes);
         } else {
             self.dropped += bytes.len() as u64;
         }
@@ -361,7 +484,7 @@ impl Output {
             if n == 0 {
                 break;
             }
-            match crate::sys::write_fd(self.fd, &self.queue[self.head..self.head + n]) {
+            match crate::sys::write_fd(self.fd, &self.queue.as_slice()[self.head..self.head + n]) {
                 Ok(written) => {
                     self.head += written;
                     if written < n {
@@ -398,7 +521,7 @@ impl Output {
 
     /// `flush_blocking` with the deadline given; returns the bytes dropped.
     pub fn flush_until(&mut self, deadline: Instant) -> u64 {
-        let written = write_until(self.fd, &self.queue[self.head..], deadline);
+        let written = write_until(self.fd, &self.queue.as_slice()[self.head..], deadline);
         let dropped = self.dropped + (self.pending() - written) as u64;
         self.queue.clear();
         self.head = 0;
@@ -411,6 +534,34 @@ impl Output {
             write_until(2, line.as_bytes(), Instant::now());
         }
         dropped
+    }
+}
+
+/// Copies `from[start..start + len]` to the start of `dst`, 16 bytes a
+/// move (musl's memcpy(3), which opt-level "z" calls for every copy,
+/// starts slowly on short ones: `rep movs`). The last move may take up to
+/// 15 bytes past the end, from `from` and into `dst`, where they are
+/// (bytes past the end of `from` are copied one at a time).
+fn copy_fast(dst: &mut [u8], from: &[u8], start: usize, len: usize) {
+    let mut i = 0;
+    while i < len {
+        let d = dst
+            .get_mut(i..i + 16)
+            .and_then(|d| <&mut [u8; 16]>::try_from(d).ok());
+        let s = from
+            .get(start + i..start + i + 16)
+            .and_then(|s| <&[u8; 16]>::try_from(s).ok());
+        match (d, s) {
+            (Some(d), Some(s)) => *d = *s,
+            _ => {
+                let s = from.get(start + i..start + len).unwrap_or_default();
+                for (d, s) in dst[i..].iter_mut().zip(s) {
+                    *d = *s;
+                }
+                return;
+            }
+        }
+        i += 16;
     }
 }
 

@@ -4,11 +4,11 @@ use super::*;
 
 fn split(chunks: &[&[u8]]) -> (String, Vec<u8>) {
     let mut partial = Vec::new();
-    let mut out = Vec::new();
+    let mut out = Queue::default();
     for c in chunks {
         split_lines(&mut partial, c, "web | ", &mut out);
     }
-    (String::from_utf8(out).unwrap(), partial)
+    (String::from_utf8(out.as_slice().to_vec()).unwrap(), partial)
 }
 
 #[test]
@@ -41,48 +41,88 @@ fn split_reference(partial: &mut Vec<u8>, data: &[u8], prefix: &str, out: &mut V
     partial.drain(..start);
 }
 
-#[test]
-fn the_fast_splitter_matches_the_reference_whatever_the_reads() {
-    // A small LCG: lines of every length around MAX_LINE and short
-    // ones, multi-byte characters, read in chunks of any size.
-    let mut seed = 12345u64;
-    let mut next = |n: u64| {
+/// A small LCG, so that the random tests are the same every run.
+fn lcg(mut seed: u64) -> impl FnMut(u64) -> u64 {
+    move |n: u64| {
         seed = seed
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
         (seed >> 33) % n
-    };
-    for round in 0..40 {
-        let mut input = Vec::new();
-        while input.len() < 60_000 {
-            let len = match next(4) {
-                0 => next(20),
-                1 => MAX_LINE as u64 - 3 + next(7),
-                2 => next(3 * MAX_LINE as u64),
-                _ => next(200),
-            };
-            for _ in 0..len {
-                match next(10) {
-                    0 => input.extend_from_slice("€".as_bytes()),
-                    _ => input.push(b'a' + next(26) as u8),
-                }
+    }
+}
+
+/// Lines of every length around MAX_LINE and short ones, multi-byte
+/// characters, and (`unfinished`) a last line without its newline.
+fn random_lines(next: &mut impl FnMut(u64) -> u64, size: usize, unfinished: bool) -> Vec<u8> {
+    let mut input = Vec::new();
+    while input.len() < size {
+        let len = match next(4) {
+            0 => next(20),
+            1 => MAX_LINE as u64 - 3 + next(7),
+            2 => next(3 * MAX_LINE as u64),
+            _ => next(200),
+        };
+        for _ in 0..len {
+            match next(10) {
+                0 => input.extend_from_slice("€".as_bytes()),
+                _ => input.push(b'a' + next(26) as u8),
             }
-            input.push(b'\n');
         }
-        if round % 2 == 1 {
-            input.extend_from_slice(b"unfinished");
+        input.push(b'\n');
+    }
+    if unfinished {
+        input.extend_from_slice(b"unfinished");
+    }
+    input
+}
+
+/// Two services read in chunks of any size, their lines queued and
+/// written in writes that stop anywhere, match the reference byte for
+/// byte, each line whole.
+#[test]
+fn the_fast_splitter_matches_the_reference_whatever_the_reads() {
+    let mut next = lcg(12345);
+    for round in 0..40 {
+        let inputs = [
+            random_lines(&mut next, 60_000, round % 2 == 1),
+            random_lines(&mut next, 30_000, round % 4 == 1),
+        ];
+        let prefixes = ["web | ", "a-much-longer-name | "];
+        let mut at = [0, 0];
+        let mut partials = [Vec::new(), Vec::new()];
+        let mut references = [Vec::new(), Vec::new()];
+        let mut out = Output::new(-1);
+        let (mut written, mut expected) = (Vec::new(), Vec::new());
+        while at[0] < inputs[0].len() || at[1] < inputs[1].len() {
+            let s = next(2) as usize;
+            let left = inputs[s].len() - at[s];
+            if left == 0 {
+                continue;
+            }
+            let max = if round % 3 == 0 { 64 } else { 20_000 };
+            let n = (1 + next(max) as usize).min(left);
+            let chunk = &inputs[s][at[s]..at[s] + n];
+            split_lines(&mut partials[s], chunk, prefixes[s], &mut out.queue);
+            split_reference(&mut references[s], chunk, prefixes[s], &mut expected);
+            at[s] += n;
+            assert_eq!(
+                partials[s], references[s],
+                "round {round}: partial at {at:?}"
+            );
+            // A write that takes any part of what is queued.
+            let queued = out.queue.as_slice()[out.head..].to_vec();
+            assert_eq!(out.pending(), queued.len());
+            let k = next(queued.len() as u64 + 1) as usize;
+            written.extend_from_slice(&queued[..k]);
+            out.head += k;
+            out.compact();
+            assert!(
+                out.queue.as_slice()[out.head..] == queued[k..],
+                "round {round}: after {k}"
+            );
         }
-        let (mut p1, mut o1, mut p2, mut o2) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        let mut at = 0;
-        while at < input.len() {
-            let n =
-                (1 + next(if round % 3 == 0 { 64 } else { 20_000 }) as usize).min(input.len() - at);
-            split_lines(&mut p1, &input[at..at + n], "web | ", &mut o1);
-            split_reference(&mut p2, &input[at..at + n], "web | ", &mut o2);
-            at += n;
-            assert_eq!(p1, p2, "round {round}: partial at {at}");
-        }
-        assert!(o1 == o2, "round {round}: output differs");
+        written.extend_from_slice(&out.queue.as_slice()[out.head..]);
+        assert!(written == expected, "round {round}: output differs");
     }
 }
 
@@ -100,6 +140,7 @@ fn newline_finds_the_first_one() {
         }
     }
     assert_eq!(newline(&[0x8a, 0x0a]), Some(1)); // 0x8a ^ 0x0a = 0x80
+    assert_eq!(newline_words(&[0x8a, 0x0a]), Some(1));
 }
 
 #[test]
@@ -146,6 +187,7 @@ fn a_pipe_that_never_empties_cannot_grow_a_queue_past_its_cap() {
         assert!(turns < 1000, "the loop does not end");
     }
     assert!(out.queue.len() <= QUEUE_CAP, "{} queued", out.queue.len());
+    assert!(out.queue.bytes.len() <= QUEUE_CAP + READ_BUDGET, "memory");
     assert_eq!(out.dropped, 0, "room is checked before reading");
 }
 
@@ -155,10 +197,10 @@ fn drain_pending_takes_what_is_there_and_ends_the_last_line() {
     let mut out = Output::new(-1);
     fill(&p, b"one\ntwo");
     p.drain_pending("a | ", &mut out);
-    assert_eq!(out.queue, b"a | one\na | two\n");
+    assert_eq!(out.queue.as_slice(), b"a | one\na | two\n");
     assert!(!p.readable());
     // Without room, nothing is read and nothing is lost.
-    out.queue = vec![b'q'; QUEUE_CAP];
+    out.queue = vec![b'q'; QUEUE_CAP].into();
     fill(&p, b"three\n");
     p.drain_pending("a | ", &mut out);
     assert!(p.readable());
@@ -173,14 +215,15 @@ fn the_cap_holds_and_drops_are_counted() {
     assert_eq!(out.queue.len(), QUEUE_CAP - 10);
     assert_eq!(out.dropped, 14);
     let mut over = Output::new(-1);
-    over.queue = b"line\n".repeat(QUEUE_CAP / 5 + 10);
+    over.queue = b"line\n".repeat(QUEUE_CAP / 5 + 10).into();
     over.enforce_cap();
-    assert!(over.queue.len() <= QUEUE_CAP && over.queue.ends_with(b"\n"));
+    assert!(over.queue.len() <= QUEUE_CAP && over.queue.as_slice().ends_with(b"\n"));
     assert_eq!(over.dropped as usize, 50);
 }
 
 /// Through its own non-blocking description, an output writes what the
-/// pipe takes and keeps the rest, in order, without ever blocking.
+/// pipe takes and keeps the rest, in order, without ever blocking, partial
+/// writes stopping anywhere.
 #[test]
 fn a_pipe_output_writes_what_fits_and_keeps_the_rest_in_order() {
     use std::io::Read;
@@ -189,15 +232,34 @@ fn a_pipe_output_writes_what_fits_and_keeps_the_rest_in_order() {
     let own = crate::sys::reopen_pipe_nonblocking(w.as_raw_fd()).expect("a pipe");
     out.fd = own.as_raw_fd();
     out.own = Some(own);
-    let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
-    out.queue = data.clone();
+    let mut next = lcg(7);
+    // Short lines, and now and then one cut in three (newline pieces).
+    let mut input = Vec::new();
+    while input.len() < 1_000_000 {
+        let len = if next(50) == 0 {
+            2 * MAX_LINE + 10
+        } else {
+            next(200) as usize
+        };
+        input.extend(std::iter::repeat_n(b'x', len));
+        input.push(b'\n');
+    }
+    let prefixes = ["svc | ", "other | "];
+    let mut partials = [Vec::new(), Vec::new()];
+    let mut references = [Vec::new(), Vec::new()];
+    let mut data = Vec::new();
+    for (k, chunk) in input.chunks(READ_BUDGET / 3).enumerate() {
+        split_lines(&mut partials[k % 2], chunk, prefixes[k % 2], &mut out.queue);
+        split_reference(&mut references[k % 2], chunk, prefixes[k % 2], &mut data);
+    }
     let mut got = Vec::new();
     let mut r = std::fs::File::from(r);
     while got.len() < data.len() {
         out.write_now(); // never blocks, however much is queued
         assert!(out.pending() <= data.len() - got.len());
         let mut buf = vec![0u8; 1 << 16];
-        let want = (data.len() - got.len() - out.pending()).min(buf.len());
+        let want =
+            (data.len() - got.len() - out.pending()).min(1 + next(buf.len() as u64) as usize);
         let n = r.read(&mut buf[..want]).unwrap();
         got.extend_from_slice(&buf[..n]);
     }
@@ -214,13 +276,25 @@ fn a_pipe_output_writes_what_fits_and_keeps_the_rest_in_order() {
 fn the_final_flush_gives_up_at_its_deadline() {
     let (r, w) = crate::sys::pipe(false).unwrap();
     let mut out = Output::new(w.as_raw_fd());
-    out.queue = vec![b'z'; 1 << 20]; // more than a pipe holds
+    out.queue = vec![b'z'; 1 << 20].into(); // more than a pipe holds
     let start = Instant::now();
     let dropped = out.flush_until(start + Duration::from_millis(200));
     assert!(start.elapsed() < Duration::from_secs(2));
     assert!(dropped > 0 && dropped < 1 << 20, "{dropped}");
     assert!(out.queue.is_empty());
     drop(r);
+}
+
+#[test]
+fn copy_fast_copies_exactly_up_to_the_ends() {
+    let from: Vec<u8> = (0..100u8).collect();
+    for start in 0..from.len() {
+        for len in 0..=from.len() - start {
+            let mut dst = vec![0xffu8; len + 16];
+            copy_fast(&mut dst, &from, start, len);
+            assert_eq!(dst[..len], from[start..start + len], "{start} {len}");
+        }
+    }
 }
 
 #[test]

@@ -242,6 +242,11 @@ impl Supervisor {
                 self.reap(now);
             }
             self.on_events(&ready, now);
+            // What this turn read goes out now: left for the next turn's
+            // write, it would be watched for POLLOUT by this sync and
+            // unwatched by the next (two epoll_ctl a turn).
+            self.stdout.write_now();
+            self.stderr.write_now();
             // Deadlines changed by this turn's events are filed first.
             self.sync();
             self.fire_deadlines(Instant::now());

@@ -114,14 +114,19 @@ impl Supervisor {
     }
 
     /// Output of service i is waiting: queue its lines, unless the queue
-    /// is full (then the pipe waits, parked, for room).
+    /// is full and tend's output takes none of it now (then the pipe
+    /// waits, parked, for room). Writing first when it does costs one
+    /// write; parking costs two epoll_ctl, one now and one to unpark.
     pub(super) fn on_output(&mut self, i: usize, stderr: bool) {
-        let full = if stderr {
-            self.stderr.full()
+        let out = if stderr {
+            &mut self.stderr
         } else {
-            self.stdout.full()
+            &mut self.stdout
         };
-        if full {
+        if out.full() {
+            out.write_now();
+        }
+        if out.full() {
             self.park(i, stderr);
             return;
         }

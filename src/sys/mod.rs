@@ -228,6 +228,25 @@ pub fn write_fd(fd: RawFd, bytes: &[u8]) -> Result<usize, Errno> {
     }
 }
 
+/// One read(2) of at most `n` bytes from a raw fd, appended to `buf`
+/// straight from the kernel (no zeroing, no copy).
+pub fn read_append(fd: RawFd, buf: &mut Vec<u8>, n: usize) -> Result<usize, Errno> {
+    buf.reserve(n);
+    let spare = buf.spare_capacity_mut();
+    let n = n.min(spare.len());
+    // SAFETY: read(2) writes at most n bytes, and the spare capacity holds
+    // at least n.
+    let r = unsafe { libc::read(fd, spare.as_mut_ptr().cast(), n) };
+    if r < 0 {
+        return Err(Errno::last());
+    }
+    let got = (r as usize).min(n);
+    // SAFETY: the read initialised the first `got` bytes past the length,
+    // within the capacity.
+    unsafe { buf.set_len(buf.len() + got) };
+    Ok(got)
+}
+
 /// A private, non-blocking, close-on-exec description of the pipe (or
 /// FIFO) at `fd`, opened anew through /proc/self/fd: O_NONBLOCK set on it
 /// leaves alone the description tend inherited, which unprefixed services
