@@ -175,6 +175,15 @@ fn long_requires_chain_is_resolved_without_stalling_pid1() {
     t.ctl_ok(&["wait", "up", "good", "--timeout", "20s"]);
     let took = started.elapsed();
     t.check(took.as_secs() < 10, format!("first answer after {took:?}"));
+    // The 1,000 error lines are out first: with a slow reader (a loaded
+    // machine) tend's full stderr queue would drop the reload's own line.
+    t.wait_for("the start's 1,000 error lines", |t| {
+        t.stderr()
+            .lines()
+            .filter(|l| l.starts_with("tend: error: "))
+            .count()
+            >= 1000
+    });
     // A reload reads it all again: the loop must not stall on it either.
     let started = std::time::Instant::now();
     hup(&mut t, 1);
