@@ -455,6 +455,8 @@ fn rlimit_number(resource: &str) -> Option<i32> {
         ("RTTIME", RLIMIT_RTTIME),
     ];
     let (_, r) = all.into_iter().find(|(n, _)| *n == resource)?;
+    // The libc crate types RLIMIT_* as u32 for x86_64 musl, i32 for aarch64.
+    #[allow(clippy::unnecessary_cast)]
     Some(r as i32)
 }
 
