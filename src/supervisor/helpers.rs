@@ -71,14 +71,39 @@ impl Supervisor {
                     Kind::Reload => &mut s.reload_pid,
                     Kind::StartPost => &mut s.post_pid,
                 } = Some(pid);
+                if kind == Kind::Reload {
+                    // As systemd, TimeoutStartSec= bounds a reload too.
+                    s.reload_until = Instant::now().checked_add(s.sm.start_timeout());
+                }
                 let msg = format!("{}: cannot run {what}", s.spec.name);
                 self.track(child, Owner::Helper(i), msg);
+                self.mark(i);
                 true
             }
             Err(e) => {
                 log::error!("{}: cannot run {what}: {e}", s.spec.name);
                 false
             }
+        }
+    }
+
+    /// A reload of service i that overran its time: SIGKILL to it and
+    /// what it started (its own group), as systemd kills a reload that
+    /// timed out; the service itself goes on.
+    pub(super) fn fire_reload_timeout(&mut self, i: usize, now: Instant) {
+        let s = &mut self.svcs[i];
+        if s.reload_until.is_none_or(|t| t > now) {
+            return;
+        }
+        s.reload_until = None;
+        if let Some(pid) = s.reload_pid {
+            log::warn!(
+                "{}[{pid}]: {} still running after {}ms, SIGKILL",
+                s.spec.name,
+                Kind::Reload.what(),
+                s.sm.start_timeout().as_millis()
+            );
+            self.pids.signal_group(pid, libc::SIGKILL);
         }
     }
 
@@ -93,6 +118,7 @@ impl Supervisor {
             Kind::StartPost
         } else {
             s.reload_pid = None;
+            s.reload_until = None;
             Kind::Reload
         };
         let what = kind.what();

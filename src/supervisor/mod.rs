@@ -393,6 +393,7 @@ impl Supervisor {
                 self.feed(i, Event::Timer, now);
             }
             self.fire_probes(i, now);
+            self.fire_reload_timeout(i, now);
         }
         if let Some(m) = &mut self.main {
             if let (Some(pid), Some(t)) = (m.pid, m.kill_at) {

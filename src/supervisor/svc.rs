@@ -20,6 +20,8 @@ pub(super) struct Svc {
     /// A unit's ExecStop= and ExecReload= while they run.
     pub stop_pid: Option<i32>,
     pub reload_pid: Option<i32>,
+    /// When a running ExecReload= has overrun its start timeout.
+    pub reload_until: Option<Instant>,
     /// A unit's ExecStartPost= while it runs.
     pub post_pid: Option<i32>,
     /// The last `run`'s pid, which is its process group (it is a session
@@ -71,6 +73,7 @@ impl Svc {
             finish_pid: None,
             stop_pid: None,
             reload_pid: None,
+            reload_until: None,
             post_pid: None,
             last_pid: 0,
             removed: false,
@@ -92,6 +95,20 @@ impl Svc {
             ),
             _ => String::new(),
         }
+    }
+
+    /// The next deadline of any kind: the state machine's, a readiness
+    /// check's, the watchdog's, a reload's.
+    pub fn due(&self) -> Option<Instant> {
+        [
+            self.sm.deadline(),
+            self.probes.at,
+            self.probes.watchdog_at,
+            self.reload_until,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// The process group of the main process: `run`'s, or the daemon's as

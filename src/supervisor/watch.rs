@@ -255,10 +255,7 @@ impl Supervisor {
             s.probes.poll(i, &mut add);
             s.sockets.poll(i, &mut add);
             s.watch.fds = fds;
-            let due = [s.sm.deadline(), s.probes.at, s.probes.watchdog_at]
-                .into_iter()
-                .flatten()
-                .min();
+            let due = s.due();
             if due != s.watch.timer {
                 if let Some(t) = due {
                     self.watch.timers.push(Reverse((t, i)));
@@ -353,10 +350,7 @@ impl Supervisor {
             s.pipes.poll(i, &mut add);
             s.probes.poll(i, &mut add);
             s.sockets.poll(i, &mut add);
-            let due = [s.sm.deadline(), s.probes.at, s.probes.watchdog_at]
-                .into_iter()
-                .flatten()
-                .min();
+            let due = s.due();
             debug_assert_eq!(want, s.watch.fds, "{}: fds not synced", s.spec.name);
             debug_assert_eq!(due, s.watch.timer, "{}: timer not synced", s.spec.name);
         }

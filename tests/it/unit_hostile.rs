@@ -109,7 +109,7 @@ fn hanging_exec_reload_runs_once_and_stops_with_its_service() {
         "services/rl.service",
         &format!(
             "[Service]\nExecStart=/bin/sleep 1000\n\
-             ExecReload=/bin/sh -c 'echo $$ >> {log}; exec sleep 1000'\n"
+             ExecReload=/bin/sh -c 'echo $$$$ >> {log}; exec sleep 1000'\n"
         ),
     ));
     let mut t = fx.start(&[]);
@@ -131,6 +131,62 @@ fn hanging_exec_reload_runs_once_and_stops_with_its_service() {
             .iter()
             .any(|p| p.ns_pid().as_deref() == Some(pid.as_str()) && p.alive())
     });
+    t.term_expect(0);
+}
+
+/// A hung ExecReload= is bounded by TimeoutStartSec=, as in systemd: it is
+/// SIGKILLed (with what it started), the service goes on, and the next
+/// `reload NAME` runs a new one.
+#[test]
+fn hung_exec_reload_is_killed_at_the_start_timeout() {
+    let fx = Fixture::new("unit-hostile-reload-timeout", []);
+    let log = fx.arg("reloads");
+    fx.write(file(
+        "services/rl.service",
+        &format!(
+            "[Service]\nExecStart=/bin/sleep 1000\nTimeoutStartSec=500ms\n\
+             ExecReload=/bin/sh -c 'echo $$$$ >> {log}; sleep 1000; echo late >> {log}'\n"
+        ),
+    ));
+    let mut t = fx.start(&[]);
+    t.ctl_ok(&["wait", "up", "rl", "--timeout", "5s"]);
+    let main_pid = t.ctl_ok(&["status", "rl"]);
+    t.ctl_ok(&["reload", "rl"]);
+    let asked = std::time::Instant::now();
+    t.wait_lines("reloads", 1);
+    t.wait_stderr("the reload killed", |l| {
+        l.starts_with("tend: warning: rl[")
+            && l.ends_with("]: ExecReload still running after 500ms, SIGKILL")
+    });
+    let took = asked.elapsed().as_secs_f64();
+    t.check(
+        (0.4..5.0).contains(&took),
+        format!("killed after {took:.2}s"),
+    );
+    let (pid, tend) = (fx.lines("reloads")[0].clone(), t.pid());
+    t.wait_for("the hung reload gone", |_| {
+        !descendants_of(tend)
+            .iter()
+            .any(|p| p.ns_pid().as_deref() == Some(pid.as_str()) && p.alive())
+    });
+    t.ctl_ok(&["reload", "rl"]);
+    t.wait_lines("reloads", 2);
+    let status = t.ctl_ok(&["status", "rl"]);
+    t.check_eq(
+        status
+            .lines()
+            .nth(1)
+            .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>()),
+        main_pid
+            .lines()
+            .nth(1)
+            .map(|l| l.split_whitespace().take(3).collect()),
+        "rl's state and pid",
+    );
+    t.check(
+        !fx.read("reloads").unwrap_or_default().contains("late"),
+        "the sleep ran on",
+    );
     t.term_expect(0);
 }
 
