@@ -127,9 +127,32 @@ impl Control {
             }
             let _ = std::fs::remove_file(path);
         }
-        let listener = UnixListener::bind(path).map_err(|e| format!("{shown}: {e}"))?;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-            .map_err(|e| format!("{shown}: {e}"))?;
+        // Made under a name of its own, listening and mode 0600, then
+        // renamed into place: a client that sees the path can connect (no
+        // ECONNREFUSED between bind and listen, no moment at the umask's
+        // mode). A path too long for the extra name is bound in place.
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".new");
+        let tmp = std::path::PathBuf::from(tmp);
+        let _ = std::fs::remove_file(&tmp);
+        let (listener, at) = match UnixListener::bind(&tmp) {
+            Ok(l) => (l, tmp.as_path()),
+            Err(_) => (
+                UnixListener::bind(path).map_err(|e| format!("{shown}: {e}"))?,
+                path,
+            ),
+        };
+        let placed =
+            std::fs::set_permissions(at, std::fs::Permissions::from_mode(0o600)).and_then(|()| {
+                match at == path {
+                    true => Ok(()),
+                    false => std::fs::rename(at, path),
+                }
+            });
+        if let Err(e) = placed {
+            let _ = std::fs::remove_file(at);
+            return Err(format!("{shown}: {e}"));
+        }
         listener
             .set_nonblocking(true)
             .map_err(|e| format!("{shown}: {e}"))?;
@@ -413,5 +436,32 @@ fn serve(
 impl Drop for Control {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The socket appears at its path already listening and 0600, with
+    /// nothing left beside it; a live one is not taken over.
+    #[test]
+    fn bind_places_a_listening_0600_socket() {
+        let dir = std::env::temp_dir().join(format!("tend-control-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("c.sock");
+        let c = Control::bind(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert!(UnixStream::connect(&path).is_ok());
+        let names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names, ["c.sock"]);
+        assert!(Control::bind(&path).is_err(), "took over a live socket");
+        drop(c);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

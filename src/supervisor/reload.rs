@@ -9,6 +9,9 @@ impl Supervisor {
         if self.phase != Phase::Running {
             return;
         }
+        // Said first, so that the scan's errors read as the reload's (and
+        // are the ones dropped when stderr is not read in time).
+        log::info!("reloading {}", self.opts.services.display());
         let scanned = match scan::scan_dirs(&self.opts.services, self.opts.grace) {
             Ok(r) => r,
             Err(e) => {
@@ -23,7 +26,6 @@ impl Supervisor {
             log::error!("{e}");
         }
         let specs = scanned.specs;
-        log::info!("reloading {}", self.opts.services.display());
         self.manager_reloading();
         for i in 0..self.svcs.len() {
             let s = &mut self.svcs[i];
