@@ -4,8 +4,9 @@
 //! tend's own stdout or stderr. Writing never blocks the loop: when tend's
 //! output is a pipe, tend writes through a non-blocking description of its
 //! own (`sys::reopen_pipe_nonblocking`) as much as the pipe takes, once a
-//! turn; otherwise only when its fd is writable, one `PIPE_BUF` chunk at a
-//! time. While a queue is over `HIGH_WATER`, tend stops reading the pipes
+//! turn; when it is a regular file or a device such as /dev/null, which
+//! epoll cannot watch and which are always ready, all of it once a turn;
+//! otherwise only when its fd is writable, one `PIPE_BUF` chunk at a time. While a queue is over `HIGH_WATER`, tend stops reading the pipes
 //! that feed it, so a slow reader back-pressures the services rather than
 //! losing lines or stalling supervision.
 //!
@@ -292,6 +293,9 @@ pub struct Output {
     /// 1 or 2: the output this is, by the number the world knows it by.
     std: RawFd,
     own: Option<OwnedFd>,
+    /// `fd` cannot be watched (epoll refuses a regular file or /dev/null)
+    /// and is always ready: written each turn, as much as it takes.
+    always_ready: bool,
     /// Bytes queued; those before `head` are written already.
     pub queue: Queue,
     head: usize,
@@ -377,6 +381,7 @@ impl Output {
             fd,
             std: fd,
             own: None,
+            always_ready: false,
             queue: Queue::default(),
             head: 0,
             dropped: 0,
@@ -391,6 +396,8 @@ impl Output {
         if let Some(own) = crate::sys::reopen_pipe_nonblocking(fd) {
             out.fd = own.as_raw_fd();
             out.own = Some(own);
+        } else {
+            out.always_ready = crate::sys::epoll_refuses(fd);
         }
         out
     }
@@ -460,26 +467,32 @@ impl Output {
     }
 
     /// Writes what can be written without waiting for poll: with tend's
-    /// own non-blocking description, as much as the pipe takes; with a
+    /// own non-blocking description, as much as the pipe takes; to an fd
+    /// that cannot be watched (a regular file), all of it; with another
     /// blocking fd, nothing.
     pub fn write_now(&mut self) {
-        if self.own.is_some() && self.pending() > 0 {
+        if (self.own.is_some() || self.always_ready) && self.pending() > 0 {
             self.write_some();
         }
+    }
+
+    /// Bytes are queued for an fd that the loop must watch for POLLOUT.
+    pub fn wants_poll(&self) -> bool {
+        self.pending() > 0 && self.fd >= 0 && !self.always_ready
     }
 
     /// Writes after poll said the fd is writable: a blocking fd one
     /// `CHUNK`; a non-blocking one as much as it takes.
     pub fn write_some(&mut self) {
-        let writes = if self.own.is_some() {
+        let writes = if self.own.is_some() || self.always_ready {
             WRITES_PER_TURN
         } else {
             1
         };
         for _ in 0..writes {
-            let n = match self.own {
-                Some(_) => self.pending(),
-                None => self.pending().min(CHUNK),
+            let n = match self.own.is_some() || self.always_ready {
+                true => self.pending(),
+                false => self.pending().min(CHUNK),
             };
             if n == 0 {
                 break;
@@ -487,8 +500,10 @@ impl Output {
             match crate::sys::write_fd(self.fd, &self.queue.as_slice()[self.head..self.head + n]) {
                 Ok(written) => {
                     self.head += written;
-                    if written < n {
-                        break; // the pipe is full
+                    // A pipe is full; a file took what it could, and the
+                    // next write says why (ENOSPC, EFBIG).
+                    if (written < n && !self.always_ready) || written == 0 {
+                        break;
                     }
                 }
                 Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => break,

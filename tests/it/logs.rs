@@ -458,3 +458,65 @@ while True:
     });
     t.term_expect(0);
 }
+
+/// tend's stdout and stderr are regular files (`tend >log 2>&1`, a unit's
+/// `StandardOutput=file:`), which epoll(7) refuses (EPERM): each service
+/// writes 20,000 lines to each, more than the queue and its pipe hold.
+/// Symptom: nothing was written while tend ran (only at its exit): once
+/// 64 KiB were queued the services blocked for good, and tend's own
+/// messages never came out either.
+#[test]
+fn stdout_and_stderr_to_regular_files_are_written_while_running() {
+    let writer = |name: &str| {
+        format!(
+            "i=0\n\
+             while [ $i -lt 20000 ]; do echo \"out $i of {name}\"; echo \"err $i of {name}\" >&2; i=$((i+1)); done\n\
+             echo done > \"$T/wrote-{name}\"\n\
+             {}",
+            polite(name)
+        )
+    };
+    let fx = Fixture::new(
+        "regular-file-output",
+        [
+            exe("services/a/run", &writer("a")),
+            exe("services/b/run", &writer("b")),
+        ],
+    );
+    let out = fx.path("out.log");
+    let err = fx.path("err.log");
+    let redirect = format!(
+        "exec >'{}' 2>'{}'; exec \"$@\"",
+        out.display(),
+        err.display()
+    );
+    let mut t = fx.start_under(&["sh", "-c", &redirect, "sh"], &[]);
+    t.wait_file("wrote-a");
+    t.wait_file("wrote-b");
+    let read = |p: &std::path::Path| std::fs::read_to_string(p).unwrap_or_default();
+    let complete = |text: &str, what: &str| {
+        ["a", "b"].iter().all(|n| {
+            let got = lines_of(text, n);
+            got.len() == 20000
+                && got
+                    .iter()
+                    .enumerate()
+                    .all(|(i, l)| *l == format!("{what} {i} of {n}"))
+        })
+    };
+    t.wait_for("every line in out.log and err.log while tend runs", |_| {
+        complete(&read(&out), "out") && complete(&read(&err), "err")
+    });
+    t.check(
+        !read(&err).contains("epoll"),
+        format!(
+            "an epoll error: {}",
+            read(&err)
+                .lines()
+                .filter(|l| l.starts_with("tend:"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+    );
+    t.term_expect(0);
+}
