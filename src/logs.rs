@@ -301,6 +301,10 @@ pub struct Output {
     head: usize,
     /// Bytes dropped since the last notice.
     dropped: u64,
+    /// The last write failed (no reader, a full disk): said once, and no
+    /// notice of what is dropped until a write succeeds again, since a
+    /// notice on a failing stderr would fail in turn, and queue another.
+    failing: bool,
     /// Where a read of a pipe lands, kept from one read to the next.
     read_buf: Vec<u8>,
 }
@@ -385,6 +389,7 @@ impl Output {
             queue: Queue::default(),
             head: 0,
             dropped: 0,
+            failing: false,
             read_buf: Vec::new(),
         }
     }
@@ -500,6 +505,7 @@ impl Output {
             match crate::sys::write_fd(self.fd, &self.queue.as_slice()[self.head..self.head + n]) {
                 Ok(written) => {
                     self.head += written;
+                    self.failing &= written == 0;
                     // A pipe is full; a file took what it could, and the
                     // next write says why (ENOSPC, EFBIG).
                     if (written < n && !self.always_ready) || written == 0 {
@@ -509,16 +515,22 @@ impl Output {
                 Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => break,
                 // Nobody reads our output any more: drop it rather than
                 // stopping every service that writes.
-                Err(_) => {
+                Err(e) => {
                     self.dropped += self.pending() as u64;
                     self.head = self.queue.len();
+                    if !std::mem::replace(&mut self.failing, true) {
+                        log::warn!(
+                            "cannot write to {}: {e}; dropping its output until it takes it again",
+                            self.name()
+                        );
+                    }
                     break;
                 }
             }
         }
         self.compact();
         // Once the reader caught up, say what it missed (one line).
-        if self.dropped > 0 && !self.full() {
+        if self.dropped > 0 && !self.full() && !self.failing {
             let n = std::mem::take(&mut self.dropped);
             log::warn!(
                 "dropped {n} bytes of output to {}: not read in time",
