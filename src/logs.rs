@@ -74,7 +74,12 @@ impl Pipe {
 
     /// Bytes are waiting in the pipe.
     pub fn readable(&self) -> bool {
-        crate::sys::bytes_waiting(self.r.as_raw_fd()) > 0
+        self.waiting() > 0
+    }
+
+    /// How many bytes are waiting in the pipe.
+    pub fn waiting(&self) -> usize {
+        crate::sys::bytes_waiting(self.r.as_raw_fd())
     }
 
     /// One bounded read; its complete lines are queued on `out`. Returns
@@ -544,6 +549,21 @@ impl Output {
     /// takes it at once. Never blocks past the limit.
     pub fn flush_blocking(&mut self) {
         self.flush_until(Instant::now() + FLUSH_LIMIT);
+    }
+
+    /// On the way out, between reads of the pipes: writes what the reader
+    /// takes by `deadline` and keeps the rest queued; true when all of it
+    /// was written.
+    pub fn write_by(&mut self, deadline: Instant) -> bool {
+        let written = write_until(self.fd, &self.queue.as_slice()[self.head..], deadline);
+        self.head += written;
+        self.compact();
+        self.pending() == 0
+    }
+
+    /// Counts `n` bytes dropped before they were queued (left in a pipe).
+    pub fn count_dropped(&mut self, n: usize) {
+        self.dropped += n as u64;
     }
 
     /// `flush_blocking` with the deadline given; returns the bytes dropped.

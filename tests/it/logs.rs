@@ -520,3 +520,49 @@ fn stdout_and_stderr_to_regular_files_are_written_while_running() {
     );
     t.term_expect(0);
 }
+
+/// 30 services each write 600 lines (39 KB, which their pipe holds) while
+/// tend's stdout is not read, then tend is stopped and its stdout read
+/// again. Symptom: at exit tend read from the pipes only what its queue
+/// had room for (1 MiB) and closed them with the rest unread: lines
+/// lost, and no word of it.
+#[test]
+fn lines_left_in_the_pipes_at_exit_are_all_written() {
+    let pad = "x".repeat(56);
+    let writer = |name: &str| {
+        format!(
+            "i=100\n\
+             while [ $i -lt 700 ]; do echo \"$i {pad}\"; i=$((i+1)); done\n\
+             echo done > \"$T/wrote-{name}\"\n\
+             {}",
+            polite(name)
+        )
+    };
+    let names: Vec<String> = (0..30).map(|i| format!("s{i:02}")).collect();
+    let fx = Fixture::new(
+        "exit-drains-pipes",
+        names
+            .iter()
+            .map(|n| exe(&format!("services/{n}/run"), &writer(n)))
+            .collect::<Vec<_>>(),
+    );
+    let mut t = fx.start(&[]);
+    t.hold_stdout(true);
+    for n in &names {
+        t.wait_file(&format!("wrote-{n}"));
+    }
+    t.signal("TERM");
+    thread::sleep(Duration::from_millis(300));
+    t.hold_stdout(false);
+    let code = t.wait_exit();
+    t.check_eq(code, 0, "exit code after SIGTERM");
+    let out = t.stdout();
+    let want: Vec<String> = (100..700).map(|i| format!("{i} {pad}")).collect();
+    for n in &names {
+        let got = lines_of(&out, n);
+        t.check(
+            got == want,
+            format!("{n}: {} of 600 lines, in order: {}", got.len(), got == want),
+        );
+    }
+}
