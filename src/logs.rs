@@ -4,8 +4,9 @@
 //! tend's own stdout or stderr. Writing never blocks the loop: when tend's
 //! output is a pipe, tend writes through a non-blocking description of its
 //! own (`sys::reopen_pipe_nonblocking`) as much as the pipe takes, once a
-//! turn; otherwise only when its fd is writable, one `PIPE_BUF` chunk at a
-//! time. While a queue is over `HIGH_WATER`, tend stops reading the pipes
+//! turn; when it is a regular file or a device such as /dev/null, which
+//! epoll cannot watch and which are always ready, all of it once a turn;
+//! otherwise only when its fd is writable, one `PIPE_BUF` chunk at a time. While a queue is over `HIGH_WATER`, tend stops reading the pipes
 //! that feed it, so a slow reader back-pressures the services rather than
 //! losing lines or stalling supervision.
 //!
@@ -73,7 +74,12 @@ impl Pipe {
 
     /// Bytes are waiting in the pipe.
     pub fn readable(&self) -> bool {
-        crate::sys::bytes_waiting(self.r.as_raw_fd()) > 0
+        self.waiting() > 0
+    }
+
+    /// How many bytes are waiting in the pipe.
+    pub fn waiting(&self) -> usize {
+        crate::sys::bytes_waiting(self.r.as_raw_fd())
     }
 
     /// One bounded read; its complete lines are queued on `out`. Returns
@@ -292,11 +298,18 @@ pub struct Output {
     /// 1 or 2: the output this is, by the number the world knows it by.
     std: RawFd,
     own: Option<OwnedFd>,
+    /// `fd` cannot be watched (epoll refuses a regular file or /dev/null)
+    /// and is always ready: written each turn, as much as it takes.
+    always_ready: bool,
     /// Bytes queued; those before `head` are written already.
     pub queue: Queue,
     head: usize,
     /// Bytes dropped since the last notice.
     dropped: u64,
+    /// The last write failed (no reader, a full disk): said once, and no
+    /// notice of what is dropped until a write succeeds again, since a
+    /// notice on a failing stderr would fail in turn, and queue another.
+    failing: bool,
     /// Where a read of a pipe lands, kept from one read to the next.
     read_buf: Vec<u8>,
 }
@@ -377,9 +390,11 @@ impl Output {
             fd,
             std: fd,
             own: None,
+            always_ready: false,
             queue: Queue::default(),
             head: 0,
             dropped: 0,
+            failing: false,
             read_buf: Vec::new(),
         }
     }
@@ -391,6 +406,8 @@ impl Output {
         if let Some(own) = crate::sys::reopen_pipe_nonblocking(fd) {
             out.fd = own.as_raw_fd();
             out.own = Some(own);
+        } else {
+            out.always_ready = crate::sys::epoll_refuses(fd);
         }
         out
     }
@@ -460,26 +477,32 @@ impl Output {
     }
 
     /// Writes what can be written without waiting for poll: with tend's
-    /// own non-blocking description, as much as the pipe takes; with a
+    /// own non-blocking description, as much as the pipe takes; to an fd
+    /// that cannot be watched (a regular file), all of it; with another
     /// blocking fd, nothing.
     pub fn write_now(&mut self) {
-        if self.own.is_some() && self.pending() > 0 {
+        if (self.own.is_some() || self.always_ready) && self.pending() > 0 {
             self.write_some();
         }
+    }
+
+    /// Bytes are queued for an fd that the loop must watch for POLLOUT.
+    pub fn wants_poll(&self) -> bool {
+        self.pending() > 0 && self.fd >= 0 && !self.always_ready
     }
 
     /// Writes after poll said the fd is writable: a blocking fd one
     /// `CHUNK`; a non-blocking one as much as it takes.
     pub fn write_some(&mut self) {
-        let writes = if self.own.is_some() {
+        let writes = if self.own.is_some() || self.always_ready {
             WRITES_PER_TURN
         } else {
             1
         };
         for _ in 0..writes {
-            let n = match self.own {
-                Some(_) => self.pending(),
-                None => self.pending().min(CHUNK),
+            let n = match self.own.is_some() || self.always_ready {
+                true => self.pending(),
+                false => self.pending().min(CHUNK),
             };
             if n == 0 {
                 break;
@@ -487,23 +510,32 @@ impl Output {
             match crate::sys::write_fd(self.fd, &self.queue.as_slice()[self.head..self.head + n]) {
                 Ok(written) => {
                     self.head += written;
-                    if written < n {
-                        break; // the pipe is full
+                    self.failing &= written == 0;
+                    // A pipe is full; a file took what it could, and the
+                    // next write says why (ENOSPC, EFBIG).
+                    if (written < n && !self.always_ready) || written == 0 {
+                        break;
                     }
                 }
                 Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => break,
                 // Nobody reads our output any more: drop it rather than
                 // stopping every service that writes.
-                Err(_) => {
+                Err(e) => {
                     self.dropped += self.pending() as u64;
                     self.head = self.queue.len();
+                    if !std::mem::replace(&mut self.failing, true) {
+                        log::warn!(
+                            "cannot write to {}: {e}; dropping its output until it takes it again",
+                            self.name()
+                        );
+                    }
                     break;
                 }
             }
         }
         self.compact();
         // Once the reader caught up, say what it missed (one line).
-        if self.dropped > 0 && !self.full() {
+        if self.dropped > 0 && !self.full() && !self.failing {
             let n = std::mem::take(&mut self.dropped);
             log::warn!(
                 "dropped {n} bytes of output to {}: not read in time",
@@ -517,6 +549,21 @@ impl Output {
     /// takes it at once. Never blocks past the limit.
     pub fn flush_blocking(&mut self) {
         self.flush_until(Instant::now() + FLUSH_LIMIT);
+    }
+
+    /// On the way out, between reads of the pipes: writes what the reader
+    /// takes by `deadline` and keeps the rest queued; true when all of it
+    /// was written.
+    pub fn write_by(&mut self, deadline: Instant) -> bool {
+        let written = write_until(self.fd, &self.queue.as_slice()[self.head..], deadline);
+        self.head += written;
+        self.compact();
+        self.pending() == 0
+    }
+
+    /// Counts `n` bytes dropped before they were queued (left in a pipe).
+    pub fn count_dropped(&mut self, n: usize) {
+        self.dropped += n as u64;
     }
 
     /// `flush_blocking` with the deadline given; returns the bytes dropped.

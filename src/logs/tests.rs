@@ -305,3 +305,53 @@ fn utf8_cuts() {
     assert_eq!(utf8_cut(&"a😀".as_bytes()[..4]), 1);
     assert_eq!(utf8_cut(&[0xff, 0xff]), 2);
 }
+
+/// Hostile bytes (NUL, a lone `\r`, bytes that are not UTF-8, lead bytes
+/// without their continuation, empty lines), lines of MAX_LINE - 1,
+/// MAX_LINE, MAX_LINE + 1 bytes and at 16-byte boundaries, prefixes of
+/// every length around a 16-byte move up to a name's maximum, read in
+/// chunks of any size: the fast splitter matches the reference.
+#[test]
+fn hostile_bytes_and_prefixes_split_as_the_reference_does() {
+    let alphabet = [b'\n', b'\r', 0, 0xff, 0xf0, 0x80, 0xe2, 0xc3, b'a'];
+    let mut next = lcg(777);
+    let rounds = if cfg!(miri) { 2 } else { 60 };
+    for round in 0..rounds {
+        let mut input = Vec::new();
+        let size = if cfg!(miri) { 20_000 } else { 50_000 };
+        while input.len() < size {
+            let len = match next(5) {
+                0 => MAX_LINE as u64 - 1 + next(3),
+                1 => 16 * next(8) + next(2),
+                2 => 0,
+                _ => next(100),
+            };
+            for _ in 0..len {
+                let b = match next(4) {
+                    0 => alphabet[next(alphabet.len() as u64) as usize],
+                    _ => b'a' + next(26) as u8,
+                };
+                input.push(if b == b'\n' { b'x' } else { b });
+            }
+            input.push(b'\n');
+        }
+        if round % 2 == 1 {
+            input.extend_from_slice(&[0xf0, 0x9f, 0x98]);
+        }
+        let plen: usize = [0, 1, 14, 15, 16, 17, 31, 32, 33, 250, 259][round % 11];
+        let prefix: String = "n".repeat(plen.saturating_sub(3)) + &" | "[..plen.min(3)];
+        let (mut partial, mut reference) = (Vec::new(), Vec::new());
+        let (mut out, mut expected) = (Queue::default(), Vec::new());
+        let mut at = 0;
+        while at < input.len() {
+            let max = [1, 17, 4096, 70_000][next(4) as usize];
+            let n = (1 + next(max) as usize).min(input.len() - at);
+            let chunk = &input[at..at + n];
+            split_lines(&mut partial, chunk, &prefix, &mut out);
+            split_reference(&mut reference, chunk, &prefix, &mut expected);
+            at += n;
+            assert_eq!(partial, reference, "round {round}: partial at {at}");
+        }
+        assert!(out.as_slice() == expected, "round {round}: output differs");
+    }
+}

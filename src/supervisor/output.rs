@@ -158,15 +158,48 @@ impl Supervisor {
         }
     }
 
-    /// On the way out: read what services left in their pipes, then write
-    /// what is queued, bounded by a deadline (a stalled reader of tend's
-    /// stdout must not keep PID 1 from exiting).
+    /// On the way out: read what services left in their pipes and write
+    /// what is queued, again while the pipes hold more than the queues
+    /// took, bounded by a deadline (a stalled reader of tend's stdout must
+    /// not keep PID 1 from exiting); what is left in them then is counted
+    /// as dropped.
     pub(super) fn flush_output(&mut self) {
-        for i in 0..self.svcs.len() {
-            self.end_of_run_output(i);
+        let deadline = Instant::now() + crate::logs::FLUSH_LIMIT;
+        loop {
+            for i in 0..self.svcs.len() {
+                self.end_of_run_output(i);
+            }
+            let (out, err) = self.unread();
+            if out + err == 0 {
+                break;
+            }
+            // Both written, whatever the first did.
+            let written = [
+                self.stdout.write_by(deadline),
+                self.stderr.write_by(deadline),
+            ];
+            if written.contains(&false) {
+                break;
+            }
         }
+        let (out, err) = self.unread();
+        self.stdout.count_dropped(out);
+        self.stderr.count_dropped(err);
         self.stderr.push_own(crate::log::take());
-        self.stdout.flush_blocking();
+        self.stdout.flush_until(deadline);
         self.stderr.flush_blocking();
+    }
+
+    /// Bytes left in the pipes tend reads: those to stdout, to stderr.
+    fn unread(&self) -> (usize, usize) {
+        let waiting = |p: &Option<Pipe>| p.as_ref().map_or(0, Pipe::waiting);
+        self.svcs.iter().fold((0, 0), |(out, err), s| {
+            let o = if s.pipes.reads_out() {
+                waiting(&s.pipes.stdout)
+            } else {
+                0
+            };
+            (out + o, err + waiting(&s.pipes.stderr))
+        })
     }
 }

@@ -232,10 +232,7 @@ impl Supervisor {
                 epoll.unwatch(old.0);
             }
         }
-        let queued = [
-            self.stdout.pending() > 0 && self.stdout.fd >= 0,
-            self.stderr.pending() > 0 && self.stderr.fd >= 0,
-        ];
+        let queued = [self.stdout.wants_poll(), self.stderr.wants_poll()];
         let fds = [self.stdout.fd, self.stderr.fd];
         for k in 0..2 {
             if self.watch.outputs[k] && !queued[k] {

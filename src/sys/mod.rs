@@ -267,6 +267,16 @@ pub fn reopen_pipe_nonblocking(fd: RawFd) -> Option<OwnedFd> {
     nix::fcntl::open(format!("/proc/self/fd/{fd}").as_str(), flags, Mode::empty()).ok()
 }
 
+/// epoll(7) refuses `fd` (EPERM): a regular file, a directory, or a
+/// device without poll support such as /dev/null or /dev/full. poll(2)
+/// calls these always ready; an epoll set cannot hold them at all.
+pub fn epoll_refuses(fd: RawFd) -> bool {
+    match Epoll::new() {
+        Ok(e) => e.ctl(libc::EPOLL_CTL_ADD, fd, libc::EPOLLOUT as u32, 0) == Err(Errno::EPERM),
+        Err(_) => false,
+    }
+}
+
 /// How many bytes wait to be read in a pipe or socket (FIONREAD).
 pub fn bytes_waiting(fd: RawFd) -> usize {
     let mut n: libc::c_int = 0;

@@ -714,3 +714,46 @@ fn control_socket_abuse_leaves_fds_flat() {
     );
     t.term_expect(0);
 }
+
+/// tend's stderr is a pipe whose reader was gone before tend started
+/// (`tend 2>&1 | head -1` once head has exited): every write to it fails
+/// with EPIPE. Symptom: tend spun at 100% CPU, each failed write queuing a
+/// warning about the drop on stderr itself, whose write failed in turn.
+#[test]
+fn stderr_without_a_reader_does_not_spin() {
+    let talker = |name: &str| {
+        format!(
+            "echo \"out of {name}\"\necho \"err of {name}\" >&2\n{}",
+            polite(name)
+        )
+    };
+    let fx = Fixture::new(
+        "dead-stderr",
+        [
+            exe("services/a/run", &talker("a")),
+            exe("services/b/run", &talker("b")),
+        ],
+    );
+    // Python runs tend with fd 2 the write end of a pipe it closed the
+    // read end of.
+    let dead_stderr = "import os, sys\n\
+                       r, w = os.pipe()\n\
+                       os.close(r)\n\
+                       os.dup2(w, 2)\n\
+                       os.close(w)\n\
+                       os.execvp(sys.argv[1], sys.argv[1:])\n";
+    let mut t = fx.start_under(&["python3", "-c", dead_stderr], &[]);
+    t.wait_file("up-a");
+    t.wait_file("up-b");
+    t.wait_for("both services' stdout", |t| {
+        t.stdout().contains("a | out of a") && t.stdout().contains("b | out of b")
+    });
+    let cpu = t.cpu_over(Duration::from_secs(1));
+    eprintln!("stderr without a reader: tend used {cpu:?} of CPU in 1 s");
+    t.check(
+        cpu < Duration::from_millis(100),
+        format!("tend spins: {cpu:?} of CPU in 1 s"),
+    );
+    ctl_within(&mut t, &["status"], 0, Duration::from_secs(3));
+    t.term_expect(0);
+}

@@ -458,3 +458,111 @@ while True:
     });
     t.term_expect(0);
 }
+
+/// tend's stdout and stderr are regular files (`tend >log 2>&1`, a unit's
+/// `StandardOutput=file:`), which epoll(7) refuses (EPERM): each service
+/// writes 20,000 lines to each, more than the queue and its pipe hold.
+/// Symptom: nothing was written while tend ran (only at its exit): once
+/// 64 KiB were queued the services blocked for good, and tend's own
+/// messages never came out either.
+#[test]
+fn stdout_and_stderr_to_regular_files_are_written_while_running() {
+    let writer = |name: &str| {
+        format!(
+            "i=0\n\
+             while [ $i -lt 20000 ]; do echo \"out $i of {name}\"; echo \"err $i of {name}\" >&2; i=$((i+1)); done\n\
+             echo done > \"$T/wrote-{name}\"\n\
+             {}",
+            polite(name)
+        )
+    };
+    let fx = Fixture::new(
+        "regular-file-output",
+        [
+            exe("services/a/run", &writer("a")),
+            exe("services/b/run", &writer("b")),
+        ],
+    );
+    let out = fx.path("out.log");
+    let err = fx.path("err.log");
+    let redirect = format!(
+        "exec >'{}' 2>'{}'; exec \"$@\"",
+        out.display(),
+        err.display()
+    );
+    let mut t = fx.start_under(&["sh", "-c", &redirect, "sh"], &[]);
+    t.wait_file("wrote-a");
+    t.wait_file("wrote-b");
+    let read = |p: &std::path::Path| std::fs::read_to_string(p).unwrap_or_default();
+    let complete = |text: &str, what: &str| {
+        ["a", "b"].iter().all(|n| {
+            let got = lines_of(text, n);
+            got.len() == 20000
+                && got
+                    .iter()
+                    .enumerate()
+                    .all(|(i, l)| *l == format!("{what} {i} of {n}"))
+        })
+    };
+    t.wait_for("every line in out.log and err.log while tend runs", |_| {
+        complete(&read(&out), "out") && complete(&read(&err), "err")
+    });
+    t.check(
+        !read(&err).contains("epoll"),
+        format!(
+            "an epoll error: {}",
+            read(&err)
+                .lines()
+                .filter(|l| l.starts_with("tend:"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+    );
+    t.term_expect(0);
+}
+
+/// 30 services each write 600 lines (39 KB, which their pipe holds) while
+/// tend's stdout is not read, then tend is stopped and its stdout read
+/// again. Symptom: at exit tend read from the pipes only what its queue
+/// had room for (1 MiB) and closed them with the rest unread: lines
+/// lost, and no word of it.
+#[test]
+fn lines_left_in_the_pipes_at_exit_are_all_written() {
+    let pad = "x".repeat(56);
+    let writer = |name: &str| {
+        format!(
+            "i=100\n\
+             while [ $i -lt 700 ]; do echo \"$i {pad}\"; i=$((i+1)); done\n\
+             echo done > \"$T/wrote-{name}\"\n\
+             {}",
+            polite(name)
+        )
+    };
+    let names: Vec<String> = (0..30).map(|i| format!("s{i:02}")).collect();
+    let fx = Fixture::new(
+        "exit-drains-pipes",
+        names
+            .iter()
+            .map(|n| exe(&format!("services/{n}/run"), &writer(n)))
+            .collect::<Vec<_>>(),
+    );
+    let mut t = fx.start(&[]);
+    t.hold_stdout(true);
+    for n in &names {
+        t.wait_file(&format!("wrote-{n}"));
+    }
+    t.signal("TERM");
+    thread::sleep(Duration::from_millis(300));
+    t.hold_stdout(false);
+    let code = t.wait_exit();
+    t.check_eq(code, 0, "exit code after SIGTERM");
+    let out = t.stdout();
+    let want: Vec<String> = (100..700).map(|i| format!("{i} {pad}")).collect();
+    for n in &names {
+        let got = lines_of(&out, n);
+        t.check(
+            got == want,
+            format!("{n}: {} of 600 lines, in order: {}", got.len(), got == want),
+        );
+    }
+}
