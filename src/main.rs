@@ -106,6 +106,9 @@ fn supervise(opts: Options) -> i32 {
     }
     let base = opts.log_level.unwrap_or(log::LevelFilter::Info);
     tlog::init(base);
+    // Then, while tend's own fds are few: the low numbers its children's
+    // fds are passed on (sys/spawn/slots.rs).
+    sys::reserve_low_fds();
 
     let (specs, errors) = match scan::scan_dirs(&opts.services, opts.grace) {
         Ok(found) => {

@@ -90,7 +90,7 @@ impl Supervisor {
                             s.run_pid = Some(pid);
                             s.last_pid = pid;
                             s.daemon.sid = Some(sid);
-                            self.pids.insert(pid, Owner::Run(i));
+                            self.insert_child(pid, Owner::Run(i));
                             return Some(Event::Adopted);
                         }
                     },

@@ -103,8 +103,13 @@ pub struct Supervisor {
     watch: Watch,
     /// The phase the last turn ended in: a new one is a change.
     seen_phase: Phase,
-    /// A SIGCHLD was read: reap.
+    /// A SIGCHLD was read that calls for a walk.
     sigchld: bool,
+    /// Children's exits are watched through their pidfds.
+    pidfd_reaping: bool,
+    /// A walk is due then: a SIGCHLD did not walk, and may have hidden an
+    /// orphan's (see children.rs).
+    sweep_at: Option<Instant>,
 }
 
 /// A `tend ctl wait` in progress.
@@ -188,6 +193,8 @@ impl Supervisor {
             watch,
             seen_phase: Phase::Init,
             sigchld: true,
+            pidfd_reaping: false,
+            sweep_at: None,
         }
     }
 
@@ -198,6 +205,10 @@ impl Supervisor {
             Err(e) => log::warn!("control socket: {e}; tend ctl will not work"),
         }
         crate::log::queue(true);
+        self.pidfd_reaping = sys::pidfd_reaping();
+        if !self.pidfd_reaping {
+            log::debug!("no pidfds to reap by: every exit walks every child");
+        }
         self.watch.watch_signals(sys::raw(&self.sigfd));
         self.mark_all();
         loop {
@@ -224,11 +235,26 @@ impl Supervisor {
             };
             let ready = self.watch.wait(timeout);
             let now = Instant::now();
+            // The children whose pidfds say they exited (see children.rs).
+            let mut exited: Vec<i32> = (ready.iter())
+                .filter_map(|&(t, _)| match t {
+                    Token::Exit(pid) => Some(pid),
+                    _ => None,
+                })
+                .collect();
             if ready.iter().any(|&(t, _)| t == Token::Signals) {
                 for sig in sys::read_signals(&mut self.sigfd) {
                     self.watch.changed = true;
                     if sig.signo == libc::SIGCHLD {
-                        self.sigchld = true;
+                        match sig.child.filter(|&pid| self.pids.reaps_alone(pid)) {
+                            Some(pid) => {
+                                // Its pidfd may turn readable after this wait.
+                                exited.push(pid);
+                                let sweep = now + children::SWEEP;
+                                self.sweep_at = Some(self.sweep_at.map_or(sweep, |t| t.min(sweep)));
+                            }
+                            None => self.sigchld = true,
+                        }
                     }
                     if sig.self_inflicted {
                         log::debug!("ignoring {} tend caused itself", signal_name(sig.signo));
@@ -237,9 +263,18 @@ impl Supervisor {
                     }
                 }
             }
-            // Only after a SIGCHLD: waitpid(-1) walks every child of tend.
-            if std::mem::take(&mut self.sigchld) || self.reap_more {
-                self.reap(now);
+            // A walk (waitpid(-1) looks at every child of tend) only for a
+            // SIGCHLD from a process that is not a child watched by its
+            // pidfd, or when a sweep is due; in the last phase at every
+            // exit, so that `children_left` is up to date.
+            exited.sort_unstable();
+            exited.dedup();
+            let walk = std::mem::take(&mut self.sigchld)
+                || self.reap_more
+                || self.sweep_at.is_some_and(|t| t <= now)
+                || (!exited.is_empty() && self.phase == Phase::Draining);
+            if walk || !exited.is_empty() {
+                self.reap(now, &exited, walk);
             }
             self.on_events(&ready, now);
             // What this turn read goes out now: left for the next turn's
@@ -262,7 +297,7 @@ impl Supervisor {
         let mut control = Vec::new();
         for &(t, events) in ready {
             match t {
-                Token::Signals => {}
+                Token::Signals | Token::Exit(_) => {}
                 Token::Control(fd) => control.push((fd, events)),
                 Token::Out(i) => self.on_output(i, false),
                 Token::Err(i) => self.on_output(i, true),
@@ -339,6 +374,7 @@ impl Supervisor {
             self.control.as_ref().and_then(Control::deadline),
             self.waiters.iter().filter_map(|w| w.deadline).min(),
             self.manager.as_ref().and_then(|m| m.watchdog_at),
+            self.sweep_at,
         ];
         others.into_iter().flatten().min()
     }

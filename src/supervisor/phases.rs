@@ -127,6 +127,9 @@ impl Supervisor {
                     if self.finish.next < self.finish.list.len() {
                         self.run_script(false, now);
                     } else {
+                        // Exits reaped by their pidfds walk nothing: know
+                        // whether anything is left.
+                        self.reap(now, &[], true);
                         self.phase = Phase::Draining;
                     }
                 }
@@ -140,7 +143,7 @@ impl Supervisor {
                         sys::kill_descendants(libc::SIGCONT);
                         self.drain_kill_at = Some(now + self.opts.grace);
                         // Reap at once: what was already dead is gone now.
-                        self.reap(now);
+                        self.reap(now, &[], true);
                         continue;
                     } else {
                         return;

@@ -296,6 +296,6 @@ impl Supervisor {
         if let Some(e) = &child.exec_err {
             log::error!("{what}: {e}");
         }
-        self.pids.insert(child.pid, owner);
+        self.insert_child(child.pid, owner);
     }
 }

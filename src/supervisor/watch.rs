@@ -36,6 +36,8 @@ pub(super) enum Token {
     Listen(usize),
     Stdout,
     Stderr,
+    /// The pidfd of a child, by its pid: readable once it has exited.
+    Exit(i32),
 }
 
 impl Token {
@@ -51,6 +53,7 @@ impl Token {
             Token::Listen(i) => (7, i),
             Token::Stdout => (8, 0),
             Token::Stderr => (9, 0),
+            Token::Exit(pid) => (10, pid as usize),
         };
         kind << 32 | (n as u64 & 0xffff_ffff)
     }
@@ -68,6 +71,7 @@ impl Token {
             7 => Token::Listen(n),
             8 => Token::Stdout,
             9 => Token::Stderr,
+            10 => Token::Exit(n as i32),
             _ => return None,
         })
     }
@@ -134,6 +138,17 @@ impl Watch {
 
     pub fn watch_signals(&self, fd: RawFd) {
         self.epoll.watch(fd, libc::POLLIN, Token::Signals.key());
+    }
+
+    /// Watches the pidfd `fd` of child `pid` until `unwatch`, which must
+    /// come before the pidfd is closed (`Supervisor::reap`).
+    pub fn watch_exit(&self, fd: RawFd, pid: i32) -> nix::Result<()> {
+        self.epoll
+            .try_watch(fd, libc::POLLIN, Token::Exit(pid).key())
+    }
+
+    pub fn unwatch(&self, fd: RawFd) {
+        self.epoll.unwatch(fd);
     }
 
     /// Waits (see `sys::Epoll::wait`); the tokens ready, with their events.

@@ -96,6 +96,9 @@ pub struct Received {
     /// as from tend itself (si_pid is tend's pid) or as SI_KERNEL; they
     /// are not the user's to forward.
     pub self_inflicted: bool,
+    /// SIGCHLD from the kernel: the child it reports on (exited, killed,
+    /// stopped or continued). Not queued: others may have merged into it.
+    pub child: Option<i32>,
 }
 
 /// Drains the signalfd: the signals received, in order.
@@ -106,9 +109,21 @@ pub fn read_signals(fd: &mut SignalFd) -> Vec<Received> {
         let signo = info.ssi_signo as i32;
         let own = matches!(signo, libc::SIGPIPE | libc::SIGXFSZ | libc::SIGXCPU)
             && (info.ssi_pid == me || info.ssi_code == libc::SI_KERNEL);
+        let child = (signo == libc::SIGCHLD
+            && matches!(
+                info.ssi_code,
+                libc::CLD_EXITED
+                    | libc::CLD_KILLED
+                    | libc::CLD_DUMPED
+                    | libc::CLD_STOPPED
+                    | libc::CLD_TRAPPED
+                    | libc::CLD_CONTINUED
+            ))
+        .then_some(info.ssi_pid as i32);
         out.push(Received {
             signo,
             self_inflicted: own,
+            child,
         });
     }
     out
@@ -384,13 +399,17 @@ impl Epoll {
     /// Watches `fd` for `events` (poll bits; 0: registered but quiet),
     /// reported with `key`; an fd already in the set gets the new ones.
     pub fn watch(&self, fd: RawFd, events: i16, key: u64) {
+        if let Err(e) = self.try_watch(fd, events, key) {
+            log::error!("epoll: cannot watch fd {fd}: {e}");
+        }
+    }
+
+    /// `watch`, for a caller that has something to do when it fails.
+    pub fn try_watch(&self, fd: RawFd, events: i16, key: u64) -> nix::Result<()> {
         let events = events as u16 as u32;
-        let r = match self.ctl(libc::EPOLL_CTL_ADD, fd, events, key) {
+        match self.ctl(libc::EPOLL_CTL_ADD, fd, events, key) {
             Err(Errno::EEXIST) => self.ctl(libc::EPOLL_CTL_MOD, fd, events, key),
             r => r,
-        };
-        if let Err(e) = r {
-            log::error!("epoll: cannot watch fd {fd}: {e}");
         }
     }
 

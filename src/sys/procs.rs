@@ -13,7 +13,9 @@ pub const REAP_BATCH: usize = 1024;
 /// Reaps the children that have exited, at most `REAP_BATCH`: `(pid, wait
 /// status)` of each exit (stop and continue reports, which reap nothing,
 /// are left out). The bool is false when tend has no child left at all
-/// (ECHILD).
+/// (ECHILD). Each call walks every child of tend (`wait_consider_task`
+/// on each): for orphans; tend's own children are reaped one at a time
+/// through their pidfds where it has them (`Proc::reap`).
 pub fn reap() -> (Vec<(i32, libc::c_int)>, bool) {
     let mut out = Vec::new();
     while out.len() < REAP_BATCH {
@@ -39,6 +41,14 @@ pub fn reap() -> (Vec<(i32, libc::c_int)>, bool) {
         }
     }
     (out, true)
+}
+
+/// Whether children can be reaped one at a time through their pidfds
+/// (`Proc::reap`): pidfds (Linux 5.3) and waitid's P_PIDFD (5.4), which a
+/// seccomp profile may also refuse. Asked of tend's own pid, which is not
+/// its child: ECHILD says the kernel understood.
+pub fn pidfd_reaping() -> bool {
+    Proc::open(std::process::id() as i32).is_ok_and(|me| me.reap() == Err(Errno::ECHILD))
 }
 
 /// Sends `sig` to every process tend is the ancestor of. As PID 1 that is
@@ -293,6 +303,48 @@ impl Proc {
         self.fd.as_ref().map(|f| f.as_fd())
     }
 
+    /// Reaps this process if it has exited, through its pidfd
+    /// (waitid(P_PIDFD), Linux 5.4), which looks at this child alone: its
+    /// wait status, as waitpid gives it; None while it runs. ECHILD once
+    /// reaped (the kernel hands out each exit once), or when it is not
+    /// tend's child; EINVAL without a pidfd.
+    pub fn reap(&self) -> Result<Option<libc::c_int>, Errno> {
+        let Some(fd) = &self.fd else {
+            return Err(Errno::EINVAL);
+        };
+        // SAFETY: siginfo_t is plain data, for waitid to fill.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let flags = libc::WEXITED | libc::WNOHANG;
+        loop {
+            // SAFETY: waitid(2) writes one siginfo_t to the pointer given.
+            let r = unsafe {
+                libc::waitid(
+                    libc::P_PIDFD,
+                    fd.as_raw_fd() as libc::id_t,
+                    &mut info,
+                    flags,
+                )
+            };
+            match Errno::result(r) {
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(e),
+                Ok(_) => break,
+            }
+        }
+        // SAFETY: waitid filled `info` for a child (or left it zeroed,
+        // si_pid 0, when none had exited): its pid and status are set.
+        let (pid, status) = unsafe { (info.si_pid(), info.si_status()) };
+        if pid == 0 {
+            return Ok(None);
+        }
+        // The wait status waitpid(2) would have given.
+        Ok(Some(match info.si_code {
+            libc::CLD_EXITED => (status & 0xff) << 8,
+            libc::CLD_DUMPED => (status & 0x7f) | 0x80,
+            _ => status & 0x7f,
+        }))
+    }
+
     /// Sends `sig` to this process (0: only check that it is unreaped).
     /// ESRCH once it has been reaped; a zombie still takes (and ignores)
     /// signals.
@@ -439,6 +491,31 @@ mod tests {
         wait_gone(&m);
         leader.wait().unwrap();
         assert_eq!(p.signal_group(libc::SIGKILL), Err(Errno::ESRCH));
+    }
+
+    #[test]
+    // The children are reaped through their pidfds, which is the test.
+    #[allow(clippy::zombie_processes)]
+    fn proc_reaps_its_child_once_with_its_status() {
+        let wait_status = |p: &Proc| loop {
+            match p.reap() {
+                Ok(Some(st)) => return st,
+                Ok(None) => wait_gone(p),
+                Err(e) => panic!("reap {}: {e}", p.pid),
+            }
+        };
+        let code = Command::new("sh").args(["-c", "exit 7"]).spawn().unwrap();
+        let p = Proc::open(code.id() as i32).unwrap();
+        let st = wait_status(&p);
+        assert!(libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 7, "{st:#x}");
+        assert_eq!(p.reap(), Err(Errno::ECHILD), "reaped once");
+        let sleep = Command::new("sleep").arg("1000").spawn().unwrap();
+        let p = Proc::open(sleep.id() as i32).unwrap();
+        assert_eq!(p.reap(), Ok(None), "still running");
+        p.signal(libc::SIGKILL).unwrap();
+        let st = wait_status(&p);
+        assert!(libc::WIFSIGNALED(st) && libc::WTERMSIG(st) == libc::SIGKILL);
+        assert!(pidfd_reaping());
     }
 
     #[test]

@@ -110,6 +110,10 @@ struct ChildPlan {
     moves: Vec<(RawFd, i32)>,
     /// An fd number above every target, where the temporaries go.
     above: i32,
+    /// The child shares tend's fd table (CLONE_FILES) and must first make
+    /// its own of the fds below this number (`slots`); None: it has a full
+    /// copy already.
+    unshare_below: Option<i32>,
     /// The `LISTEN_PID=` entry of envp, whose digits the child writes.
     listen_pid: Option<*mut u8>,
     /// Written by the child when it fails before or at exec.
@@ -167,6 +171,21 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
     // touch until this child has exec'd or exited (CLONE_VFORK).
     unsafe {
         let plan = &mut *(arg as *mut ChildPlan);
+        // Until this unshare the fd table is tend's: nothing before it
+        // may open, close or move an fd.
+        if let Some(first) = plan.unshare_below {
+            let range = (first as libc::c_uint, libc::c_uint::MAX);
+            let flags = libc::CLOSE_RANGE_UNSHARE;
+            // A full copy when close_range fails after all (tend probed it
+            // at startup); when even that fails, exit, touching nothing.
+            if libc::syscall(libc::SYS_close_range, range.0, range.1, flags) != 0
+                && libc::unshare(libc::CLONE_FILES) != 0
+            {
+                let e = *libc::__errno_location();
+                plan.errno = if e == 0 { libc::EINVAL } else { e };
+                libc::_exit(126)
+            }
+        }
         let fail = |plan: &mut ChildPlan| -> ! {
             let e = *libc::__errno_location();
             plan.errno = if e == 0 { libc::EINVAL } else { e };
@@ -498,7 +517,7 @@ pub fn spawn(s: &Spawn) -> std::io::Result<Child> {
         s.stdio[1],
         s.stdio[2],
     ];
-    let moves: Vec<(RawFd, i32)> = stdio
+    let mut moves: Vec<(RawFd, i32)> = stdio
         .iter()
         .enumerate()
         .filter_map(|(n, fd)| fd.map(|fd| (fd, n as i32)))
@@ -511,6 +530,9 @@ pub fn spawn(s: &Spawn) -> std::io::Result<Child> {
         )
         .collect();
     let above = moves.iter().map(|&(_, t)| t).max().unwrap_or(2) + 1;
+    // The sources on tend's low slots, the child to copy only those (and
+    // below): see `slots`. Put back when `slots` drops, after the clone.
+    let slots = slots::Taken::take(&mut moves);
     let mut plan = ChildPlan {
         argv: argv
             .iter()
@@ -533,10 +555,13 @@ pub fn spawn(s: &Spawn) -> std::io::Result<Child> {
         main: s.main,
         moves,
         above,
+        unshare_below: slots.as_ref().map(slots::Taken::first),
         listen_pid: listen_pid_ptr,
         mask: *s.mask.as_ref(),
         ids: s.user.map(Ids::for_user).unwrap_or_default(),
-        // A unit's LimitNOFILE= wins over the limit tend inherited.
+        // A unit's LimitNOFILE= wins over the limit tend inherited. (The
+        // cast: RLIMIT_* is u32 on x86_64 musl, i32 on aarch64.)
+        #[allow(clippy::unnecessary_cast)]
         nofile: INHERITED_NOFILE.get().copied().filter(|_| {
             !s.limits
                 .rlimits
@@ -559,18 +584,24 @@ pub fn spawn(s: &Spawn) -> std::io::Result<Child> {
     let mut stack = vec![0u8; CHILD_STACK];
     // The stack grows down: pass its (16-byte aligned) top.
     let top = (stack.as_mut_ptr() as usize + CHILD_STACK) & !15;
+    let files = match plan.unshare_below {
+        Some(_) => libc::CLONE_FILES,
+        None => 0,
+    };
     // SAFETY: child_main only reads `plan` and writes its errno and moves;
     // `plan`, `stack` and everything they point to outlive the call,
     // because CLONE_VFORK suspends tend until the child has exec'd or
-    // exited.
+    // exited. With CLONE_FILES the child shares tend's fd table only until
+    // its first call, which makes its own, and tend is suspended till then.
     let pid = unsafe {
         libc::clone(
             child_main,
             top as *mut libc::c_void,
-            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            libc::CLONE_VM | libc::CLONE_VFORK | files | libc::SIGCHLD,
             (&mut plan as *mut ChildPlan).cast(),
         )
     };
+    drop(slots);
     if pid < 0 {
         return Err(std::io::Error::last_os_error());
     }
@@ -580,6 +611,9 @@ pub fn spawn(s: &Spawn) -> std::io::Result<Child> {
         exec_err: (errno != 0).then(|| std::io::Error::from_raw_os_error(errno)),
     })
 }
+
+mod slots;
+pub use slots::reserve as reserve_low_fds;
 
 #[cfg(test)]
 mod tests;

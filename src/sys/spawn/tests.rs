@@ -185,3 +185,94 @@ fn spawn_reports_127_and_126_on_the_childs_path() {
     assert_eq!(run("true", &d).0, Exit::Code(127));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// What fds `pid` has open, each with what it names (readlink).
+fn fds_of(pid: i32) -> std::collections::BTreeMap<i32, String> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let fd = e.file_name().to_str()?.parse().ok()?;
+            Some((fd, std::fs::read_link(e.path()).ok()?.display().to_string()))
+        })
+        .collect()
+}
+
+/// A child gets exactly its stdio, its notification-fd, its sockets and
+/// the fds tend inherited without close-on-exec: none of the hundreds of
+/// fds tend holds, whether it copies only tend's low slots (up to `SLOTS`
+/// fds to pass) or the whole table (more). And no slot keeps what it
+/// passed: once the child is gone, the pipe it wrote to reads EOF.
+#[test]
+fn a_child_gets_exactly_its_fds_and_none_of_tends() {
+    use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
+    slots::reserve();
+    // Hundreds of fds of "tend", all close-on-exec, as tend's are.
+    let many: Vec<(OwnedFd, OwnedFd)> = (0..300).map(|_| pipe(false).unwrap()).collect();
+    let inherited: Vec<i32> = fds_of(std::process::id() as i32)
+        .into_keys()
+        .filter(|&fd| fd > 2)
+        // SAFETY: F_GETFD only reads the flags of an fd number.
+        .filter(|&fd| unsafe { libc::fcntl(fd, libc::F_GETFD) } == 0)
+        .collect();
+    // An fd opened later without close-on-exec (tend has none): shows
+    // which path a child took. Only a full copy passes it on.
+    let late = nix::fcntl::fcntl(&many[0].0, nix::fcntl::FcntlArg::F_DUPFD(900)).unwrap();
+    // SAFETY: a new fd that nothing else owns.
+    let late = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(late) };
+    for sockets in [2, slots::SLOTS] {
+        let socks: Vec<OwnedFd> = (0..sockets)
+            .map(|_| {
+                let s = socket(
+                    AddressFamily::Unix,
+                    SockType::Stream,
+                    SockFlag::SOCK_CLOEXEC,
+                    None,
+                )
+                .unwrap();
+                fd_at_least(s, 700)
+            })
+            .collect();
+        let (out_r, out_w) = pipe(false).unwrap();
+        let (_nr, nw) = pipe(false).unwrap();
+        let argv = ["/bin/sleep".into(), "1000".into()];
+        let mask = SigSet::empty();
+        let mut s = Spawn::new(&argv, &mask);
+        s.stdio = [None, Some(out_w.as_raw_fd()), Some(out_w.as_raw_fd())];
+        s.extra_fd = Some((nw.as_raw_fd(), 40));
+        let listen: Vec<RawFd> = socks.iter().map(|s| s.as_raw_fd()).collect();
+        s.listen_fds = &listen;
+        let child = spawn(&s).unwrap();
+        assert!(child.exec_err.is_none());
+        let seen = fds_of(child.pid);
+        let mine = fds_of(std::process::id() as i32);
+        let mut want: Vec<i32> = [0, 1, 2, 40].into();
+        want.extend(3..3 + sockets as i32);
+        want.extend(&inherited);
+        if sockets > 2 {
+            want.push(late.as_raw_fd());
+        }
+        want.sort_unstable();
+        want.dedup();
+        assert_eq!(
+            seen.keys().copied().collect::<Vec<_>>(),
+            want,
+            "{sockets} sockets"
+        );
+        assert_eq!(seen[&0], "/dev/null");
+        assert_eq!(seen[&1], mine[&out_w.as_raw_fd()]);
+        assert_eq!(seen[&2], mine[&out_w.as_raw_fd()]);
+        assert_eq!(seen[&40], mine[&nw.as_raw_fd()]);
+        for (i, fd) in listen.iter().enumerate() {
+            assert_eq!(seen[&(3 + i as i32)], mine[fd]);
+        }
+        // SAFETY: kill(2) of the child this test started.
+        unsafe { libc::kill(child.pid, libc::SIGKILL) };
+        assert_eq!(wait_pid(child.pid), Exit::Signal(libc::SIGKILL));
+        drop(out_w);
+        let mut rest = Vec::new();
+        std::fs::File::from(out_r).read_to_end(&mut rest).unwrap();
+        assert!(rest.is_empty());
+    }
+    drop((many, late));
+}
