@@ -26,6 +26,10 @@ use std::sync::Mutex;
 /// sockets. A child that needs more is started with a full copy.
 pub const SLOTS: usize = 8;
 
+/// Above this inherited fd, no slots: each child would copy at least
+/// that many entries anyway.
+const MAX_INHERITED: RawFd = 1024;
+
 pub struct Slots {
     /// The reserved numbers, ascending.
     fds: [RawFd; SLOTS],
@@ -77,8 +81,15 @@ pub fn reserve() -> bool {
         return false;
     };
     let filler = OwnedFd::from(null);
+    // An fd inherited at a high number would put the slots, and the
+    // bottom of the table each child copies, above it: not worth it.
+    let highest = highest_open();
+    if highest >= MAX_INHERITED {
+        log::debug!("fd {highest} inherited; children copy tend's whole fd table");
+        return false;
+    }
     let mut fds = [-1; SLOTS];
-    let mut min = highest_open() + 1;
+    let mut min = highest + 1;
     for slot in fds.iter_mut() {
         // SAFETY: F_DUPFD_CLOEXEC makes a new fd at or above `min` of an
         // fd tend owns; the number is kept in `fds` for good.
