@@ -492,7 +492,7 @@ pub fn load(dir: &Path, name: &str, grace: Duration) -> Result<ServiceSpec, Stri
         finish,
         down: files.has("down"),
         critical: toml.critical.unwrap_or(false),
-        user,
+        user: user.map(Box::new),
         readiness,
         after: toml.after.unwrap_or_default(),
         logger_of: None,

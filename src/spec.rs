@@ -24,7 +24,7 @@ pub struct ServiceSpec {
     pub down: bool,
     pub critical: bool,
     /// `user`: run as this user (and its groups).
-    pub user: Option<config::User>,
+    pub user: Option<Box<config::User>>,
     pub readiness: Readiness,
     /// `after`: start once these are ready, stop before them.
     pub after: Vec<String>,

@@ -285,7 +285,7 @@ pub(crate) fn to_spec(
         finish,
         down: false,
         critical: false,
-        user,
+        user: user.map(Box::new),
         readiness,
         after: Vec::new(),
         logger_of: None,

@@ -566,7 +566,7 @@ impl Supervisor {
                 let mut spawn = sys::Spawn::new(&argv, &self.mask);
                 spawn.cwd = Some(s.spec.cwd());
                 spawn.env = &s.spec.env;
-                spawn.user = s.spec.user.as_ref().map(svc::creds);
+                spawn.user = s.spec.user.as_deref().map(svc::creds);
                 spawn.limits = s.spec.limits();
                 // finish writes where run writes (prefixed, or to the logger).
                 spawn.stdio = [None, s.pipes.out_w(), s.pipes.err_w()];

@@ -14,7 +14,7 @@ pub(super) struct Probes {
     /// The notification-fd pipe of the current run.
     pub nfd: Option<OwnedFd>,
     /// The sd_notify socket, kept across restarts.
-    pub notify: Option<NotifySocket>,
+    pub notify: Option<Box<NotifySocket>>,
     /// Next tcp/command check (or the time a running one is abandoned),
     /// and the interval to the one after.
     pub at: Option<Instant>,
@@ -55,7 +55,7 @@ impl Probes {
                         let msg = format!("{}: notify socket {}: {e}", spec.name, path.display());
                         std::io::Error::other(msg)
                     })?;
-                    self.notify = Some(bound);
+                    self.notify = Some(Box::new(bound));
                 }
                 if let Some(n) = &self.notify {
                     n.discard_pending();
@@ -281,7 +281,7 @@ impl Supervisor {
                 let mut spawn = sys::Spawn::new(argv, &self.mask);
                 spawn.cwd = Some(s.spec.cwd());
                 spawn.env = &s.spec.env;
-                spawn.user = s.spec.user.as_ref().map(svc::creds);
+                spawn.user = s.spec.user.as_deref().map(svc::creds);
                 match sys::spawn(&spawn) {
                     Ok(child) => {
                         s.probes.check_pid = Some(child.pid);

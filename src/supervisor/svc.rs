@@ -242,7 +242,7 @@ impl Supervisor {
         let mut spawn = sys::Spawn::new(&s.spec.argv, &self.mask);
         spawn.cwd = Some(s.spec.cwd());
         spawn.env = &env;
-        spawn.user = s.spec.user.as_ref().map(svc::creds);
+        spawn.user = s.spec.user.as_deref().map(svc::creds);
         let listen_fds = s.sockets.raw_fds();
         spawn.listen_fds = &listen_fds;
         spawn.limits = s.spec.limits();
