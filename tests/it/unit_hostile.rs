@@ -6,26 +6,7 @@ use std::os::unix::fs::symlink;
 use std::process::Command;
 
 use crate::harness::{descendants_of, file, hup, tend_bin, Fixture};
-
-/// Runs the binary as `systemctl` against this fixture's services dir.
-fn systemctl(fx: &Fixture, args: &[&str]) -> (i32, String, String) {
-    let link = fx.path("bin/systemctl");
-    if !link.exists() {
-        std::fs::create_dir_all(fx.path("bin")).expect("mkdir bin");
-        symlink(tend_bin(), &link).expect("symlink systemctl");
-    }
-    let out = Command::new(&link)
-        .args(args)
-        .env("TEND_CONTROL", fx.path("control.sock"))
-        .env("TEND_SERVICES", fx.path("services"))
-        .output()
-        .expect("run systemctl");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use crate::units::systemctl;
 
 /// `systemctl disable ../outside/victim` removed a symlink outside the
 /// services dir, and `enable` joined such names (or absolute ones) too.

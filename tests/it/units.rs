@@ -321,7 +321,7 @@ fn verify_exit_codes_on_good_and_bad_dirs() {
 
 /// Runs the binary under the name `systemctl` (a symlink in the fixture),
 /// against this fixture's tend and services dir.
-fn systemctl(fx: &Fixture, args: &[&str]) -> (i32, String, String) {
+pub fn systemctl(fx: &Fixture, args: &[&str]) -> (i32, String, String) {
     let link = fx.path("bin/systemctl");
     if !link.exists() {
         std::fs::create_dir_all(fx.path("bin")).expect("mkdir bin");
