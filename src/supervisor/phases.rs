@@ -98,7 +98,13 @@ impl Supervisor {
                         self.release_held(now);
                         self.maybe_start_main(now);
                     }
-                    return;
+                    // A main command that could not be started (clone
+                    // failed: EAGAIN at the process limit) has begun the
+                    // shutdown: go on with it now, nothing else will wake
+                    // the loop.
+                    if self.phase == before {
+                        return;
+                    }
                 }
                 Phase::StoppingMain => {
                     if self.main.as_ref().is_some_and(|m| m.pid.is_some()) {

@@ -584,23 +584,36 @@ pub fn spawn(s: &Spawn) -> std::io::Result<Child> {
     let mut stack = vec![0u8; CHILD_STACK];
     // The stack grows down: pass its (16-byte aligned) top.
     let top = (stack.as_mut_ptr() as usize + CHILD_STACK) & !15;
-    let files = match plan.unshare_below {
-        Some(_) => libc::CLONE_FILES,
-        None => 0,
-    };
-    // SAFETY: child_main only reads `plan` and writes its errno and moves;
-    // `plan`, `stack` and everything they point to outlive the call,
-    // because CLONE_VFORK suspends tend until the child has exec'd or
-    // exited. With CLONE_FILES the child shares tend's fd table only until
-    // its first call, which makes its own, and tend is suspended till then.
-    let pid = unsafe {
-        libc::clone(
-            child_main,
-            top as *mut libc::c_void,
-            libc::CLONE_VM | libc::CLONE_VFORK | files | libc::SIGCHLD,
-            (&mut plan as *mut ChildPlan).cast(),
-        )
-    };
+    use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+    // qemu-user refuses CLONE_FILES beside CLONE_VM|CLONE_VFORK (EINVAL):
+    // then every child gets a copy of the table, as on old kernels. The
+    // plan is the same either way: in a copy, the child's close_range
+    // only closes early what its exec would close.
+    static NO_SHARED_TABLE: AtomicBool = AtomicBool::new(false);
+    let mut pid = -1;
+    for files in [libc::CLONE_FILES, 0] {
+        if files != 0 && (plan.unshare_below.is_none() || NO_SHARED_TABLE.load(Relaxed)) {
+            continue;
+        }
+        // SAFETY: child_main only reads `plan` and writes its errno and
+        // moves; `plan`, `stack` and everything they point to outlive the
+        // call, because CLONE_VFORK suspends tend until the child has
+        // exec'd or exited. With CLONE_FILES the child shares tend's fd
+        // table only until its first call, which makes its own, and tend
+        // is suspended till then.
+        pid = unsafe {
+            libc::clone(
+                child_main,
+                top as *mut libc::c_void,
+                libc::CLONE_VM | libc::CLONE_VFORK | files | libc::SIGCHLD,
+                (&mut plan as *mut ChildPlan).cast(),
+            )
+        };
+        if pid >= 0 || files == 0 || nix::errno::Errno::last() != nix::errno::Errno::EINVAL {
+            break;
+        }
+        NO_SHARED_TABLE.store(true, Relaxed);
+    }
     drop(slots);
     if pid < 0 {
         return Err(std::io::Error::last_os_error());

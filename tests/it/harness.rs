@@ -888,6 +888,11 @@ impl Tend<'_> {
     }
 
     /// When tend's exit was seen (within one poll interval).
+    /// When tend was started.
+    pub fn started_at(&self) -> Instant {
+        self.started
+    }
+
     pub fn exited_at(&self) -> Instant {
         match self.exit {
             Some((_, at)) => at,

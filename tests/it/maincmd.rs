@@ -42,6 +42,40 @@ fn main_command_not_found_exits_127() {
     }
 }
 
+/// A main command that cannot even be cloned (EAGAIN: the user is at its
+/// process limit) began the shutdown but left the loop asleep: with
+/// stderr a file (nothing queued to wake it), PID 1 hung until a signal
+/// came. It exits at once, 126.
+#[test]
+fn main_command_that_cannot_be_started_exits_126_at_once() {
+    if crate::harness::emulated("qemu-user starts threads of its own, which --nproc=1 refuses") {
+        return;
+    }
+    let fx = Fixture::new("main-eagain", []);
+    let err = fx.arg("stderr");
+    let pre = [
+        "sh",
+        "-c",
+        "exec \"$@\" 2>\"$0\"",
+        &err,
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "prlimit",
+        "--nproc=1",
+    ];
+    let mut t = fx.start_under(&pre, &["--", "true"]);
+    let code = t.wait_exit();
+    t.check_eq(code, 126, "exit code");
+    t.check_secs(t.exited_at() - t.started_at(), 0.0, 5.0, "exit");
+    t.check(
+        (fx.read("stderr").unwrap_or_default())
+            .contains("cannot run true: Resource temporarily unavailable"),
+        "the error names the command and the cause",
+    );
+}
+
 #[test]
 fn main_command_not_executable_exits_126() {
     let fx = Fixture::new("main-126", [file("main", "#!/bin/sh\nexit 0\n")]);
