@@ -96,6 +96,10 @@ pub struct Install {
     pub default_instance: Option<String>,
 }
 
+/// What `Build::done` gives every kind of unit: `[Unit]`, `[Install]`,
+/// the directives ignored, the warnings.
+pub(crate) type Built = (UnitSection, Install, Vec<String>, Vec<String>);
+
 /// Shared state while a unit is built.
 pub(crate) struct Build<'a> {
     pub layered: &'a Layered,
@@ -231,10 +235,18 @@ impl<'a> Build<'a> {
     }
 
     /// The start limit, once every directive is in.
-    pub fn start_limit(&self) -> Option<(u32, Duration)> {
-        match (self.limit_burst, self.limit_interval) {
+    /// What every kind of unit keeps of its build: its `[Unit]` section
+    /// (start limit included), `[Install]`, the directives ignored and the
+    /// warnings; or every error, when there is one.
+    pub fn done(self) -> Result<Built, Vec<String>> {
+        if !self.errors.is_empty() {
+            return Err(self.errors);
+        }
+        let mut unit = self.unit;
+        unit.start_limit = match (self.limit_burst, self.limit_interval) {
             (0, _) | (_, None) => None,
             (n, Some(d)) => Some((n, d)),
-        }
+        };
+        Ok((unit, self.install, self.unsupported, self.warnings))
     }
 }

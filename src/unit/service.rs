@@ -156,15 +156,8 @@ pub fn service(layered: &Layered, ctx: &SpecContext) -> Result<UnitService, Vec<
         }
     });
     finish(&mut s, p, &mut b);
-    s.unit = std::mem::take(&mut b.unit);
-    s.unit.start_limit = b.start_limit();
-    s.install = std::mem::take(&mut b.install);
-    s.unsupported = b.unsupported;
-    s.warnings = b.warnings;
-    match b.errors.is_empty() {
-        true => Ok(s),
-        false => Err(b.errors),
-    }
+    (s.unit, s.install, s.unsupported, s.warnings) = b.done()?;
+    Ok(s)
 }
 
 /// One `[Service]` directive.

@@ -106,15 +106,8 @@ pub fn socket(layered: &Layered, ctx: &SpecContext) -> Result<UnitSocket, Vec<St
             "{name}: no ListenStream=, ListenDatagram= or ListenSequentialPacket="
         ));
     }
-    s.unit = std::mem::take(&mut b.unit);
-    s.unit.start_limit = b.start_limit();
-    s.install = std::mem::take(&mut b.install);
-    s.unsupported = b.unsupported;
-    s.warnings = b.warnings;
-    match b.errors.is_empty() {
-        true => Ok(s),
-        false => Err(b.errors),
-    }
+    (s.unit, s.install, s.unsupported, s.warnings) = b.done()?;
+    Ok(s)
 }
 
 /// systemd's socket_address_parse, for the forms a container needs:
