@@ -26,6 +26,14 @@ fn ctl_within(t: &mut Tend, args: &[&str], code: i32, within: Duration) -> Durat
     r.took
 }
 
+/// Once a READY=1 that must not count was sent: service `name` does not
+/// become ready within a second (and tend answers), then tend stops clean.
+fn never_ready(t: &mut Tend, name: &str) {
+    let wait = ["wait", "ready", name, "--timeout", "1s"];
+    ctl_within(t, &wait, 1, Duration::from_secs(3));
+    t.term_expect(0);
+}
+
 /// The host pid of the process whose namespace pid is written in `rel`.
 fn host_pid(t: &mut Tend, rel: &str) -> u32 {
     let ns_pid = t.wait_file(rel);
@@ -578,13 +586,7 @@ fn notify_from_another_process_does_not_mark_ready() {
     let mut t = fx.start(&[]);
     t.wait_file("up-n");
     t.wait_file("sent");
-    ctl_within(
-        &mut t,
-        &["wait", "ready", "n", "--timeout", "1s"],
-        1,
-        Duration::from_secs(3),
-    );
-    t.term_expect(0);
+    never_ready(&mut t, "n");
 }
 
 /// A READY=1 sent by a process the previous run left behind, once the
@@ -612,13 +614,7 @@ fn ready_from_a_previous_run_does_not_mark_the_next_ready() {
     let mut t = fx.start(&[]);
     t.wait_lines("runs", 2);
     t.wait_file("sent");
-    ctl_within(
-        &mut t,
-        &["wait", "ready", "n", "--timeout", "1s"],
-        1,
-        Duration::from_secs(3),
-    );
-    t.term_expect(0);
+    never_ready(&mut t, "n");
 }
 
 /// Control-socket abuse: clients sending 10 MB of garbage (with and
