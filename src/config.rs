@@ -188,13 +188,14 @@ fn instance_count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Err
 /// `line L, column C: problem`. Unknown keys are errors.
 pub fn parse_service_toml(text: &str) -> Result<ServiceToml, String> {
     toml::from_str(text).map_err(|e| {
-        let message = one_line(e.message());
+        // It may quote the user's text: one line, whatever that holds.
+        let message = crate::log::one_line(e.message());
         match e.span() {
             Some(span) => {
                 let (line, column) = line_column(text, span.start);
                 format!("line {line}, column {column}: {message}")
             }
-            None => message,
+            None => message.into_owned(),
         }
     })
 }
@@ -215,19 +216,6 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
         .filter(|&&b| b & 0xc0 != 0x80)
         .count();
     (line, column)
-}
-
-/// A message that quotes the user's text may hold newlines or control
-/// characters: escape them, so that an error stays one line.
-fn one_line(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c.is_control() {
-            true => out.extend(c.escape_default()),
-            false => out.push(c),
-        }
-    }
-    out
 }
 
 /// A user to run a service as (`user` in service.toml).
